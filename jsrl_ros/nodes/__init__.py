@@ -1,0 +1,1 @@
+"""Executables run by ``ros2 run jsrl_ros <name>``; each module has a ``main()``."""

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Creates .venv (if needed), installs the pinned dependencies and this package (non-editable,
+# so launch/, config/ and the ament index marker land in the venv's share/), and prints the
+# environment to source. Sourced by scripts/train.sh and scripts/test.sh.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+VENV=${JSRL_VENV:-.venv}
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation --force-reinstall .
+export VIRTUAL_ENV="$PWD/$VENV"
+export PATH="$VIRTUAL_ENV/bin:$PATH"
+export AMENT_PREFIX_PATH="$VIRTUAL_ENV"
+export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
+export PYTHONUNBUFFERED=1
