@@ -46,7 +46,7 @@ def test_pip_wheel_installs_nodes_in_lib_and_data_in_share(source_copy: Path, tm
                           str(source_copy)], check=True)
     wheel = next((tmp_path / "wheel").glob("jsrl_ros-*.whl"))
     prefix = tmp_path / "prefix"
-    subprocess.run(pip + ["install", "--no-deps", "--prefix", str(prefix), str(wheel)], check=True)
+    subprocess.run(pip + ["install", "--no-deps", "--ignore-installed", "--prefix", str(prefix), str(wheel)], check=True)
     _assert_installed(prefix)
     assert (prefix / "bin/jsrl").is_file(), "console script `jsrl` missing from bin/"
 
@@ -71,3 +71,12 @@ def test_installed_venv_is_found_by_ament_index(monkeypatch: pytest.MonkeyPatch)
         pytest.skip("package not installed into this interpreter's prefix (run scripts/test.sh)")
     assert Path(get_package_share_directory("jsrl_ros")) == Path(sys.prefix) / "share/jsrl_ros"
     _assert_installed(Path(get_package_prefix("jsrl_ros")))
+
+
+def test_installed_node_executable_runs_and_rejects_bad_parameters() -> None:
+    exe = Path(sys.prefix) / "lib/jsrl_ros" / NODE
+    if not exe.is_file():
+        pytest.skip("package not installed into this interpreter's prefix (run scripts/test.sh)")
+    result = subprocess.run([str(exe), "--ros-args", "-p", "h1:=-1.0"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "h1" in result.stderr

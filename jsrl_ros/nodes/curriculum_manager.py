@@ -1,0 +1,80 @@
+"""Curriculum manager node: owns JSRL's guide-step and publishes it latched.
+
+Thin adapter over :class:`jsrl_learning.curriculum.Curriculum`. Evaluations of the
+combined policy come in; the guide-step choices go out. The arbiter draws each episode's
+h uniformly from ``guide_step_choices`` — one element in curriculum mode, {H_1..H_n} in
+random mode — so both modes need one rule downstream. State is persisted after every
+evaluation, so a restarted graph resumes at the same stage.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from rclpy.node import Node
+from std_msgs.msg import Float64, Int32, Int32MultiArray
+
+from jsrl_learning.checkpoint import atomic_write_bytes
+from jsrl_learning.config import ConfigError, from_mapping
+from jsrl_learning.curriculum import Curriculum, CurriculumConfig
+from jsrl_ros.qos import LATCHED, RELIABLE
+from jsrl_ros.spin import spin_node
+
+
+class CurriculumManager(Node):
+    def __init__(self, **node_kwargs) -> None:
+        super().__init__("curriculum_manager", **node_kwargs)
+        params = {
+            "mode": self.declare_parameter("mode", "curriculum").value,
+            "n_stages": self.declare_parameter("n_stages", 10).value,
+            "window": self.declare_parameter("window", 3).value,
+            "tolerance": self.declare_parameter("tolerance", 0.05).value,
+            "h1": self.declare_parameter("h1", 15.0).value,
+        }
+        state_file = self.declare_parameter("state_file", "").value
+        config = from_mapping(CurriculumConfig, params, f"{self.get_name()} parameters")
+        if config.h1 is None:
+            raise ConfigError(f"{self.get_name()} parameters: h1 must be set (the guide's mean steps to success)")
+        self.curriculum = Curriculum.from_h1(config, config.h1)
+        self.state_path = Path(state_file) if state_file else None
+        if self.state_path is not None and self.state_path.is_file():
+            self.curriculum.load_state_dict(json.loads(self.state_path.read_text()))
+            self.get_logger().info(f"resumed from {self.state_path} at stage {self.curriculum.stage}")
+        self.dropped = 0
+        self.guide_step_pub = self.create_publisher(Int32, "jsrl/guide_step", LATCHED)
+        self.choices_pub = self.create_publisher(Int32MultiArray, "jsrl/guide_step_choices", LATCHED)
+        self.create_subscription(Float64, "jsrl/evaluation", self.on_evaluation, RELIABLE)
+        self.publish_state()
+        self.get_logger().info(f"{config.mode} over stages {self.curriculum.stages}, "
+                               f"guide_step={self.curriculum.guide_step}")
+
+    def on_evaluation(self, msg: Float64) -> None:
+        if not math.isfinite(msg.data):
+            self.dropped += 1
+            self.get_logger().warning(f"jsrl/evaluation: dropped non-finite value {msg.data} "
+                                      f"({self.dropped} dropped so far)")
+            return
+        if self.curriculum.record_evaluation(msg.data):
+            self.get_logger().info(f"advanced to stage {self.curriculum.stage}: "
+                                   f"guide_step={self.curriculum.guide_step} (best={self.curriculum.best:.3f})")
+            self.publish_state()
+        self.save_state()
+
+    def publish_state(self) -> None:
+        choices = (self.curriculum.random_choices if self.curriculum.config.mode == "random"
+                   else [self.curriculum.guide_step])
+        self.guide_step_pub.publish(Int32(data=self.curriculum.guide_step))
+        self.choices_pub.publish(Int32MultiArray(data=choices))
+
+    def save_state(self) -> None:
+        if self.state_path is not None:
+            atomic_write_bytes(self.state_path, json.dumps(self.curriculum.state_dict()).encode())
+
+
+def main(argv: list[str] | None = None) -> int:
+    return spin_node(CurriculumManager, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,15 @@
+"""The QoS profiles of the topic contract (docs/topics.md), in one place."""
+from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
+                       qos_profile_sensor_data)
+
+#: Camera images: best effort, keep last few — a late frame is worthless.
+SENSOR = qos_profile_sensor_data
+
+#: Actions, episode records, evaluations: nothing may be lost silently.
+RELIABLE = QoSProfile(depth=10, history=HistoryPolicy.KEEP_LAST,
+                      reliability=ReliabilityPolicy.RELIABLE)
+
+#: Guide-step, control owner, checkpoint announcements: latched, a late joiner gets the last value.
+LATCHED = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
+                     reliability=ReliabilityPolicy.RELIABLE,
+                     durability=DurabilityPolicy.TRANSIENT_LOCAL)

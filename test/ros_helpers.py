@@ -1,0 +1,63 @@
+"""Real-rclpy test plumbing: every test gets its own context and ROS_DOMAIN_ID."""
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from typing import Callable, Iterator
+
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+
+os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+# Domains 100+: away from the default 0 that a user's robot may be on; per-process offset
+# keeps parallel pytest processes apart.
+_domains = itertools.count(100 + os.getpid() % 50)
+
+
+class RosHarness:
+    """A private rclpy context with an executor that tests spin until a condition holds."""
+
+    def __init__(self) -> None:
+        self.context = Context()
+        rclpy.init(context=self.context, domain_id=next(_domains))
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.nodes: list[Node] = []
+
+    def add(self, node: Node) -> Node:
+        self.nodes.append(node)
+        self.executor.add_node(node)
+        return node
+
+    def node(self, name: str) -> Node:
+        return self.add(Node(name, context=self.context))
+
+    def remove(self, node: Node) -> None:
+        self.executor.remove_node(node)
+        self.nodes.remove(node)
+        node.destroy_node()
+
+    def spin_until(self, condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:
+        """Spin until ``condition()``; False after ``timeout_s`` (a generous bound, not a timing assertion)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            self.executor.spin_once(timeout_sec=0.05)
+        return condition()
+
+    def close(self) -> None:
+        for node in list(self.nodes):
+            self.remove(node)
+        self.executor.shutdown()
+        rclpy.shutdown(context=self.context)
+
+
+def harness() -> Iterator[RosHarness]:
+    h = RosHarness()
+    try:
+        yield h
+    finally:
+        h.close()

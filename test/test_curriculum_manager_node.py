@@ -1,0 +1,50 @@
+"""Contract of the curriculum manager node, over real rclpy."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from rclpy.parameter import Parameter
+from std_msgs.msg import Float64, Int32, Int32MultiArray
+
+from jsrl_ros.nodes.curriculum_manager import CurriculumManager
+from jsrl_ros.qos import LATCHED, RELIABLE
+
+
+def _manager(ros, state_file: Path, mode: str = "curriculum") -> CurriculumManager:
+    params = [Parameter("mode", value=mode), Parameter("h1", value=10.0), Parameter("n_stages", value=2),
+              Parameter("window", value=2), Parameter("tolerance", value=0.1),
+              Parameter("state_file", value=str(state_file))]
+    return ros.add(CurriculumManager(context=ros.context, parameter_overrides=params))
+
+
+def test_advances_latches_drops_malformed_and_resumes(ros, tmp_path: Path) -> None:
+    state_file = tmp_path / "curriculum.json"
+    manager = _manager(ros, state_file)
+    probe = ros.node("probe")
+    steps: list[int] = []
+    probe.create_subscription(Int32, "jsrl/guide_step", lambda m: steps.append(m.data), LATCHED)
+    evaluations = probe.create_publisher(Float64, "jsrl/evaluation", RELIABLE)
+
+    assert ros.spin_until(lambda: steps == [10]), steps  # latched: a late subscriber gets it
+    assert ros.spin_until(lambda: evaluations.get_subscription_count() == 1)
+    for value in (0.8, math.nan, 0.9):
+        evaluations.publish(Float64(data=value))
+    assert ros.spin_until(lambda: steps == [10, 5]), steps
+    assert manager.dropped == 1
+    assert json.loads(state_file.read_text())["stage"] == 1
+
+    ros.remove(manager)
+    _manager(ros, state_file)
+    late: list[int] = []
+    ros.node("late").create_subscription(Int32, "jsrl/guide_step", lambda m: late.append(m.data), LATCHED)
+    assert ros.spin_until(lambda: late == [5]), late
+
+
+def test_random_mode_publishes_every_guided_stage_as_choices(ros, tmp_path: Path) -> None:
+    _manager(ros, tmp_path / "c.json", mode="random")
+    choices: list[list[int]] = []
+    ros.node("probe").create_subscription(Int32MultiArray, "jsrl/guide_step_choices",
+                                          lambda m: choices.append(list(m.data)), LATCHED)
+    assert ros.spin_until(lambda: choices == [[10, 5]]), choices
