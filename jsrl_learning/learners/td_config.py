@@ -1,0 +1,30 @@
+"""Settings every deep TD learner here shares (IQL, QT-Opt), validated in one place."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from jsrl_learning.config import require
+
+
+@dataclass
+class TDConfig:
+    """Network widths, optimiser, discount, Polyak rate of the target critics, batch size, seed."""
+
+    hidden: list[int] = field(default_factory=lambda: [256, 256])
+    lr: float = 3e-4
+    gamma: float = 0.99
+    tau: float = 0.005
+    batch_size: int = 256
+    seed: int = 0
+
+    def validate(self, where: str) -> None:
+        require(isinstance(self.hidden, (list, tuple)) and len(self.hidden) > 0
+                and all(isinstance(h, int) and h > 0 for h in self.hidden),
+                where, f"hidden must be a non-empty list of positive ints, got {self.hidden!r}")
+        self.hidden = list(self.hidden)
+        require(self.lr > 0, where, f"lr must be > 0, got {self.lr}")
+        require(0 <= self.gamma < 1, where, f"gamma must be in [0, 1), got {self.gamma}")
+        require(0 < self.tau <= 1, where, f"tau must be in (0, 1], got {self.tau}")
+        require(isinstance(self.batch_size, int) and self.batch_size > 0, where,
+                f"batch_size must be a positive int, got {self.batch_size!r}")
+        require(isinstance(self.seed, int), where, f"seed must be an int, got {self.seed!r}")
