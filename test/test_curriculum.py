@@ -1,0 +1,141 @@
+"""The guide-step schedule and the advance rule of Algorithm 1, and JSRL-Random."""
+import json
+
+import numpy as np
+import pytest
+
+from jsrl_learning.config import ConfigError, from_mapping
+from jsrl_learning.curriculum import Curriculum, CurriculumConfig, guide_steps
+
+
+def test_guide_steps_go_from_h1_to_zero_in_n_equal_steps():
+    assert guide_steps(100, 4) == [100, 75, 50, 25, 0]
+    assert guide_steps(10.4, 3) == [10, 7, 3, 0]  # round(10.4 - k * 10.4 / 3)
+
+
+def test_guide_steps_merge_repeats_when_h1_is_smaller_than_n():
+    assert guide_steps(2, 5) == [2, 1, 0]
+    assert guide_steps(0.2, 3) == [0]
+
+
+@pytest.mark.parametrize("n", [0, -1, 2.5])
+def test_guide_steps_reject_a_bad_number_of_stages(n):
+    with pytest.raises(ConfigError, match="n"):
+        guide_steps(10, n)
+
+
+def test_n_stages_zero_in_a_config_is_an_error_naming_it():
+    with pytest.raises(ConfigError, match=r"cfg.yaml: n_stages must be a positive int"):
+        from_mapping(CurriculumConfig, {"n_stages": 0}, "cfg.yaml")
+
+
+def test_unknown_curriculum_key_is_an_error_naming_it():
+    with pytest.raises(ConfigError, match="toleranse"):
+        from_mapping(CurriculumConfig, {"toleranse": 0.1}, "cfg.yaml")
+
+
+def make(window=2, tolerance=0.1, mode="curriculum", stages=(30, 20, 10, 0)):
+    return Curriculum(CurriculumConfig(mode=mode, window=window, tolerance=tolerance), list(stages))
+
+
+def test_no_advance_before_the_window_is_full():
+    c = make(window=3)
+    assert not c.record_evaluation(1.0)
+    assert not c.record_evaluation(1.0)
+    assert c.moving_average() is None and c.best is None
+    assert c.record_evaluation(1.0)  # first full window is the best so far: advance
+    assert c.stage == 1 and c.guide_step == 20
+
+
+def test_advance_needs_the_moving_average_within_tolerance_of_the_best():
+    c = make(window=2, tolerance=0.1)
+    c.record_evaluation(10.0)
+    assert c.record_evaluation(10.0)          # best = 10, stage 1
+    c.record_evaluation(8.0)
+    assert not c.record_evaluation(8.5)       # 8.25 < 10 - 1
+    assert not c.record_evaluation(8.9)       # window now (8.5, 8.9): 8.7 < 9
+    assert c.record_evaluation(9.3)           # (8.9, 9.3): 9.1 >= 9
+    assert c.stage == 2 and c.best == 10.0
+
+
+def test_window_restarts_at_each_stage():
+    c = make(window=2, tolerance=0.0)
+    c.record_evaluation(5.0)
+    c.record_evaluation(5.0)  # advance
+    assert list(c.window) == []
+    assert not c.record_evaluation(5.0)  # one value at the new stage is not a full window
+
+
+def test_negative_returns_use_abs_best():
+    c = make(window=1, tolerance=0.1)
+    assert c.record_evaluation(-100.0)        # best = -100
+    assert not c.record_evaluation(-111.0)    # threshold -100 - 10 = -110
+    assert c.record_evaluation(-109.0)
+    assert c.best == -100.0
+
+
+def test_best_is_never_lowered_and_rises_with_better_stages():
+    c = make(window=1, tolerance=0.5)
+    c.record_evaluation(10.0)
+    assert c.record_evaluation(6.0)           # within 50 %: advances ...
+    assert c.best == 10.0                     # ... but best stays 10
+    assert c.record_evaluation(12.0)
+    assert c.best == 12.0
+
+
+def test_done_at_the_last_stage_and_no_further_advance():
+    c = make(window=1, tolerance=0.0, stages=(5, 0))
+    assert not c.done
+    assert c.record_evaluation(1.0)
+    assert c.done and c.guide_step == 0
+    assert not c.record_evaluation(2.0)
+    assert c.stage == 1
+
+
+def test_curriculum_mode_uses_the_current_stage():
+    c = make()
+    rng = np.random.default_rng(0)
+    assert {c.guide_step_for_episode(rng) for _ in range(20)} == {30}
+
+
+def test_random_mode_draws_only_guide_stages_covers_them_all_and_never_advances():
+    c = make(mode="random", window=1, tolerance=1.0)
+    rng = np.random.default_rng(0)
+    draws = [c.guide_step_for_episode(rng) for _ in range(300)]
+    assert set(draws) == {30, 20, 10}
+    counts = np.bincount([[30, 20, 10].index(h) for h in draws])
+    assert counts.min() > 60  # roughly uniform (100 expected each)
+    assert not any(c.record_evaluation(v) for v in (1.0, 5.0, 9.0))
+    assert c.stage == 0
+
+
+def test_state_dict_is_json_and_restores_mid_curriculum():
+    c = make(window=3, tolerance=0.1)
+    for v in (4.0, 4.0, 4.0, 3.0, 3.5):
+        c.record_evaluation(v)
+    state = json.loads(json.dumps(c.state_dict()))
+    restored = make(window=3, tolerance=0.1, stages=(99, 0))
+    restored.load_state_dict(state)
+    assert restored.state_dict() == c.state_dict()
+    for v in (3.7, 3.9, 4.0):
+        assert restored.record_evaluation(v) == c.record_evaluation(v)
+    assert restored.state_dict() == c.state_dict()
+
+
+def test_state_from_another_mode_is_refused():
+    c = make(mode="random")
+    with pytest.raises(ValueError, match="mode"):
+        make().load_state_dict(c.state_dict())
+
+
+def test_non_finite_evaluation_is_refused():
+    with pytest.raises(ValueError, match="finite"):
+        make().record_evaluation(float("nan"))
+
+
+def test_last_average_reports_the_average_that_triggered_an_advance():
+    c = make(window=2, tolerance=0.0)
+    c.record_evaluation(3.0)
+    assert c.last_average is None
+    assert c.record_evaluation(5.0)
+    assert c.last_average == 4.0 and c.moving_average() is None  # the window restarted
