@@ -1,0 +1,329 @@
+"""JSRL training on a gymnasium env: Algorithm 1 of Uchendu et al. (2023), top to bottom.
+
+1. ``prepare``: optional warm start (explorer <- guide's networks), optional offline
+   pre-training on a dataset, H1 (the guide's mean steps to success, estimated or given)
+   and the curriculum's guide-steps H1 > ... > 0.
+2. ``train``: per episode, pick h (current stage, or a random stage for JSRL-Random), let
+   the guide act for the first h steps and the explorer after, append the whole trajectory
+   (guide part too) to the online replay, and update the learner. Every ``eval_every``
+   env steps evaluate the combined policy and the explorer alone; the combined result
+   feeds the curriculum's advance rule.
+3. ``save``/``resume``: a checkpoint restores the run exactly (learner and optimiser,
+   online replay, curriculum, RNGs, counters).
+
+Determinism: episode ``i`` resets the env with a seed derived from ``(seed, i)`` and
+evaluations use a fixed set of seeds, so env randomness needs no checkpointing.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol, Sequence
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import jsrl_learning.envs  # noqa: F401  (registers the core's own gymnasium envs)
+from jsrl_learning.buffers import MixedReplay, ReplayBuffer
+from jsrl_learning.checkpoint import load_checkpoint, save_checkpoint
+from jsrl_learning.config import ConfigError, from_mapping, read_yaml, require, to_mapping
+from jsrl_learning.curriculum import Curriculum, CurriculumConfig
+from jsrl_learning.datasets import DatasetError, load_dataset, locate_dataset
+from jsrl_learning.guides import Guide, GuideSpec, PolicyCheckpointGuide, make_guide
+from jsrl_learning.guides.policy_checkpoint import policy_state
+from jsrl_learning.learners import LEARNERS, Learner, make_learner
+from jsrl_learning.rollout import Episode, estimate_h1, evaluate, run_episode
+
+CHECKPOINT_FORMAT = 1
+OFFLINE_LOG_EVERY = 1000
+# Independent seed streams derived from the run's seed.
+EPISODE_STREAM, EVAL_STREAM, H1_STREAM = 0, 1, 2
+
+
+@dataclass
+class TrainConfig:
+    """One JSRL run. ``max_episode_steps`` caps episodes (as truncation) on top of the env's own limit."""
+
+    env_id: str
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    max_episode_steps: int | None = None
+    seed: int = 0
+    total_env_steps: int = 100_000
+    learner: str = "iql"
+    learner_config: dict[str, Any] = field(default_factory=dict)
+    guide: GuideSpec = field(default_factory=GuideSpec)
+    curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
+    warm_start: bool = False
+    offline_dataset: str | None = None
+    offline_updates: int = 0
+    updates_per_step: float = 1.0
+    batch_size: int = 256
+    online_capacity: int = 100_000
+    online_fraction: float = 0.75
+    eval_every: int = 10_000
+    eval_episodes: int = 10
+    checkpoint_every: int = 0
+    out_dir: str = "runs/jsrl"
+
+    def validate(self, where: str) -> None:
+        require(isinstance(self.env_id, str) and bool(self.env_id), where,
+                f"env_id must be a gymnasium id, got {self.env_id!r}")
+        require(self.learner in LEARNERS, where,
+                f"learner: unknown learner {self.learner!r}; known: {', '.join(sorted(LEARNERS))}")
+        for name in ("total_env_steps", "batch_size", "online_capacity", "eval_every", "eval_episodes"):
+            value = getattr(self, name)
+            require(isinstance(value, int) and value > 0, where, f"{name} must be a positive int, got {value!r}")
+        for name in ("offline_updates", "checkpoint_every"):
+            value = getattr(self, name)
+            require(isinstance(value, int) and value >= 0, where, f"{name} must be an int >= 0, got {value!r}")
+        require(self.max_episode_steps is None or self.max_episode_steps > 0, where,
+                f"max_episode_steps must be > 0 or null, got {self.max_episode_steps!r}")
+        require(self.updates_per_step >= 0, where, f"updates_per_step must be >= 0, got {self.updates_per_step!r}")
+        require(0.0 <= self.online_fraction <= 1.0, where,
+                f"online_fraction must be in [0, 1], got {self.online_fraction!r}")
+        require(self.offline_updates == 0 or self.offline_dataset is not None, where,
+                "offline_updates > 0 needs offline_dataset")
+        if self.offline_dataset is not None:
+            try:
+                locate_dataset(self.offline_dataset)
+            except DatasetError as exc:
+                raise ConfigError(f"{where}: offline_dataset: {exc}") from exc
+        self.guide.validate(f"{where}.guide")
+        self.curriculum.validate(f"{where}.curriculum")
+
+
+def load_train_config(path: str | Path) -> TrainConfig:
+    """A TrainConfig from YAML; unknown keys, bad values and missing files are named."""
+    return from_mapping(TrainConfig, read_yaml(path), str(path))
+
+
+class TrainLogger(Protocol):
+    """Receives scalars keyed ``group/name`` (episode/, train/, eval/, curriculum/, offline/)."""
+
+    def log(self, step: int, scalars: Mapping[str, float]) -> None: ...
+
+
+class JSRLTrainer:
+    """Runs Algorithm 1; ``env_factory``, ``guide`` and ``learner`` default to what ``config`` names."""
+
+    def __init__(self, config: TrainConfig, guide: Guide | None = None,
+                 env_factory: Callable[[], gym.Env] | None = None, learner: Learner | None = None,
+                 callbacks: Sequence[TrainLogger] = ()) -> None:
+        config.validate("train config")
+        self.config = config
+        self.env_factory = env_factory or (lambda: gym.make(config.env_id, **config.env_kwargs))
+        self.env, self.eval_env = self.env_factory(), self.env_factory()  # evaluation never disturbs training
+        self.guide = guide if guide is not None else make_guide(config.guide, self.env, "train config.guide")
+        self.learner = learner if learner is not None else make_learner(
+            config.learner, config.learner_config, self.env.observation_space, self.env.action_space,
+            "train config.learner_config")
+        self.callbacks = list(callbacks)
+        self.rng = np.random.default_rng(config.seed)
+        self.online = _replay_for(self.env, config.online_capacity)
+        self.offline = self._load_offline()
+        self.replay = self.online if self.offline is None else MixedReplay(self.offline, self.online,
+                                                                             config.online_fraction)
+        self.curriculum: Curriculum | None = None  # needs H1: built by prepare() or resume()
+        self.h1: float | None = None
+        self.env_steps = self.episodes = self.updates = self.offline_updates_done = 0
+        self.update_credit = 0.0
+        self.next_eval = config.eval_every
+        self.next_checkpoint = config.checkpoint_every
+
+    # ----- Algorithm 1 -------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Warm start, offline pre-training, H1 and the curriculum's stages."""
+        if self.config.warm_start:
+            self._warm_start()
+        self._pretrain_offline()
+        cfg = self.config.curriculum
+        if cfg.h1 is None:
+            estimate = estimate_h1(self.eval_env, self.guide, cfg.h1_rollouts, self.config.max_episode_steps,
+                                   seed=self._seed(H1_STREAM))
+            self.h1 = estimate.mean_steps_to_success
+            self._log(0, {"curriculum/h1": self.h1, "curriculum/guide_success_rate": estimate.success_rate})
+        else:
+            self.h1 = float(cfg.h1)
+        self.curriculum = Curriculum.from_h1(cfg, self.h1)
+
+    def train(self, until_env_steps: int | None = None) -> None:
+        """Collect and learn until ``until_env_steps`` (default: ``total_env_steps``), then checkpoint.
+
+        Stops at the first episode end at or past the target (episodes are never cut short).
+        """
+        target = self.config.total_env_steps if until_env_steps is None else until_env_steps
+        if self.curriculum is None:
+            self.prepare()
+        while self.env_steps < target:
+            h = self.curriculum.guide_step_for_episode(self.rng)
+            episode = run_episode(self.env, self.guide, self._explore, h, self.config.max_episode_steps,
+                                  seed=self._seed(EPISODE_STREAM, self.episodes))
+            self.episodes += 1
+            self.env_steps += episode.length
+            self.online.add_batch(episode.to_batch())
+            metrics = self._update(episode.length)
+            self._log_episode(episode, metrics)
+            if self.env_steps >= self.next_eval:
+                self.evaluate_and_advance()
+                self.next_eval += self.config.eval_every * (1 + (self.env_steps - self.next_eval)
+                                                            // self.config.eval_every)
+            if self.config.checkpoint_every and self.env_steps >= self.next_checkpoint:
+                self.save()
+                self.next_checkpoint = self.env_steps + self.config.checkpoint_every
+        self.save()
+
+    def evaluate_and_advance(self) -> dict[str, float]:
+        """Score the combined policy (current h) and the explorer alone; advance the curriculum."""
+        cfg, h = self.config, self.curriculum.guide_step
+        seed = self._seed(EVAL_STREAM)
+        combined = evaluate(self.eval_env, self.guide, self._greedy, h, cfg.eval_episodes, seed,
+                            cfg.max_episode_steps)
+        explorer = evaluate(self.eval_env, self.guide, self._greedy, 0, cfg.eval_episodes, seed,
+                            cfg.max_episode_steps)
+        value = combined.mean_return if cfg.curriculum.metric == "return" else combined.success_rate
+        advanced = self.curriculum.record_evaluation(value)
+        scalars = {
+            "eval/guide_steps": h,
+            "eval/combined_success_rate": combined.success_rate, "eval/combined_return": combined.mean_return,
+            "eval/explorer_success_rate": explorer.success_rate, "eval/explorer_return": explorer.mean_return,
+            "curriculum/advanced": float(advanced), "curriculum/stage": self.curriculum.stage,
+            "curriculum/guide_step": self.curriculum.guide_step,
+        }
+        if self.curriculum.last_average is not None:
+            scalars["curriculum/moving_average"] = self.curriculum.last_average
+        if self.curriculum.best is not None:
+            scalars["curriculum/best"] = self.curriculum.best
+        self._log(self.env_steps, scalars)
+        return scalars
+
+    # ----- pieces ------------------------------------------------------------------------
+
+    def _explore(self, obs: Any) -> Any:
+        return self.learner.act(obs, explore=True)
+
+    def _greedy(self, obs: Any) -> Any:
+        return self.learner.act(obs, explore=False)
+
+    def _seed(self, stream: int, index: int = 0) -> int:
+        return int(np.random.SeedSequence([self.config.seed, stream, index]).generate_state(1)[0])
+
+    def _update(self, new_steps: int) -> dict[str, float]:
+        """``updates_per_step`` updates per new env step (fractions carry over); mean metrics."""
+        self.update_credit += new_steps * self.config.updates_per_step
+        n = int(self.update_credit)
+        self.update_credit -= n
+        if len(self.replay) < self.config.batch_size:
+            return {}
+        metrics = [self.learner.update(self.replay.sample(self.config.batch_size, self.rng)) for _ in range(n)]
+        self.updates += n
+        return {f"train/{k}": float(np.mean([m[k] for m in metrics])) for k in (metrics[0] if metrics else {})}
+
+    def _warm_start(self) -> None:
+        """Cold start is JSRL's default; a warm start copies a same-class guide's learner state."""
+        source = self.guide.learner if isinstance(self.guide, PolicyCheckpointGuide) else None
+        if type(source) is not type(self.learner):
+            got = type(self.guide).__name__ if source is None else f"a {type(source).__name__} checkpoint"
+            raise ConfigError(
+                f"warm_start: the guide must be a policy_checkpoint of the explorer's class "
+                f"({type(self.learner).__name__}) to copy its networks; the guide is {got}")
+        self.learner.load_state_dict(copy.deepcopy(source.state_dict()))
+
+    def _load_offline(self) -> ReplayBuffer | None:
+        if self.config.offline_dataset is None:
+            return None
+        data = load_dataset(self.config.offline_dataset)
+        buffer = _replay_for(self.env, len(data))
+        buffer.add_batch(data)
+        return buffer
+
+    def _pretrain_offline(self) -> None:
+        while self.offline_updates_done < self.config.offline_updates:
+            metrics = self.learner.update(self.offline.sample(self.config.batch_size, self.rng))
+            self.offline_updates_done += 1
+            if self.offline_updates_done % OFFLINE_LOG_EVERY == 0 \
+                    or self.offline_updates_done == self.config.offline_updates:
+                self._log(self.offline_updates_done, {f"offline/{k}": v for k, v in metrics.items()})
+
+    def _log_episode(self, episode: Episode, metrics: dict[str, float]) -> None:
+        self._log(self.env_steps, {
+            "episode/return": episode.total_return, "episode/length": episode.length,
+            "episode/success": float(episode.success), "episode/guide_steps": episode.guide_steps,
+            "curriculum/stage": self.curriculum.stage, "curriculum/guide_step": self.curriculum.guide_step,
+            "train/updates": self.updates, **metrics,
+        })
+
+    def _log(self, step: int, scalars: Mapping[str, float]) -> None:
+        for callback in self.callbacks:
+            callback.log(step, scalars)
+
+    # ----- checkpoints -------------------------------------------------------------------
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return Path(self.config.out_dir) / "checkpoint.pt"
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Checkpoint everything needed to continue exactly; ``config.yaml`` is written beside it."""
+        path = Path(path) if path is not None else self.checkpoint_path
+        config = to_mapping(self.config)
+        state = {
+            "format": CHECKPOINT_FORMAT, "config": config,
+            "policy": policy_state(self.config.learner, self.config.learner_config,
+                                   self.env.observation_space, self.env.action_space, self.learner),
+            "online_replay": self.online.state_dict(),
+            "curriculum": self.curriculum.state_dict(), "h1": self.h1,
+            "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+            "counters": {"env_steps": self.env_steps, "episodes": self.episodes, "updates": self.updates,
+                         "offline_updates_done": self.offline_updates_done,
+                         "update_credit": self.update_credit, "next_eval": self.next_eval,
+                         "next_checkpoint": self.next_checkpoint},
+        }
+        if hasattr(self.guide, "state_dict"):  # a guide with its own RNG (e.g. a noisy script)
+            state["guide"] = self.guide.state_dict()
+        save_checkpoint(path, state, config)
+        return path
+
+    def resume(self, path: str | Path) -> None:
+        """Restore a checkpoint of this run; the offline buffer is reloaded from the dataset."""
+        state = load_checkpoint(path)
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise ConfigError(f"{path}: checkpoint format {state.get('format')!r}, expected {CHECKPOINT_FORMAT}")
+        for key in ("env_id", "learner"):
+            if state["config"][key] != getattr(self.config, key):
+                raise ConfigError(f"{path}: checkpoint has {key}={state['config'][key]!r}, "
+                                  f"this run {getattr(self.config, key)!r}")
+        self.learner.load_state_dict(state["policy"]["learner"])
+        self.online.load_state_dict(state["online_replay"])
+        self.curriculum = Curriculum(self.config.curriculum, state["curriculum"]["stages"])
+        self.curriculum.load_state_dict(state["curriculum"])
+        self.h1 = state["h1"]
+        self.rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        for name, value in state["counters"].items():
+            setattr(self, name, value)
+        if "guide" in state:
+            self.guide.load_state_dict(state["guide"])
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, guide: Guide | None = None,
+                        env_factory: Callable[[], gym.Env] | None = None,
+                        callbacks: Sequence[TrainLogger] = ()) -> "JSRLTrainer":
+        """Rebuild a run from its checkpoint alone (its saved config) and resume it."""
+        config = from_mapping(TrainConfig, load_checkpoint(path)["config"], f"{path}: config")
+        trainer = cls(config, guide=guide, env_factory=env_factory, callbacks=callbacks)
+        trainer.resume(path)
+        return trainer
+
+
+def _replay_for(env: gym.Env, capacity: int) -> ReplayBuffer:
+    """A replay whose arrays match the env's spaces (integer ids for Discrete spaces)."""
+    def shape_dtype(space: gym.Space) -> tuple[tuple[int, ...], Any]:
+        if isinstance(space, gym.spaces.Discrete):
+            return (), np.int64
+        return space.shape, (np.uint8 if space.dtype == np.uint8 else np.float32)
+    obs_shape, obs_dtype = shape_dtype(env.observation_space)
+    action_shape, action_dtype = shape_dtype(env.action_space)
+    return ReplayBuffer(capacity, obs_shape, action_shape, obs_dtype, action_dtype)
