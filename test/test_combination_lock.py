@@ -121,9 +121,14 @@ def test_perfect_guide_always_opens_and_noisy_guide_errs_at_rate_one_minus_p() -
     assert others.max() - others.min() < 0.1 * others.sum()  # uniform over the wrong ones
 
 
-def test_guide_is_reproducible_under_its_seed_and_checks_p() -> None:
+def test_guide_is_reproducible_under_its_seed_and_state_and_checks_p() -> None:
     env = CombinationLockEnv(5, 3, seed=0)
     a, b = make_lock_guide(env, 0.5, seed=9), make_lock_guide(env, 0.5, seed=9)
     assert [a.act(t % 5) for t in range(50)] == [b.act(t % 5) for t in range(50)]
+    saved = a.state_dict()
+    ahead = [a.act(1) for _ in range(20)]
+    [b.act(1) for _ in range(7)]  # b drifts off, then is put back
+    b.load_state_dict(saved)
+    assert [b.act(1) for _ in range(20)] == ahead
     with pytest.raises(ValueError, match="p must"):
         make_lock_guide(env, 1.5)

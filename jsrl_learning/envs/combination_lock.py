@@ -8,7 +8,9 @@ the agent to step h leaves only the last H - h digits to be found.
 Decisions (see docs/combination_lock.md):
 
 * The combination is fixed when the env is built (``combination=`` or drawn from
-  ``seed``); ``reset(seed=...)`` never changes it. The observation does not reveal the
+  ``seed``, default 0, so two envs built with the same arguments are the same lock, as a
+  trainer's separate training and evaluation envs must be); ``reset(seed=...)`` never
+  changes it. The observation does not reveal the
   combination, so redrawing it each episode would make the lock unlearnable: the lock is
   one MDP that a learner solves across many episodes.
 * Observation ids: ``t`` (0..H-1) while alive at step t, ``H`` once open, ``H + 1`` dead.
@@ -34,7 +36,7 @@ class CombinationLockEnv(gym.Env[int, int]):
         self,
         horizon: int,
         n_actions: int,
-        seed: int | None = None,
+        seed: int = 0,
         combination: Sequence[int] | None = None,
     ) -> None:
         if not isinstance(horizon, (int, np.integer)) or horizon <= 0:
@@ -106,6 +108,13 @@ class NoisyLockGuide:
 
     def reset(self) -> None:
         """Stateless within an episode; the RNG deliberately runs on across episodes."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """The RNG state, so a resumed training run draws the same guide mistakes."""
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = state["rng"]
 
 
 def make_lock_guide(env: gym.Env, p: float, seed: int | None = None) -> NoisyLockGuide:
