@@ -1,0 +1,64 @@
+"""``jsrl bench NAME``: benchmarks, one sub-command each, registered in ``BENCHES``.
+
+A new benchmark adds a ``(help, add_arguments, run)`` entry; ``run`` returns the exit status.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+from jsrl_learning.config import ConfigError
+
+
+class Bench(NamedTuple):
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+def _lock_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quick", action="store_true", help="small sweep (H <= 32, 3 seeds, budget 20k episodes)")
+    p.add_argument("--out", required=True, help="result JSON; the plot is written beside it as .png")
+
+
+def _run_lock(args: argparse.Namespace) -> int:
+    from jsrl_learning.bench.lock import FULL, QUICK, format_table, run_lock_bench
+    from jsrl_learning.plotting import plot_lock_bench
+
+    out = Path(args.out)
+    if out.suffix != ".json":
+        raise ConfigError(f"--out must name a .json file, got {out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cfg = QUICK if args.quick else FULL
+    print(f"combination lock: H {cfg.horizons}, seeds {cfg.seeds}, budget {cfg.budget_episodes} episodes",
+          flush=True)
+
+    def report(r) -> None:
+        episodes = f">{cfg.budget_episodes}" if r.episodes is None else str(r.episodes)
+        print(f"  {r.method:<20} H={r.H:<4} seed={r.seed}  episodes {episodes:>8}  ({r.wall_s:.1f} s)", flush=True)
+
+    started = time.perf_counter()
+    result = run_lock_bench(cfg, report)
+    out.write_text(json.dumps(result, indent=1, allow_nan=False) + "\n")
+    plot = plot_lock_bench(result, out.with_suffix(".png"))
+    print(format_table(result))
+    print(f"wall clock {time.perf_counter() - started:.0f} s\nresults: {out}\nplot: {plot}")
+    return 0
+
+
+BENCHES: dict[str, Bench] = {
+    "lock": Bench("combination lock: episodes to solve vs horizon, JSRL vs ε-greedy (Theorem 4.1)",
+                  _lock_arguments, _run_lock),
+}
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("bench", help="run a benchmark", description="Run one of the benchmarks.")
+    benches = p.add_subparsers(dest="bench", required=True, metavar="BENCH")
+    for name, bench in BENCHES.items():
+        sub = benches.add_parser(name, help=bench.help, description=bench.help)
+        bench.add_arguments(sub)
+        sub.set_defaults(run=bench.run)
