@@ -76,7 +76,7 @@ def test_image_observations_train_the_cnn():
     images = rng.integers(0, 256, (8, 64, 64, 3), dtype=np.uint8)
     batch = Batch(images, rng.uniform(ACT.low, ACT.high, (8, 2)).astype(np.float32),
                   rng.standard_normal(8).astype(np.float32), images[::-1].copy(), np.zeros(8, np.float32))
-    agent = learner(obs_space=IMAGES, obs="image", cem={"n_samples": 16, "n_elites": 4})
+    agent = learner(obs_space=IMAGES, cem={"n_samples": 16, "n_elites": 4})
     conv_before = agent.critic.encoder.net[0].weight.detach().clone()
     metrics = agent.update(batch)
     assert np.isfinite(metrics["q_loss"])
@@ -124,8 +124,74 @@ def test_bad_config_names_the_key(data, key):
         from_mapping(QTOptConfig, data, "learner")
 
 
-def test_observation_kind_must_match_the_space():
-    with pytest.raises(ConfigError, match="obs='image'"):
-        learner(obs="image")
-    with pytest.raises(ConfigError, match="obs='state'"):
-        learner(obs_space=IMAGES)
+@pytest.mark.parametrize("space, message", [
+    (gym.spaces.Box(0.0, 1.0, (64, 64, 3), np.float32), "must be a 1-D Box"),
+    (gym.spaces.Box(-1.0, 1.0, (4, 4), np.float32), "must be a 1-D Box"),
+    (gym.spaces.Dict({"proprio": gym.spaces.Box(-1, 1, (3,))}), "exactly one uint8"),
+    (gym.spaces.Dict({"image": IMAGES, "depth": gym.spaces.Box(0, 1, (64, 64), np.float32)}), "'depth' is Box"),
+])
+def test_observation_spaces_without_an_encoder_are_named(space, message):
+    with pytest.raises(ConfigError, match=message):
+        learner(obs_space=space)
+
+
+# ----- Dict observations (camera image + proprioception, as the grasping env gives) -----
+
+CAMERA = gym.spaces.Dict({"image": gym.spaces.Box(0, 255, (40, 40, 3), np.uint8),
+                          "proprio": gym.spaces.Box(-1.0, 1.0, (3,), np.float32)})
+
+
+def dict_batch(signal: str, n: int = 8, seed: int = 0) -> Batch:
+    """One-step episodes, one shared action: the reward is readable only from the ``signal`` entry."""
+    rng = np.random.default_rng(seed)
+    images = np.zeros((n, 40, 40, 3), np.uint8)
+    proprio = np.zeros((n, 3), np.float32)
+    if signal == "image":
+        images[:] = rng.integers(0, 256, (n, 1, 1, 3), dtype=np.uint8)  # flat colours
+        rewards = images[:, 0, 0, 0] / 255.0 - images[:, 0, 0, 2] / 255.0
+    else:
+        proprio[:] = rng.uniform(-1, 1, (n, 3))
+        rewards = proprio[:, 0] - 0.5 * proprio[:, 2]
+    obs = {"image": images, "proprio": proprio}
+    actions = np.repeat(rng.uniform(ACT.low, ACT.high, (1, 2)), n, axis=0).astype(np.float32)
+    return Batch(obs, actions, rewards.astype(np.float32), obs, np.ones(n, np.float32))
+
+
+@pytest.mark.parametrize("signal", ["image", "proprio"])
+def test_dict_observations_learn_from_both_the_image_and_the_proprio_vector(signal):
+    agent = learner(obs_space=CAMERA, cem={"n_samples": 16, "n_elites": 4})
+    batch = dict_batch(signal)
+    losses = [agent.update(batch)["q_loss"] for _ in range(150)]
+    assert np.mean(losses[-10:]) < 0.1 * np.mean(losses[:10])
+
+
+def test_dict_observations_act_singly_and_in_batches():
+    agent = learner(obs_space=CAMERA, cem={"n_samples": 16, "n_elites": 4})
+    obs = dict_batch("image").obs
+    single = agent.act({k: v[0] for k, v in obs.items()}, explore=False)
+    batch = agent.act(obs, explore=False)
+    assert single.shape == (2,) and batch.shape == (8, 2)
+    assert np.all(batch >= ACT.low) and np.all(batch <= ACT.high)
+    with pytest.raises(ValueError, match=r"keys \['image', 'proprio'\]"):
+        agent.act({"image": obs["image"][0]})
+
+
+# ----- target search -------------------------------------------------------------------
+
+def test_target_cem_defaults_to_the_acting_search_and_a_smaller_one_finds_lower_maxima():
+    batch = random_batch()
+    acting = {"n_samples": 64, "n_iters": 2, "n_elites": 6}
+    default = learner().update(batch)
+    assert learner(target_cem=acting).update(batch) == default
+    tiny = learner(target_cem={"n_samples": 2, "n_iters": 1, "n_elites": 1}).update(batch)
+    assert tiny["q_loss"] != default["q_loss"] and tiny["target_mean"] < default["target_mean"]
+
+
+@pytest.mark.parametrize("data, key", [
+    ({"target_cem": {"n_elites": 100}}, r"target_cem: n_elites"),
+    ({"target_cem": {"samples": 8}}, r"target_cem: unknown key\(s\) 'samples'"),
+    ({"target_cem": 8}, "target_cem must be a mapping or null"),
+])
+def test_bad_target_cem_is_named(data, key):
+    with pytest.raises(ConfigError, match=key):
+        from_mapping(QTOptConfig, data, "learner")

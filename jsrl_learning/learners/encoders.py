@@ -1,12 +1,20 @@
-"""Observation encoders: raw observation batch -> flat float features for the critics.
+"""Observation encoders: raw observation batch -> flat float features for the critics and BC.
 
 Image observations arrive as uint8 ``[B, H, W, C]`` (as the camera node and the replay
 store them, 4x smaller than float) and are scaled to [0, 1] here, inside the network.
+Which encoder is used follows from the observation space alone (:func:`make_encoder`), so
+a config can never claim images for a state space or the reverse.
 """
 from __future__ import annotations
 
+from typing import Mapping, Union
+
+import gymnasium as gym
+import numpy as np
 import torch
 from torch import nn
+
+from jsrl_learning.config import ConfigError
 
 
 class VectorEncoder(nn.Module):
@@ -45,10 +53,52 @@ class ImageEncoder(nn.Module):
         return self.net(obs.permute(0, 3, 1, 2).float().div_(255.0))
 
 
-def make_encoder(kind: str, obs_shape: tuple[int, ...]) -> VectorEncoder | ImageEncoder:
-    """``kind`` is ``"state"`` or ``"image"`` (the learner configs' ``obs`` field)."""
-    if kind == "state":
-        return VectorEncoder(obs_shape)
-    if kind == "image":
-        return ImageEncoder(obs_shape)
-    raise ValueError(f"unknown observation kind {kind!r}; known: 'image', 'state'")
+class DictEncoder(nn.Module):
+    """One camera image through :class:`ImageEncoder`, its features concatenated with the
+    vector entries (proprioception, task info) in the space's key order.
+
+    As in QT-Opt's grasping network, the gripper state joins after the convolutional trunk:
+    the critic's first layer sees conv features and proprioception side by side.
+    """
+
+    def __init__(self, space: gym.spaces.Dict, where: str = "DictEncoder") -> None:
+        super().__init__()
+        images = [k for k, s in space.spaces.items() if _is_image(s)]
+        self.vector_keys = [k for k, s in space.spaces.items() if _is_vector(s)]
+        others = [k for k in space.spaces if k not in images and k not in self.vector_keys]
+        if others:
+            raise ConfigError(f"{where}: Dict observation entries must be uint8 (H, W, C) images or 1-D "
+                              f"Boxes; {', '.join(f'{k!r} is {space[k]}' for k in others)}")
+        if len(images) != 1:
+            raise ConfigError(f"{where}: a Dict observation needs exactly one uint8 (H, W, C) image entry, "
+                              f"got {len(images)} ({', '.join(map(repr, images)) or 'none'}) in {space}")
+        self.image_key = images[0]
+        self.image = ImageEncoder(space[self.image_key].shape)
+        self.out_dim = self.image.out_dim + sum(space[k].shape[0] for k in self.vector_keys)
+
+    def forward(self, obs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return torch.cat([self.image(obs[self.image_key]), *(obs[k].float() for k in self.vector_keys)], dim=1)
+
+
+Encoder = Union[VectorEncoder, ImageEncoder, DictEncoder]
+
+
+def _is_image(space: gym.Space) -> bool:
+    return isinstance(space, gym.spaces.Box) and len(space.shape) == 3 and space.dtype == np.uint8
+
+
+def _is_vector(space: gym.Space) -> bool:
+    return isinstance(space, gym.spaces.Box) and len(space.shape) == 1
+
+
+def make_encoder(observation_space: gym.Space, where: str = "make_encoder") -> Encoder:
+    """The encoder the space calls for: a 1-D Box (state), a uint8 (H, W, C) Box (image), or a
+    Dict of one such image and 1-D Boxes (image + proprioception)."""
+    if isinstance(observation_space, gym.spaces.Dict):
+        return DictEncoder(observation_space, where)
+    if _is_image(observation_space):
+        return ImageEncoder(observation_space.shape)
+    if _is_vector(observation_space):
+        return VectorEncoder(observation_space.shape)
+    raise ConfigError(f"{where}: observations must be a 1-D Box (state), a uint8 (H, W, C) Box (image) or a "
+                      f"Dict of one such image and 1-D Boxes, got {observation_space}")

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence, Union
 
+import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
 
-from jsrl_learning.buffers import Batch
+from jsrl_learning.buffers import Batch, Obs, ObsShape
 
 
 def mlp(in_dim: int, out_dim: int, hidden: Sequence[int] = (256, 256),
@@ -134,11 +135,32 @@ class BoxScaler:
         return torch.addcmul(self.center, self.half, unit)
 
 
-def obs_tensor(obs: np.ndarray, obs_shape: tuple[int, ...]) -> tuple[torch.Tensor, bool]:
+ObsTensor = Union[torch.Tensor, dict[str, torch.Tensor]]
+
+
+def obs_shape_of(space: gym.Space) -> ObsShape:
+    """The shape :func:`obs_tensor` checks against: the space's, or key -> shape for a Dict."""
+    if isinstance(space, gym.spaces.Dict):
+        return {k: s.shape for k, s in space.spaces.items()}
+    return space.shape
+
+
+def obs_tensor(obs: Any, obs_shape: ObsShape) -> tuple[ObsTensor, bool]:
     """One observation or a batch of them as a batched tensor (dtype kept: images stay uint8).
 
-    Returns the tensor and whether the input was a single observation.
+    ``obs_shape`` is the space's shape, or key -> shape for a Dict space (``obs`` then is a
+    dict and so is the result). Returns the tensor(s) and whether the input was a single
+    observation.
     """
+    if isinstance(obs_shape, Mapping):
+        if not isinstance(obs, Mapping) or set(obs) != set(obs_shape):
+            got = f"keys {sorted(obs)}" if isinstance(obs, Mapping) else f"a {type(obs).__name__}"
+            raise ValueError(f"observation must be a dict with keys {sorted(obs_shape)}, got {got}")
+        parts = {k: obs_tensor(obs[k], shape) for k, shape in obs_shape.items()}
+        singles = {single for _, single in parts.values()}
+        if len(singles) > 1:
+            raise ValueError("observation entries mix single observations and batches")
+        return {k: x for k, (x, _) in parts.items()}, singles.pop()
     x = torch.as_tensor(np.asarray(obs))
     single = x.dim() == len(obs_shape)
     if tuple(x.shape if single else x.shape[1:]) != tuple(obs_shape):
@@ -146,10 +168,17 @@ def obs_tensor(obs: np.ndarray, obs_shape: tuple[int, ...]) -> tuple[torch.Tenso
     return (x.unsqueeze(0) if single else x), single
 
 
-def batch_tensors(batch: Batch, scaler: BoxScaler) -> tuple[torch.Tensor, ...]:
+def as_tensor_obs(obs: Obs) -> ObsTensor:
+    """An observation batch as tensor(s) sharing the arrays' memory."""
+    if isinstance(obs, Mapping):
+        return {k: torch.as_tensor(v) for k, v in obs.items()}
+    return torch.as_tensor(obs)
+
+
+def batch_tensors(batch: Batch, scaler: BoxScaler) -> tuple[Any, ...]:
     """``(obs, unit actions, rewards, next_obs, terminals)`` as tensors, without copying observations."""
-    return (torch.as_tensor(batch.obs),
+    return (as_tensor_obs(batch.obs),
             scaler.to_unit(torch.as_tensor(batch.actions, dtype=torch.float32)),
             torch.as_tensor(batch.rewards, dtype=torch.float32),
-            torch.as_tensor(batch.next_obs),
+            as_tensor_obs(batch.next_obs),
             torch.as_tensor(batch.terminals, dtype=torch.float32))

@@ -8,6 +8,11 @@ found by CEM on the target critics. Searching one critic halves the cost of both
 Hot path: acting runs CEM over ~128 candidate actions per step, and every update runs it for
 each next state of the batch. The critics' first layer is split so the state half (and the
 CNN, for images) is computed once per observation; acting runs under ``inference_mode``.
+``target_cem`` may search the targets' argmax with fewer samples than acting uses: that
+search is most of an update's cost (see ``jsrl_learning/bench/learner_speed.py``).
+
+Observations: a state vector, a uint8 (H, W, C) image, or a Dict of one image and vectors
+(image + proprioception); the encoder follows from the observation space.
 
 Exploration (``act(obs, explore=True)``): with probability ``epsilon`` a uniformly random
 action, else the CEM action plus Gaussian noise of ``noise_std`` (in units of half the
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 import gymnasium as gym
 import numpy as np
@@ -25,12 +30,12 @@ import torch
 from torch import nn
 
 from jsrl_learning.buffers import Batch
-from jsrl_learning.config import ConfigError, require
+from jsrl_learning.config import ConfigError, from_mapping, require
 from jsrl_learning.learners.base import Learner
 from jsrl_learning.learners.cem import CEMConfig, cem_maximize
 from jsrl_learning.learners.encoders import make_encoder
 from jsrl_learning.learners.networks import (
-    BoxScaler, EnsembleQ, batch_tensors, make_adam, obs_tensor, seeded_init, soft_update,
+    BoxScaler, EnsembleQ, batch_tensors, make_adam, obs_shape_of, obs_tensor, seeded_init, soft_update,
 )
 from jsrl_learning.learners.td_config import TDConfig
 
@@ -38,29 +43,35 @@ from jsrl_learning.learners.td_config import TDConfig
 @dataclass
 class QTOptConfig(TDConfig):
     """``gamma`` 0.9 is QT-Opt's grasping discount; ``tau`` 0.005 suits ~100k-step runs (the
-    paper's 0.9999 Polyak constant assumed millions of updates)."""
+    paper's 0.9999 Polyak constant assumed millions of updates). ``cem`` picks actions;
+    ``target_cem`` (default: the same settings) finds ``argmax_a Q'(s', a)`` for targets."""
 
     gamma: float = 0.9
     cem: CEMConfig = field(default_factory=CEMConfig)
+    target_cem: CEMConfig | None = None
     epsilon: float = 0.1
     noise_std: float = 0.1
-    obs: str = "state"
 
     def validate(self, where: str) -> None:
         super().validate(where)
         require(0 <= self.epsilon <= 1, where, f"epsilon must be in [0, 1], got {self.epsilon}")
         require(self.noise_std >= 0, where, f"noise_std must be >= 0, got {self.noise_std}")
-        require(self.obs in ("state", "image"), where, f"obs must be 'state' or 'image', got {self.obs!r}")
         require(isinstance(self.cem, CEMConfig), where, f"cem must be a mapping, got {self.cem!r}")
         self.cem.validate(f"{where}.cem")
+        if isinstance(self.target_cem, Mapping):  # from_mapping leaves optional sections as mappings
+            self.target_cem = from_mapping(CEMConfig, self.target_cem, f"{where}.target_cem")
+        require(self.target_cem is None or isinstance(self.target_cem, CEMConfig), where,
+                f"target_cem must be a mapping or null, got {self.target_cem!r}")
+        if self.target_cem is not None:
+            self.target_cem.validate(f"{where}.target_cem")
 
 
 class Critic(nn.Module):
     """Observation encoder shared by twin Q heads (one batched ``EnsembleQ``)."""
 
-    def __init__(self, kind: str, obs_shape: tuple[int, ...], act_dim: int, hidden: list[int]) -> None:
+    def __init__(self, observation_space: gym.Space, act_dim: int, hidden: list[int], where: str) -> None:
         super().__init__()
-        self.encoder = make_encoder(kind, obs_shape)
+        self.encoder = make_encoder(observation_space, where)
         self.q = EnsembleQ(self.encoder.out_dim, act_dim, hidden, n=2)
 
     def state_part(self, obs: torch.Tensor, member: int | None = None) -> torch.Tensor:
@@ -71,27 +82,21 @@ class Critic(nn.Module):
 
 
 class QTOptLearner(Learner):
-    """QT-Opt over state vectors or uint8 (H, W, C) images, with a bounded Box action space."""
+    """QT-Opt over state vectors, uint8 (H, W, C) images or Dict(image, vectors), with a
+    bounded Box action space."""
 
-    def __init__(self, config: QTOptConfig, observation_space: gym.spaces.Box,
+    def __init__(self, config: QTOptConfig, observation_space: gym.Space,
                  action_space: gym.spaces.Box) -> None:
         if not (isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1):
             raise ConfigError(f"QTOptLearner: action space must be a 1-D Box, got {action_space}")
-        is_box = isinstance(observation_space, gym.spaces.Box)
-        fits = {"state": is_box and len(observation_space.shape) == 1,
-                "image": is_box and len(observation_space.shape) == 3 and observation_space.dtype == np.uint8}
-        if not fits[config.obs]:
-            needs = "a uint8 (H, W, C) Box" if config.obs == "image" else "a 1-D Box"
-            raise ConfigError(f"QTOptLearner: obs={config.obs!r} needs {needs} observation space, "
-                              f"got {observation_space}")
         self.config = config
-        self.obs_shape = observation_space.shape
+        self.obs_shape = obs_shape_of(observation_space)
         self.scaler = BoxScaler(action_space.low, action_space.high, "QTOptLearner")
         act_dim = action_space.shape[0]
         self.unit_low, self.unit_high = -torch.ones(act_dim), torch.ones(act_dim)
         init_seed, act_seed, update_seed = np.random.SeedSequence(config.seed).generate_state(3)
         with seeded_init(int(init_seed)):
-            self.critic = Critic(config.obs, self.obs_shape, act_dim, config.hidden)
+            self.critic = Critic(observation_space, act_dim, config.hidden, "QTOptLearner")
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.optimizer = make_adam(self.critic.parameters(), config.lr)
         # Separate streams: acting (in the policy node) and updating (in the learner) stay
@@ -100,19 +105,19 @@ class QTOptLearner(Learner):
         self.update_generator = torch.Generator().manual_seed(int(update_seed))
         self.updates = 0
 
-    def _argmax(self, critic: Critic, first_state_part: torch.Tensor,
+    def _argmax(self, critic: Critic, first_state_part: torch.Tensor, cem: CEMConfig,
                 generator: torch.Generator) -> torch.Tensor:
         """CEM's ``argmax_a Q_1(s, a)`` in the unit box, given the first critic's state half ``[1, B, H]``."""
-        cem = self.config.cem
         actions, _ = cem_maximize(lambda a: critic.q.score(first_state_part, a, member=0)[0],
                                   first_state_part.shape[1], self.unit_low, self.unit_high,
                                   cem.n_samples, cem.n_iters, cem.n_elites, generator)
         return actions
 
-    def act(self, obs: np.ndarray, explore: bool = True) -> np.ndarray:
+    def act(self, obs: Any, explore: bool = True) -> np.ndarray:
         x, single = obs_tensor(obs, self.obs_shape)
         with torch.inference_mode():
-            action = self._argmax(self.critic, self.critic.state_part(x, member=0), self.act_generator)
+            action = self._argmax(self.critic, self.critic.state_part(x, member=0), self.config.cem,
+                                  self.act_generator)
             if explore:
                 gen, cfg = self.act_generator, self.config
                 noisy = action + cfg.noise_std * torch.randn(action.shape, generator=gen)
@@ -127,7 +132,8 @@ class QTOptLearner(Learner):
         obs, actions, rewards, next_obs, terminals = batch_tensors(batch, self.scaler)
         with torch.no_grad():
             state_part = self.critic_target.state_part(next_obs)
-            next_actions = self._argmax(self.critic_target, state_part[:1], self.update_generator)
+            next_actions = self._argmax(self.critic_target, state_part[:1], cfg.target_cem or cfg.cem,
+                                        self.update_generator)
             next_q = self.critic_target.q.score(state_part, next_actions.unsqueeze(1)).amin(0).squeeze(1)
             target = rewards + cfg.gamma * (1.0 - terminals) * next_q
         qs = self.critic(obs, actions)
