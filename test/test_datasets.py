@@ -3,15 +3,14 @@ import gymnasium as gym
 import minari
 import numpy as np
 import pytest
-from minari.data_collector.episode_buffer import EpisodeBuffer
 
-from jsrl_learning.buffers import Batch
+from jsrl_learning.buffers import Batch, take_obs
 from jsrl_learning.datasets import (
     DatasetError, from_arrays, load_dataset, load_minari, load_npz, locate_dataset, save_minari, save_npz,
 )
 from jsrl_learning.envs import CombinationLockEnv
 from jsrl_learning.guides.scripted import ScriptedGuide
-from jsrl_learning.rollout import run_episode
+from jsrl_learning.rollout import Episode, run_episode
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # Minari's "please add an author" notes
 METADATA = {"author": "test", "author_email": "test@example.org", "code_permalink": "none",
@@ -33,7 +32,13 @@ def transitions(n=4, obs_dim=3):
 
 def assert_batches_equal(a: Batch, b: Batch):
     for f in Batch.FIELDS:
-        np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f)
+        x, y = getattr(a, f), getattr(b, f)
+        if isinstance(y, dict):
+            assert isinstance(x, dict) and list(x) == list(y), f
+            for k in y:
+                np.testing.assert_array_equal(x[k], y[k], err_msg=f"{f}[{k}]")
+        else:
+            np.testing.assert_array_equal(x, y, err_msg=f)
 
 
 def test_from_arrays_packs_float32_rewards_and_terminals():
@@ -116,20 +121,55 @@ def test_save_minari_needs_episodes_and_refuses_an_existing_id(minari_root):
         save_minari(episodes, "jsrl/lock/x-v0", env=env, **METADATA)
 
 
-def test_minari_dict_observations_are_flattened_in_key_order(minari_root):
-    space = gym.spaces.Dict({"observation": gym.spaces.Box(-9, 9, (2,)), "goal": gym.spaces.Box(-9, 9, (1,))})
-    obs = {"observation": np.array([[0, 1], [2, 3], [4, 5]], np.float32), "goal": np.full((3, 1), 7, np.float32)}
-    buffer = EpisodeBuffer(observations=obs, actions=np.array([[0.1], [0.2]], np.float32),
-                           rewards=np.array([0.0, 1.0]), terminations=np.array([False, True]),
-                           truncations=np.array([False, False]), infos={})
-    minari.create_dataset_from_buffers("maze/dict-v0", [buffer], observation_space=space,
-                                       action_space=gym.spaces.Box(-1, 1, (1,)), **METADATA)
-    batch = load_minari("maze/dict-v0")
-    order = list(space.spaces)  # gymnasium's own key order, as FlattenObservation uses
-    flat = np.concatenate([obs[k] for k in order], axis=1)
-    np.testing.assert_array_equal(batch.obs, flat[:-1])
-    np.testing.assert_array_equal(batch.next_obs, flat[1:])
-    np.testing.assert_array_equal(gym.spaces.flatten(space, {k: obs[k][0] for k in order}), flat[0])
+CAMERA = gym.spaces.Dict({"image": gym.spaces.Box(0, 255, (6, 6, 3), np.uint8),
+                          "proprio": gym.spaces.Box(-1.0, 1.0, (2,), np.float32)})
+
+
+def camera_episode(length: int, seed: int, terminated: bool) -> Episode:
+    """An episode with Dict(image, proprio) observations, as the grasping env's image mode gives."""
+    rng = np.random.default_rng(seed)
+    frames = {"image": rng.integers(0, 256, (length + 1, 6, 6, 3), dtype=np.uint8),
+              "proprio": rng.uniform(-1, 1, (length + 1, 2)).astype(np.float32)}
+    ends = np.zeros(length, bool)
+    ends[-1] = True
+    return Episode(obs=take_obs(frames, slice(None, -1)), actions=rng.uniform(-1, 1, (length, 5)).astype(np.float32),
+                   rewards=ends * 1.0, next_obs=take_obs(frames, slice(1, None)),
+                   terminated=ends & terminated, truncated=ends & (not terminated),
+                   controller=["guide"] * length, success=terminated, guide_steps=length)
+
+
+def test_minari_round_trip_keeps_dict_observations_and_uint8_images(minari_root):
+    episodes = [camera_episode(4, seed=0, terminated=True), camera_episode(3, seed=1, terminated=False)]
+    save_minari(episodes, "grasp/dict-v0", observation_space=CAMERA,
+                action_space=gym.spaces.Box(-1, 1, (5,), np.float32), **METADATA)
+    batch = load_minari("grasp/dict-v0")
+    expected = Batch.concatenate([e.to_batch() for e in episodes])
+    assert isinstance(batch.obs, dict) and list(batch.obs) == ["image", "proprio"]
+    assert batch.obs["image"].dtype == np.uint8 and batch.obs["image"].shape == (7, 6, 6, 3)
+    assert batch.next_obs["proprio"].dtype == np.float32
+    assert_batches_equal(batch, expected)
+    assert batch.terminals.tolist() == [0, 0, 0, 1, 0, 0, 0]  # the second episode was cut by a time limit
+
+
+def test_npz_round_trip_keeps_dict_observations(tmp_path):
+    batch = camera_episode(5, seed=2, terminated=True).to_batch()
+    save_npz(tmp_path / "d.npz", batch)
+    loaded = load_npz(tmp_path / "d.npz")
+    assert_batches_equal(loaded, batch)
+    assert loaded.obs["image"].dtype == np.uint8
+
+
+def test_from_arrays_checks_dict_observations_key_by_key():
+    obs = {"image": np.zeros((4, 6, 6, 3), np.uint8), "proprio": np.zeros((4, 2))}
+    batch = from_arrays(obs, np.zeros((4, 5)), np.zeros(4), obs, np.zeros(4))
+    assert batch.obs["proprio"].dtype == np.float32 and batch.obs["image"].dtype == np.uint8
+    with pytest.raises(DatasetError, match=r"obs\['proprio'\] has 3 entries but obs\['image'\] has 4"):
+        from_arrays({**obs, "proprio": np.zeros((3, 2))}, np.zeros((4, 5)), np.zeros(4), obs, np.zeros(4))
+    with pytest.raises(DatasetError, match=r"next_obs has keys \['image'\] but obs has \['image', 'proprio'\]"):
+        from_arrays(obs, np.zeros((4, 5)), np.zeros(4), {"image": obs["image"]}, np.zeros(4))
+    with pytest.raises(DatasetError, match=r"next_obs\['image'\] shape \(4, 6, 6, 1\) != obs\['image'\] shape"):
+        from_arrays(obs, np.zeros((4, 5)), np.zeros(4), {**obs, "image": np.zeros((4, 6, 6, 1), np.uint8)},
+                    np.zeros(4))
 
 
 def test_locate_dataset_tells_npz_from_minari(tmp_path, minari_root):
