@@ -92,8 +92,10 @@ def test_missing_files_exit_2(tmp_path: Path, capsys) -> None:
     assert "nope.yaml" in err and "nope.pt" in err
 
 
-def test_usage_errors_exit_2() -> None:
+def test_usage_errors_exit_2(trained: Path) -> None:
     assert main([]) == 2
+    assert main(["evaluate", "--checkpoint", str(trained / "checkpoint.pt"), "--episodes", "0"]) == 2
+    assert main(["evaluate", "--checkpoint", str(trained / "checkpoint.pt"), "--guide-steps", "-1"]) == 2
     assert main(["bench", "unknown-bench", "--out", "x.json"]) == 2
 
 

@@ -14,13 +14,27 @@ from jsrl_learning.rollout import evaluate
 from jsrl_learning.trainer import TrainConfig
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = _count(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
+
+
 def add_parser(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("evaluate", help="evaluate a training checkpoint",
                             description="Evaluate the greedy explorer of a `jsrl train` checkpoint on the env "
                                         "its config names.")
     p.add_argument("--checkpoint", required=True, help="checkpoint.pt written by jsrl train")
-    p.add_argument("--episodes", type=int, default=20, help="evaluation episodes (default 20)")
-    p.add_argument("--guide-steps", type=int, default=0,
+    p.add_argument("--episodes", type=_positive, default=20, help="evaluation episodes (default 20)")
+    p.add_argument("--guide-steps", type=_count, default=0,
                    help="let the run's guide act for the first H steps (default 0: explorer alone)")
     p.add_argument("--seed", type=int, default=0, help="seed of the first evaluation episode")
     p.set_defaults(run=run)
