@@ -53,7 +53,7 @@ setup(
     name=PACKAGE,
     version="0.1.0",
     packages=find_packages(include=["jsrl_ros", "jsrl_ros.*", "jsrl_learning", "jsrl_learning.*"])
-    + ["jsrl_sim", "jsrl_sim.grasping"],
+    + ["jsrl_sim", "jsrl_sim.antmaze", "jsrl_sim.grasping"],
     package_dir={"jsrl_sim": "sim"},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
