@@ -8,8 +8,12 @@ VENV=${JSRL_VENV:-.venv}
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation --force-reinstall .
+pip_quiet() {  # the machine's pip config names index folders that may not exist: hide those warnings
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$@" 2> >(grep -v 'is ignored: it is neither' >&2)
+}
+pip_quiet -r requirements.txt
+pip_quiet --no-deps --no-build-isolation --force-reinstall .
+rm -rf build ./*.egg-info
 export VIRTUAL_ENV="$PWD/$VENV"
 export PATH="$VIRTUAL_ENV/bin:$PATH"
 export AMENT_PREFIX_PATH="$VIRTUAL_ENV"
