@@ -75,6 +75,8 @@ def test_same_seed_gives_identical_objects_observations_and_trajectories(overrid
     a, b = GraspEnv(object_set="train", **overrides), GraspEnv(object_set="train", **overrides)
     try:
         b.reset(seed=99)  # b has a different history: its state must not leak into the next episode
+        b.step(np.array([0.5, -0.5, -1.0, 0.5, -1.0], dtype=np.float32))
+        b.step(np.array([0.0, 0.0, 0.0, 0.0, 1.0], dtype=np.float32))  # close-and-lift
         obs_a, info_a = a.reset(seed=7)
         obs_b, info_b = b.reset(seed=7)
         np.testing.assert_array_equal(info_a["object_positions"], info_b["object_positions"])
