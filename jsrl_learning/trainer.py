@@ -26,7 +26,6 @@ import numpy as np
 import torch
 
 import jsrl_learning.envs  # noqa: F401  (registers the core's own gymnasium envs)
-from jsrl_learning.buffers import MixedReplay, ReplayBuffer
 from jsrl_learning.checkpoint import load_checkpoint, save_checkpoint
 from jsrl_learning.config import ConfigError, from_mapping, read_yaml, require, to_mapping
 from jsrl_learning.curriculum import Curriculum, CurriculumConfig
@@ -34,6 +33,7 @@ from jsrl_learning.datasets import DatasetError, load_dataset, locate_dataset
 from jsrl_learning.guides import Guide, GuideSpec, PolicyCheckpointGuide, make_guide
 from jsrl_learning.guides.policy_checkpoint import policy_state
 from jsrl_learning.learners import LEARNERS, Learner, make_learner
+from jsrl_learning.online import OnlineLearning
 from jsrl_learning.rollout import Episode, estimate_h1, evaluate, run_episode
 
 CHECKPOINT_FORMAT = 1
@@ -121,14 +121,15 @@ class JSRLTrainer:
             "train config.learner_config")
         self.callbacks = list(callbacks)
         self.rng = np.random.default_rng(config.seed)
-        self.online = _replay_for(self.env, config.online_capacity)
-        self.offline = self._load_offline()
-        self.replay = self.online if self.offline is None else MixedReplay(self.offline, self.online,
-                                                                             config.online_fraction)
+        self.learning = OnlineLearning(
+            self.learner, self.env.observation_space, self.env.action_space, capacity=config.online_capacity,
+            batch_size=config.batch_size, updates_per_step=config.updates_per_step, rng=self.rng,
+            offline=None if config.offline_dataset is None else load_dataset(config.offline_dataset),
+            online_fraction=config.online_fraction)
+        self.online, self.offline, self.replay = self.learning.online, self.learning.offline, self.learning.replay
         self.curriculum: Curriculum | None = None  # needs H1: built by prepare() or resume()
         self.h1: float | None = None
-        self.env_steps = self.episodes = self.updates = self.offline_updates_done = 0
-        self.update_credit = 0.0
+        self.env_steps = self.episodes = self.offline_updates_done = 0
         self.next_eval = config.eval_every
         self.next_checkpoint = config.checkpoint_every
 
@@ -163,8 +164,8 @@ class JSRLTrainer:
                                   seed=self._seed(EPISODE_STREAM, self.episodes))
             self.episodes += 1
             self.env_steps += episode.length
-            self.online.add_batch(episode.to_batch())
-            metrics = self._update(episode.length)
+            self.learning.add(episode.to_batch())
+            metrics = self.learning.update()
             self._log_episode(episode, metrics)
             if self.env_steps >= self.next_eval:
                 self.evaluate_and_advance()
@@ -210,16 +211,9 @@ class JSRLTrainer:
     def _seed(self, stream: int, index: int = 0) -> int:
         return int(np.random.SeedSequence([self.config.seed, stream, index]).generate_state(1)[0])
 
-    def _update(self, new_steps: int) -> dict[str, float]:
-        """``updates_per_step`` updates per new env step (fractions carry over); mean metrics."""
-        self.update_credit += new_steps * self.config.updates_per_step
-        n = int(self.update_credit)
-        self.update_credit -= n
-        if len(self.replay) < self.config.batch_size:
-            return {}
-        metrics = [self.learner.update(self.replay.sample(self.config.batch_size, self.rng)) for _ in range(n)]
-        self.updates += n
-        return {f"train/{k}": float(np.mean([m[k] for m in metrics])) for k in (metrics[0] if metrics else {})}
+    @property
+    def updates(self) -> int:
+        return self.learning.updates
 
     def _warm_start(self) -> None:
         """Cold start is JSRL's default; a warm start copies a same-class guide's learner state."""
@@ -231,17 +225,9 @@ class JSRLTrainer:
                 f"({type(self.learner).__name__}) to copy its networks; the guide is {got}")
         self.learner.load_state_dict(copy.deepcopy(source.state_dict()))
 
-    def _load_offline(self) -> ReplayBuffer | None:
-        if self.config.offline_dataset is None:
-            return None
-        data = load_dataset(self.config.offline_dataset)
-        buffer = _replay_for(self.env, len(data))
-        buffer.add_batch(data)
-        return buffer
-
     def _pretrain_offline(self) -> None:
         while self.offline_updates_done < self.config.offline_updates:
-            metrics = self.learner.update(self.offline.sample(self.config.batch_size, self.rng))
+            metrics = self.learning.offline_step()
             self.offline_updates_done += 1
             if self.offline_updates_done % OFFLINE_LOG_EVERY == 0 \
                     or self.offline_updates_done == self.config.offline_updates:
@@ -278,7 +264,7 @@ class JSRLTrainer:
             "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
             "counters": {"env_steps": self.env_steps, "episodes": self.episodes, "updates": self.updates,
                          "offline_updates_done": self.offline_updates_done,
-                         "update_credit": self.update_credit, "next_eval": self.next_eval,
+                         "update_credit": self.learning.credit, "next_eval": self.next_eval,
                          "next_checkpoint": self.next_checkpoint},
         }
         if hasattr(self.guide, "state_dict"):  # a guide with its own RNG (e.g. a noisy script)
@@ -302,7 +288,9 @@ class JSRLTrainer:
         self.h1 = state["h1"]
         self.rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
-        for name, value in state["counters"].items():
+        counters = dict(state["counters"])
+        self.learning.updates, self.learning.credit = counters.pop("updates"), counters.pop("update_credit")
+        for name, value in counters.items():
             setattr(self, name, value)
         if "guide" in state:
             self.guide.load_state_dict(state["guide"])
@@ -317,13 +305,3 @@ class JSRLTrainer:
         trainer.resume(path)
         return trainer
 
-
-def _replay_for(env: gym.Env, capacity: int) -> ReplayBuffer:
-    """A replay whose arrays match the env's spaces (integer ids for Discrete spaces)."""
-    def shape_dtype(space: gym.Space) -> tuple[tuple[int, ...], Any]:
-        if isinstance(space, gym.spaces.Discrete):
-            return (), np.int64
-        return space.shape, (np.uint8 if space.dtype == np.uint8 else np.float32)
-    obs_shape, obs_dtype = shape_dtype(env.observation_space)
-    action_shape, action_dtype = shape_dtype(env.action_space)
-    return ReplayBuffer(capacity, obs_shape, action_shape, obs_dtype, action_dtype)
