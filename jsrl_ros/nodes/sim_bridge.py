@@ -1,0 +1,188 @@
+"""Sim bridge node: a gymnasium env stepped in lockstep with ``jsrl/action``, behind the topic contract.
+
+It owns the env and the step clock. Every observation of step (e, t) goes out stamped
+(e, t); an action stamped (e, t) with the contract's names steps the env once; anything
+else is dropped and counted. The outcome goes out on ``jsrl/step`` stamped (e, t+1), then
+the observation of step t+1 — also at the end of an episode (the recorder needs the final
+observation), after which the env auto-resets into episode e+1.
+
+Lockstep never deadlocks on a lost message: if no valid action arrives within
+``action_timeout`` seconds, the current step's messages are published again, unchanged
+(same stamp, so receivers treat them idempotently).
+
+A *scripted* guide (``guide_target``, a ``module:factory`` called as ``factory(env)``, as
+``make_guide`` does) runs here, next to the env: the grasping script reads the
+simulator's privileged state, which exists only in this process. Its action for each
+observation goes out on ``jsrl/guide_action`` with the observation's stamp, and the
+arbiter uses it while the guide is in control. See docs/architecture.md.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import Image, JointState
+from std_srvs.srv import Trigger
+
+from jsrl_learning.config import ConfigError, require
+from jsrl_learning.guides import GuideSpec, make_guide
+from jsrl_learning.rollout import SUCCESS_KEYS
+from jsrl_ros.contract import STEP_NAMES
+from jsrl_ros.conversions import MalformedMessage, named_vector, named_vector_values, numpy_to_image
+from jsrl_ros.diagnostics import publish_counters
+from jsrl_ros.env_params import make_env, yaml_mapping
+from jsrl_ros.qos import RELIABLE, SENSOR
+from jsrl_ros.spin import spin_node
+from jsrl_ros.step_clock import StepClock, stamp_key
+from jsrl_ros.vectors import state_names
+
+
+def episode_seed(seed: int, episode: int) -> int:
+    """The reset seed of episode ``episode``: a restarted bridge replays the same episodes."""
+    return int(np.random.SeedSequence([seed, episode]).generate_state(1)[0])
+
+
+class SimBridge(Node):
+    def __init__(self, **node_kwargs: Any) -> None:
+        super().__init__("sim_bridge", **node_kwargs)
+        where = f"{self.get_name()} parameters"
+        env_id = self.declare_parameter("env_id", "jsrl_sim:jsrl/Grasp-v0").value
+        env_kwargs = self.declare_parameter("env_kwargs", "").value
+        dt = self.declare_parameter("dt", 0.1).value
+        self.action_names = list(self.declare_parameter("action_names", Parameter.Type.STRING_ARRAY).value or [])
+        self.seed = self.declare_parameter("seed", 0).value
+        first_episode = self.declare_parameter("first_episode", 0).value
+        self.action_timeout = self.declare_parameter("action_timeout", 0.5).value
+        publish_camera = self.declare_parameter("publish_camera", False).value
+        guide_target = self.declare_parameter("guide_target", "").value
+        guide_kwargs = yaml_mapping(self.declare_parameter("guide_kwargs", "").value, f"{where}.guide_kwargs")
+        self.frame_id = self.declare_parameter("camera_frame", "camera").value
+        require(self.action_timeout > 0, where, f"action_timeout must be > 0 s, got {self.action_timeout}")
+        require(first_episode >= 0, where, f"first_episode must be >= 0, got {first_episode}")
+        try:
+            self.clock = StepClock(dt)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: dt: {exc}") from exc
+
+        self.env = make_env(env_id, env_kwargs, where, **({"render_mode": "rgb_array"} if publish_camera else {}))
+        self.image_mode = isinstance(self.env.observation_space, gym.spaces.Dict)
+        self.render = publish_camera and not self.image_mode  # image mode publishes its observation image
+        n_actions = int(np.prod(self.env.action_space.shape))
+        require(len(self.action_names) == n_actions and all(self.action_names), where,
+                f"action_names must name the env's {n_actions} action dimensions, got {self.action_names}")
+        self.guide = None
+        if guide_target:
+            self.guide = make_guide(GuideSpec(kind="scripted", target=guide_target, kwargs=guide_kwargs),
+                                    self.env.unwrapped, f"{where}.guide_target")
+
+        self.image_pub = self.create_publisher(Image, "camera/image_raw", SENSOR)
+        self.state_pub = self.create_publisher(JointState, "jsrl/state", RELIABLE)
+        self.step_pub = self.create_publisher(JointState, "jsrl/step", RELIABLE)
+        self.guide_pub = self.create_publisher(JointState, "jsrl/guide_action", RELIABLE)
+        self.create_subscription(JointState, "jsrl/action", self.on_action, RELIABLE)
+        self.create_service(Trigger, "jsrl/reset", self.on_reset)
+        self.dropped = self.stale = self.republished = self.steps = 0
+        self.episode, self.t = first_episode - 1, 0
+        self.current: list[tuple[Any, Any]] = []  # (publisher, message) of the current step, for re-publishing
+        self.finished_key = -1  # stamp of the last episode's final observation: answers to it are moot
+        self.last_publish = time.monotonic()
+        self._start_episode()
+        self.create_timer(self.action_timeout / 2, self.on_timer)
+        publish_counters(self, lambda: {"episode": self.episode, "step": self.t, "steps": self.steps,
+                                        "dropped": self.dropped, "stale": self.stale,
+                                        "republished": self.republished})
+        self.get_logger().info(f"{env_id} ({'image' if self.image_mode else 'state'} observations), "
+                               f"dt={dt}s, guide={'scripted ' + guide_target if self.guide else 'none here'}")
+
+    # --- lockstep ------------------------------------------------------------------------
+
+    def on_action(self, msg: JointState) -> None:
+        key = stamp_key(msg.header.stamp)
+        if key == self.finished_key:
+            return  # the arbiter answered an episode's final observation: expected, nothing to do
+        if key != self.current_key:
+            self.stale += 1
+            self.get_logger().warning(f"jsrl/action: dropped a stale action stamped {msg.header.stamp.sec}."
+                                      f"{msg.header.stamp.nanosec:09d} (not the current step's; {self.stale} so far)",
+                                      throttle_duration_sec=2.0)
+            return
+        try:
+            action = named_vector_values(msg, self.action_names)
+        except MalformedMessage as exc:
+            self.dropped += 1
+            self.get_logger().warning(f"jsrl/action: dropped ({exc}; {self.dropped} so far)", throttle_duration_sec=2.0)
+            return
+        self._step(action.astype(np.float32).reshape(self.env.action_space.shape))
+
+    def _step(self, action: np.ndarray) -> None:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.t += 1
+        self.steps += 1
+        success = next((bool(info[k]) for k in SUCCESS_KEYS if k in info), reward > 0)
+        stamp = self.clock.stamp(self.episode, self.t)
+        self.step_pub.publish(named_vector(
+            STEP_NAMES, [self.episode, self.t, reward, terminated, truncated, success], stamp))
+        done = bool(terminated or truncated)
+        self._publish_observation(obs, with_guide=not done)
+        if done:
+            self.finished_key = self.current_key
+            self._start_episode()
+
+    def _start_episode(self) -> None:
+        self.episode, self.t = self.episode + 1, 0
+        obs, _ = self.env.reset(seed=episode_seed(self.seed, self.episode))
+        if self.guide is not None:
+            self.guide.reset()
+        self._publish_observation(obs, with_guide=True)
+
+    def _publish_observation(self, obs: Any, with_guide: bool) -> None:
+        stamp = self.clock.stamp(self.episode, self.t)
+        self.current_key = stamp_key(stamp)
+        messages: list[tuple[Any, Any]] = []
+        if self.image_mode:
+            messages.append((self.image_pub, numpy_to_image(obs["image"], stamp, self.frame_id)))
+            vector = obs["proprio"]
+        else:
+            if self.render:
+                messages.append((self.image_pub, numpy_to_image(self.env.render(), stamp, self.frame_id)))
+            vector = obs
+        if with_guide and self.guide is not None:
+            messages.append((self.guide_pub, named_vector(self.action_names, np.ravel(self.guide.act(obs)), stamp)))
+        messages.append((self.state_pub, named_vector(state_names(len(vector)), vector, stamp)))
+        self.current = messages
+        self._send()
+
+    def _send(self) -> None:
+        for publisher, msg in self.current:
+            publisher.publish(msg)
+        self.last_publish = time.monotonic()
+
+    def on_timer(self) -> None:
+        if time.monotonic() - self.last_publish >= self.action_timeout:
+            self.republished += 1
+            self._send()
+
+    def on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        ended, at = self.episode, self.t
+        self.finished_key = self.current_key
+        self._start_episode()
+        response.success = True
+        response.message = f"episode {ended} ended at step {at}; episode {self.episode} started"
+        self.get_logger().info(response.message)
+        return response
+
+    def destroy_node(self) -> None:
+        self.env.close()
+        super().destroy_node()
+
+
+def main(argv: list[str] | None = None) -> int:
+    return spin_node(SimBridge, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

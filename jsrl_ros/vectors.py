@@ -1,0 +1,12 @@
+"""Names of the contract's named vectors whose length depends on the env (docs/topics.md).
+
+The state vector's entries have no meaning a bridge could name for every env, so they are
+numbered; a receiver still checks them, which catches a vector of another length or a
+message that is not a state vector at all.
+"""
+from __future__ import annotations
+
+
+def state_names(n: int) -> list[str]:
+    """``jsrl/state`` names for an ``n``-vector: ``s0 .. s{n-1}``."""
+    return [f"s{i}" for i in range(n)]
