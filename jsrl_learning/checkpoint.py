@@ -77,17 +77,22 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def space_to_state(space: gym.Space) -> dict[str, Any]:
-    """A Box or Discrete space as plain data, so a checkpoint can rebuild its policy without the env."""
+    """A Box, Discrete or Dict-of-those space as plain data, so a checkpoint can rebuild its
+    policy without the env (a Dict: e.g. the grasping env's image + proprio observation)."""
     if isinstance(space, gym.spaces.Discrete):
         return {"type": "discrete", "n": int(space.n), "start": int(space.start)}
     if isinstance(space, gym.spaces.Box):
         return {"type": "box", "low": space.low, "high": space.high, "dtype": str(space.dtype)}
-    raise TypeError(f"checkpoint: only Box and Discrete spaces can be saved, got {space}")
+    if isinstance(space, gym.spaces.Dict):
+        return {"type": "dict", "spaces": {k: space_to_state(s) for k, s in space.spaces.items()}}
+    raise TypeError(f"checkpoint: only Box, Discrete and Dict spaces can be saved, got {space}")
 
 
 def space_from_state(state: dict[str, Any]) -> gym.Space:
     if state["type"] == "discrete":
         return gym.spaces.Discrete(state["n"], start=state["start"])
+    if state["type"] == "dict":
+        return gym.spaces.Dict({k: space_from_state(s) for k, s in state["spaces"].items()})
     return gym.spaces.Box(state["low"], state["high"], dtype=np.dtype(state["dtype"]))
 
 

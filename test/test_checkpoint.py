@@ -119,6 +119,8 @@ def test_checkpoints_are_readable_by_other_users(tmp_path):
     gym.spaces.Discrete(5, start=2),
     gym.spaces.Box(np.zeros(3, np.float32), np.ones(3, np.float32)),
     gym.spaces.Box(0, 255, (4, 4, 3), np.uint8),
+    gym.spaces.Dict({"image": gym.spaces.Box(0, 255, (4, 4, 3), np.uint8),
+                     "proprio": gym.spaces.Box(-1.0, 1.0, (7,), np.float32)}),
 ])
 def test_spaces_survive_a_checkpoint(tmp_path, space):
     save_checkpoint(tmp_path / "c.pt", {"space": space_to_state(space)})
@@ -126,5 +128,5 @@ def test_spaces_survive_a_checkpoint(tmp_path, space):
 
 
 def test_unsupported_space_is_refused():
-    with pytest.raises(TypeError, match="Box and Discrete"):
+    with pytest.raises(TypeError, match="Box, Discrete and Dict"):
         space_to_state(gym.spaces.MultiBinary(3))

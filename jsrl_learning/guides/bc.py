@@ -139,7 +139,7 @@ class BCGuide:
 
     def save(self, path: str | Path) -> None:
         save_checkpoint(path, {"kind": "bc_guide", "config": to_mapping(self.config),
-                               "observation_space": _space_state(self.observation_space),
+                               "observation_space": space_to_state(self.observation_space),
                                "action_space": space_to_state(self.action_space),
                                "obs_mean": self.obs_mean, "obs_std": self.obs_std,
                                "encoder": self.encoder.state_dict(), "net": self.net.state_dict(),
@@ -154,7 +154,7 @@ class BCGuide:
         if missing:
             raise CheckpointError(f"{path}: BC guide lacks {', '.join(missing)} (saved by an older version?)")
         guide = cls(from_mapping(BCConfig, state["config"], f"{path}: config"),
-                    _space_from(state["observation_space"]), space_from_state(state["action_space"]),
+                    space_from_state(state["observation_space"]), space_from_state(state["action_space"]),
                     state["obs_mean"], state["obs_std"])
         guide.encoder.load_state_dict(state["encoder"])
         guide.net.load_state_dict(state["net"])
@@ -196,15 +196,3 @@ def _as_tensors(value: Obs | torch.Tensor) -> ObsTensor:
         return {k: torch.as_tensor(v, dtype=torch.float32) for k, v in value.items()}
     return torch.as_tensor(value, dtype=torch.float32)
 
-
-def _space_state(space: gym.Space) -> dict[str, Any]:
-    """``space_to_state``, extended to a Dict of Boxes (checkpoint.py saves Box and Discrete only)."""
-    if isinstance(space, gym.spaces.Dict):
-        return {"type": "dict", "spaces": {k: space_to_state(s) for k, s in space.spaces.items()}}
-    return space_to_state(space)
-
-
-def _space_from(state: dict[str, Any]) -> gym.Space:
-    if state["type"] == "dict":
-        return gym.spaces.Dict({k: space_from_state(s) for k, s in state["spaces"].items()})
-    return space_from_state(state)
