@@ -44,10 +44,17 @@ EPISODE_STREAM, EVAL_STREAM, H1_STREAM = 0, 1, 2
 
 @dataclass
 class TrainConfig:
-    """One JSRL run. ``max_episode_steps`` caps episodes (as truncation) on top of the env's own limit."""
+    """One JSRL run. ``max_episode_steps`` caps episodes (as truncation) on top of the env's own limit.
+
+    ``eval_env_kwargs`` override ``env_kwargs`` for the evaluation env, e.g. held-out objects
+    (``{object_set: test}``) while training sees the training objects. The evaluation env
+    serves everything that scores a policy: evaluations, the curriculum's advance rule and
+    the H1 estimate.
+    """
 
     env_id: str
     env_kwargs: dict[str, Any] = field(default_factory=dict)
+    eval_env_kwargs: dict[str, Any] = field(default_factory=dict)
     max_episode_steps: int | None = None
     seed: int = 0
     total_env_steps: int = 100_000
@@ -112,9 +119,14 @@ class JSRLTrainer:
                  env_factory: Callable[[], gym.Env] | None = None, learner: Learner | None = None,
                  callbacks: Sequence[TrainLogger] = ()) -> None:
         config.validate("train config")
+        if env_factory is not None and config.eval_env_kwargs:
+            raise ConfigError("train config: eval_env_kwargs apply to envs built from env_id; "
+                              "with an env_factory, build the evaluation env yourself")
         self.config = config
         self.env_factory = env_factory or (lambda: gym.make(config.env_id, **config.env_kwargs))
-        self.env, self.eval_env = self.env_factory(), self.env_factory()  # evaluation never disturbs training
+        self.env = self.env_factory()
+        self.eval_env = (gym.make(config.env_id, **{**config.env_kwargs, **config.eval_env_kwargs})
+                         if config.eval_env_kwargs else self.env_factory())  # evaluation never disturbs training
         self.guide = guide if guide is not None else make_guide(config.guide, self.env, "train config.guide")
         self.learner = learner if learner is not None else make_learner(
             config.learner, config.learner_config, self.env.observation_space, self.env.action_space,
@@ -177,13 +189,16 @@ class JSRLTrainer:
         self.save()
 
     def evaluate_and_advance(self) -> dict[str, float]:
-        """Score the combined policy (current h) and the explorer alone; advance the curriculum."""
+        """Score the combined policy (current h) and the explorer alone; advance the curriculum.
+
+        At h = 0 the combined policy is the explorer alone, so it is evaluated once.
+        """
         cfg, h = self.config, self.curriculum.guide_step
         seed = self._seed(EVAL_STREAM)
         combined = evaluate(self.eval_env, self.guide, self._greedy, h, cfg.eval_episodes, seed,
                             cfg.max_episode_steps)
-        explorer = evaluate(self.eval_env, self.guide, self._greedy, 0, cfg.eval_episodes, seed,
-                            cfg.max_episode_steps)
+        explorer = combined if h == 0 else evaluate(self.eval_env, self.guide, self._greedy, 0,
+                                                    cfg.eval_episodes, seed, cfg.max_episode_steps)
         value = combined.mean_return if cfg.curriculum.metric == "return" else combined.success_rate
         advanced = self.curriculum.record_evaluation(value)
         scalars = {

@@ -246,3 +246,19 @@ def test_resume_is_exact_with_a_neural_learner_on_continuous_actions(tmp_path):
     obs = np.array([1.0, 0.0, 0.5], np.float32)
     assert np.array_equal(straight.learner.act(obs), resumed.learner.act(obs))
     assert np.array_equal(straight.learner.act(obs, explore=False), resumed.learner.act(obs, explore=False))
+
+
+def test_eval_env_kwargs_override_the_training_env_for_evaluation_only(tmp_path):
+    recorder = Recorder()
+    config = lock_config(tmp_path, total_env_steps=40, eval_every=20, curriculum={"h1": 0})
+    config.eval_env_kwargs = {"seed": 4}
+    trainer = JSRLTrainer(config, callbacks=[recorder])
+    train_lock, eval_lock = trainer.env.unwrapped, trainer.eval_env.unwrapped
+    assert (train_lock.horizon, eval_lock.horizon) == (HORIZON, HORIZON)
+    assert not np.array_equal(train_lock.combination, eval_lock.combination)  # another lock: seed 4, not 3
+    assert np.array_equal(eval_lock.combination, CombinationLockEnv(HORIZON, 2, seed=4).combination)
+    trainer.train()
+    # h = 0: the combined policy is the explorer alone, scored once
+    assert recorder.values("eval/combined_return") == recorder.values("eval/explorer_return")
+    with pytest.raises(ConfigError, match="eval_env_kwargs"):
+        JSRLTrainer(config, env_factory=lambda: CombinationLockEnv(HORIZON, 2, seed=3))
