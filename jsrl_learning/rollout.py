@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import gymnasium as gym
 import numpy as np
 
-from jsrl_learning.buffers import Batch
+from jsrl_learning.buffers import Batch, Obs
 from jsrl_learning.guides.base import Guide
 
 SUCCESS_KEYS = ("success", "is_success")
@@ -24,10 +24,10 @@ GUIDE, EXPLORER = "guide", "explorer"
 class Episode:
     """One trajectory with who was in control at every step."""
 
-    obs: np.ndarray
+    obs: Obs
     actions: np.ndarray
     rewards: np.ndarray
-    next_obs: np.ndarray
+    next_obs: Obs
     terminated: np.ndarray
     truncated: np.ndarray
     controller: list[str]
@@ -90,12 +90,19 @@ def run_episode(
     rewards = np.asarray(steps["rewards"], dtype=np.float64)
     success = success_seen if success_seen is not None else bool(rewards.sum() > 0)
     return Episode(
-        obs=np.asarray(steps["obs"]), actions=np.asarray(steps["actions"]), rewards=rewards,
-        next_obs=np.asarray(steps["next_obs"]),
+        obs=_stack(steps["obs"]), actions=np.asarray(steps["actions"]), rewards=rewards,
+        next_obs=_stack(steps["next_obs"]),
         terminated=np.asarray(steps["terminated"], dtype=bool),
         truncated=np.asarray(steps["truncated"], dtype=bool),
         controller=controller, success=bool(success), guide_steps=int(guide_steps),
     )
+
+
+def _stack(observations: list[Any]) -> Obs:
+    """Per-step observations as one batch: an array, or one array per key for Dict observations."""
+    if isinstance(observations[0], Mapping):
+        return {k: np.stack([o[k] for o in observations]) for k in observations[0]}
+    return np.asarray(observations)
 
 
 def _success_flag(info: dict[str, Any]) -> bool | None:
