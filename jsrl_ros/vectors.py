@@ -6,7 +6,10 @@ message that is not a state vector at all.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 
-def state_names(n: int) -> list[str]:
-    """``jsrl/state`` names for an ``n``-vector: ``s0 .. s{n-1}``."""
-    return [f"s{i}" for i in range(n)]
+
+@lru_cache(maxsize=16)
+def state_names(n: int) -> tuple[str, ...]:
+    """``jsrl/state`` names for an ``n``-vector: ``s0 .. s{n-1}`` (cached: checked on every step)."""
+    return tuple(f"s{i}" for i in range(n))

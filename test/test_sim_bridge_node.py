@@ -58,7 +58,7 @@ def test_lockstep_drops_stale_and_malformed_actions_and_resets_after_the_episode
     node = bridge(ros, action_timeout=1.0)  # the first observation may precede discovery: re-published
     assert ros.spin_until(lambda: probe.seen((0, 0)) and (0, 0) in probe.guide)
     first = probe.states[0][1]
-    assert list(first.name) == state_names(6 + 8 * 2) and len(probe.guide[(0, 0)]) == 5
+    assert tuple(first.name) == state_names(6 + 8 * 2) and len(probe.guide[(0, 0)]) == 5
 
     probe.act((0, 0), HOLD)
     assert ros.spin_until(lambda: probe.seen((0, 1)) and (0, 1) in probe.steps)

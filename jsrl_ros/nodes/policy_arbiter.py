@@ -1,0 +1,350 @@
+"""Policy arbiter node: JSRL's switch — the guide for the first h steps of each episode, the explorer after.
+
+Per observation of step (e, t) (``jsrl/state``, joined with ``jsrl/obs/image`` in image
+mode by exact stamp) it publishes one ``jsrl/action`` with the same stamp. At the first
+observation of an episode it plans the episode (:class:`EpisodePlanner`: h drawn from the
+latched ``jsrl/guide_step_choices``, or an evaluation episode) and publishes
+``jsrl/episode_info``. Who acts at step t is ``EpisodePlan.controller(t)``; the moment
+that changes, ``jsrl/control_owner`` (latched) and a log line tell the operator.
+
+Guides (``guide``):
+* ``scripted``: the action the sim bridge's script computed for this observation
+  (``jsrl/guide_action``, same stamp): the grasping script needs the simulator's
+  privileged state, so it runs next to the env (docs/architecture.md);
+* ``bc``: a saved BC guide (``guide_path``), run here;
+* ``human``: the latest teleop command (``teleop/cmd_vel``, ``teleop/cmd_vel_stamped``,
+  ``teleop/gripper``, ``joy`` with its deadman button), idle when none is fresh.
+
+The explorer is the learner in the checkpoint announced on latched ``jsrl/checkpoint``,
+loaded by a worker thread and swapped in atomically (:class:`ExplorerSlot`): the control
+loop never waits for a load. Until the first one is loaded, explorer steps are not
+answered (the bridge re-publishes the observation until they are).
+
+Hot path: one dict lookup to join, one policy call, one message. An observation already
+answered (the bridge re-published it) gets the same action again, without acting again.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import gymnasium as gym
+import numpy as np
+import torch
+from geometry_msgs.msg import Twist, TwistStamped
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import Image, JointState, Joy
+from std_msgs.msg import Float64, Int32MultiArray, String
+
+from jsrl_learning.checkpoint import CheckpointError, load_checkpoint, space_from_state
+from jsrl_learning.config import ConfigError, require
+from jsrl_learning.guides import BCGuide, HumanGuide, LatestCommand
+from jsrl_learning.guides.policy_checkpoint import learner_from_policy_state
+from jsrl_learning.interleaved import EpisodePlan, EpisodePlanner
+from jsrl_learning.learners import Learner
+from jsrl_learning.rollout import EXPLORER, GUIDE
+from jsrl_ros.contract import EPISODE_INFO_NAMES
+from jsrl_ros.conversions import MalformedMessage, image_to_numpy, named_vector, named_vector_values
+from jsrl_ros.diagnostics import publish_counters
+from jsrl_ros.explorer_slot import ExplorerSlot
+from jsrl_ros.qos import LATCHED, RELIABLE, SENSOR
+from jsrl_ros.spin import spin_node
+from jsrl_ros.step_clock import StepClock, stamp_key
+from jsrl_ros.teleop_mapping import ACTION_NAMES as TELEOP_ACTION_NAMES
+from jsrl_ros.teleop_mapping import GRIPPER_OPEN, JoyMap, TwistScales, joy_to_action, twist_to_action
+from jsrl_ros.vectors import state_names
+
+GUIDES = ("scripted", "bc", "human")
+STATE, IMAGE, GUIDE_ACTION = "state", "image", "guide_action"
+
+
+class Explorer:
+    """A loaded explorer and the observation it expects (``state_dim``: its vector's length)."""
+
+    def __init__(self, learner: Learner, observation_space: gym.Space, action_space: gym.Space) -> None:
+        self.learner = learner
+        vector = observation_space["proprio"] if isinstance(observation_space, gym.spaces.Dict) else observation_space
+        self.state_dim = int(np.prod(vector.shape))
+        self.action_dim = int(np.prod(action_space.shape))
+
+
+def load_explorer(path: str) -> Explorer:
+    """The learner of a checkpoint's ``policy`` entry (trainer and learner node write one)."""
+    state = load_checkpoint(path)
+    if "policy" not in state:
+        raise CheckpointError(f"{path}: holds no 'policy' entry (not a learner checkpoint)")
+    policy = state["policy"]
+    return Explorer(learner_from_policy_state(policy, path), space_from_state(policy["observation_space"]),
+                    space_from_state(policy["action_space"]))
+
+
+class PolicyArbiter(Node):
+    def __init__(self, load: Callable[[str], Explorer] = load_explorer, **node_kwargs: Any) -> None:
+        super().__init__("policy_arbiter", **node_kwargs)
+        where = f"{self.get_name()} parameters"
+        dt = self.declare_parameter("dt", 0.1).value
+        self.action_names = list(self.declare_parameter("action_names", Parameter.Type.STRING_ARRAY).value or [])
+        obs_mode = self.declare_parameter("obs_mode", "state").value
+        self.guide_kind = self.declare_parameter("guide", "scripted").value
+        guide_path = self.declare_parameter("guide_path", "").value
+        eval_every = self.declare_parameter("eval_every", 10).value
+        eval_episodes = self.declare_parameter("eval_episodes", 5).value
+        seed = self.declare_parameter("seed", 0).value
+        require(obs_mode in ("state", "image"), where, f"obs_mode must be state or image, got {obs_mode!r}")
+        self.image_mode = obs_mode == "image"
+        require(self.guide_kind in GUIDES, where, f"guide must be one of {GUIDES}, got {self.guide_kind!r}")
+        require(len(self.action_names) > 0 and all(self.action_names), where,
+                "action_names must name the action's dimensions (the same list as the sim bridge's)")
+        try:
+            self.clock = StepClock(dt)
+            self.planner = EpisodePlanner(eval_every, eval_episodes, seed)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from exc
+
+        self.bc: BCGuide | None = None
+        self.human: HumanGuide | None = None
+        if self.guide_kind == "bc":
+            require(bool(guide_path), where, "guide_path must name a saved BC guide for guide 'bc'")
+            try:
+                self.bc = BCGuide.load(guide_path)
+            except CheckpointError as exc:
+                raise ConfigError(f"{where}: guide_path: {exc}") from exc
+        elif self.guide_kind == "human":
+            self._setup_human(where)
+
+        self.dropped = self.stale = self.waiting = self.episodes = 0
+        self.choices: list[int] | None = None
+        self.episode = -1
+        self.plan: EpisodePlan | None = None
+        self.owner: str | None = None
+        self.parts: dict[int, dict[str, Any]] = {}  # stamp key -> the pieces of that step's observation
+        self.answered: tuple[int, JointState] | None = None  # the last step answered, for re-sends
+        self.load = load
+        self.slot: ExplorerSlot[Explorer] = ExplorerSlot(self._load_checked, self._report_load)
+
+        self.action_pub = self.create_publisher(JointState, "jsrl/action", RELIABLE)
+        self.info_pub = self.create_publisher(JointState, "jsrl/episode_info", RELIABLE)
+        self.owner_pub = self.create_publisher(String, "jsrl/control_owner", LATCHED)
+        self.create_subscription(JointState, "jsrl/state", self.on_state, RELIABLE)
+        if self.image_mode:
+            self.create_subscription(Image, "jsrl/obs/image", self.on_image, SENSOR)
+        if self.guide_kind == "scripted":
+            self.create_subscription(JointState, "jsrl/guide_action", self.on_guide_action, RELIABLE)
+        self.create_subscription(Int32MultiArray, "jsrl/guide_step_choices", self.on_choices, LATCHED)
+        self.create_subscription(String, "jsrl/checkpoint", self.on_checkpoint, LATCHED)
+        publish_counters(self, lambda: {
+            "episode": self.episode, "dropped": self.dropped, "stale": self.stale, "waiting": self.waiting,
+            "explorer_loads": self.slot.loads, "explorer_load_failures": self.slot.failures,
+            "guide_in_control": float(self.owner == GUIDE)})
+        self.get_logger().info(f"guide={self.guide_kind}, {'image' if self.image_mode else 'state'} observations, "
+                               f"evaluations: {eval_episodes} every {eval_every} episodes")
+
+    def _setup_human(self, where: str) -> None:
+        require(tuple(self.action_names) == TELEOP_ACTION_NAMES, where,
+                f"the human guide drives the grasping action {list(TELEOP_ACTION_NAMES)}; "
+                f"action_names is {self.action_names}")
+        timeout = self.declare_parameter("human_timeout", 0.5).value
+        linear = self.declare_parameter("twist_linear_scale", TwistScales.linear).value
+        angular = self.declare_parameter("twist_angular_scale", TwistScales.angular).value
+        axes = list(self.declare_parameter("joy_axes", list(JoyMap.axes)).value)
+        joy_scales = [float(s) for s in self.declare_parameter("joy_scales", [float(s) for s in JoyMap.scales]).value]
+        gripper_button = self.declare_parameter("joy_gripper_button", JoyMap.gripper_button).value
+        self.deadman = self.declare_parameter("joy_deadman_button", 4).value
+        try:
+            self.scales = TwistScales(linear, angular)
+            self.joy_map = JoyMap(tuple(axes), tuple(joy_scales), gripper_button)
+            self.human = HumanGuide(LatestCommand(), timeout, np.zeros(len(self.action_names), np.float32))
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from exc
+        self.gripper, self.last_twist = GRIPPER_OPEN, None
+        self.create_subscription(Twist, "teleop/cmd_vel", lambda m: self.on_twist("teleop/cmd_vel", m), RELIABLE)
+        self.create_subscription(TwistStamped, "teleop/cmd_vel_stamped",
+                                 lambda m: self.on_twist("teleop/cmd_vel_stamped", m), RELIABLE)
+        self.create_subscription(Float64, "teleop/gripper", self.on_gripper, RELIABLE)
+        self.create_subscription(Joy, "joy", self.on_joy, SENSOR)
+
+    # --- observations -> actions (the hot path) --------------------------------------------
+
+    def on_state(self, msg: JointState) -> None:
+        key = stamp_key(msg.header.stamp)
+        if self.answered is not None and key <= self.answered[0]:
+            if key == self.answered[0]:
+                self.action_pub.publish(self.answered[1])  # the bridge re-published: same answer
+            else:
+                self.stale += 1
+            return
+        try:
+            ident = self.clock.identity(msg.header.stamp)
+            values = named_vector_values(msg, state_names(len(msg.name)))
+            explorer = self.slot.current
+            if explorer is not None and values.size != explorer.state_dim:
+                raise MalformedMessage(f"{values.size} values, the explorer takes {explorer.state_dim}")
+        except (ValueError, MalformedMessage) as exc:
+            return self._drop("jsrl/state", exc)
+        self._add(key, ident, STATE, values.astype(np.float32), msg)
+
+    def on_image(self, msg: Image) -> None:
+        try:
+            ident = self.clock.identity(msg.header.stamp)
+            if msg.encoding != "rgb8":
+                raise MalformedMessage(f"encoding {msg.encoding!r}; the observation node publishes rgb8")
+            image = image_to_numpy(msg)
+        except (ValueError, MalformedMessage) as exc:
+            return self._drop("jsrl/obs/image", exc)
+        self._add(stamp_key(msg.header.stamp), ident, IMAGE, image, msg)
+
+    def on_guide_action(self, msg: JointState) -> None:
+        try:
+            ident = self.clock.identity(msg.header.stamp)
+            values = named_vector_values(msg, self.action_names)
+        except (ValueError, MalformedMessage) as exc:
+            return self._drop("jsrl/guide_action", exc)
+        self._add(stamp_key(msg.header.stamp), ident, GUIDE_ACTION, values.astype(np.float32), msg)
+
+    def _add(self, key: int, ident: tuple[int, int], part: str, value: Any, msg: Any) -> None:
+        if self.answered is not None and key <= self.answered[0]:
+            return
+        parts = self.parts.setdefault(key, {})
+        parts[part] = value
+        parts["stamp"] = msg.header.stamp
+        self._try_act(key, ident, parts)
+
+    def _try_act(self, key: int, ident: tuple[int, int], parts: dict[str, Any]) -> None:
+        episode, t = ident
+        if episode != self.episode and not self._begin_episode(episode, parts["stamp"]):
+            return
+        who = self.plan.controller(t)
+        if STATE not in parts or (self.image_mode and IMAGE not in parts) \
+                or (who == GUIDE and self.guide_kind == "scripted" and GUIDE_ACTION not in parts):
+            return
+        obs = {"image": parts[IMAGE], "proprio": parts[STATE]} if self.image_mode else parts[STATE]
+        if who == GUIDE:
+            action = self._guide_act(obs, parts)
+        else:
+            explorer = self.slot.current
+            if explorer is None:
+                self.waiting += 1
+                self.get_logger().warning("the explorer's turn, but no checkpoint is loaded yet: waiting for "
+                                          "jsrl/checkpoint", throttle_duration_sec=5.0)
+                return
+            action = explorer.learner.act(obs, explore=not self.plan.evaluation)
+        self._set_owner(who, episode, t)
+        msg = named_vector(self.action_names, np.ravel(action), parts["stamp"])
+        self.action_pub.publish(msg)
+        self.answered = (key, msg)
+        for old in [k for k in self.parts if k <= key]:
+            del self.parts[old]
+
+    def _guide_act(self, obs: Any, parts: dict[str, Any]) -> np.ndarray:
+        if self.guide_kind == "scripted":
+            return parts[GUIDE_ACTION]
+        if self.guide_kind == "bc":
+            return self.bc.act(obs)
+        return self.human.act(obs)
+
+    def _begin_episode(self, episode: int, stamp: Any) -> bool:
+        if episode < self.episode:
+            self.stale += 1
+            return False
+        if self.choices is None:
+            self.waiting += 1
+            self.get_logger().warning("waiting for jsrl/guide_step_choices (is the curriculum manager running?)",
+                                      throttle_duration_sec=5.0)
+            return False
+        self.episode, self.plan = episode, self.planner.plan(self.choices)
+        self.episodes += 1
+        if self.human is not None:
+            self.human.reset()
+        self.info_pub.publish(named_vector(EPISODE_INFO_NAMES, [episode, self.plan.guide_step, self.plan.evaluation],
+                                           self.clock.stamp(episode, 0)))
+        kind = "evaluation" if self.plan.evaluation else "training"
+        self.get_logger().info(f"episode {episode} ({kind}): guide for the first {self.plan.guide_step} steps")
+        return True
+
+    def _set_owner(self, who: str, episode: int, t: int) -> None:
+        if who == self.owner:
+            return
+        self.owner = who
+        self.owner_pub.publish(String(data=who))
+        if who == EXPLORER:
+            note = "; human guide: LET GO" if self.human is not None else ""
+            self.get_logger().info(f"control passes to the explorer at episode {episode} step {t}{note}")
+        else:
+            note = "; human guide: YOU HAVE CONTROL" if self.human is not None else ""
+            self.get_logger().info(f"control passes to the guide at episode {episode} step {t}{note}")
+
+    # --- curriculum, checkpoints ---------------------------------------------------------
+
+    def on_choices(self, msg: Int32MultiArray) -> None:
+        choices = list(msg.data)
+        if not choices or min(choices) < 0:
+            return self._drop("jsrl/guide_step_choices",
+                              MalformedMessage(f"choices must be a non-empty list of ints >= 0, got {choices}"))
+        if choices != self.choices:
+            self.get_logger().info(f"guide-step choices: {choices}")
+        self.choices = choices
+
+    def on_checkpoint(self, msg: String) -> None:
+        if not msg.data:
+            return self._drop("jsrl/checkpoint", MalformedMessage("an empty path"))
+        self.slot.request(msg.data)
+
+    def _load_checked(self, path: str) -> Explorer:
+        """Runs on the loader thread."""
+        explorer = self.load(path)
+        if explorer.action_dim != len(self.action_names):
+            raise MalformedMessage(f"its actions have {explorer.action_dim} dimensions, not {len(self.action_names)}")
+        return explorer
+
+    def _report_load(self, path: str, error: Exception | None) -> None:
+        """Runs on the loader thread."""
+        if error is not None:
+            self.dropped += 1
+            self.get_logger().error(f"jsrl/checkpoint: could not use {path}: {error}; keeping the previous explorer")
+        else:
+            self.get_logger().info(f"explorer loaded from {path}")
+
+    # --- the human guide's inputs --------------------------------------------------------
+
+    def on_twist(self, topic: str, msg: Twist | TwistStamped) -> None:
+        try:
+            action = twist_to_action(msg, self.scales, self.gripper)
+        except MalformedMessage as exc:
+            return self._drop(topic, exc)
+        self.last_twist = msg
+        self.human.source.put(action)
+
+    def on_gripper(self, msg: Float64) -> None:
+        if not -1.0 <= msg.data <= 1.0:
+            return self._drop("teleop/gripper", MalformedMessage(f"gripper command {msg.data} outside [-1, 1]"))
+        self.gripper = msg.data
+        if self.last_twist is not None:
+            self.human.source.put(twist_to_action(self.last_twist, self.scales, self.gripper))
+
+    def on_joy(self, msg: Joy) -> None:
+        try:
+            action = joy_to_action(msg, self.joy_map, self.deadman)
+        except MalformedMessage as exc:
+            return self._drop("joy", exc)
+        if action is None:
+            self.human.source.clear()  # deadman released: idle now, not after the timeout
+        else:
+            self.human.source.put(action)
+
+    def _drop(self, topic: str, exc: Exception) -> None:
+        self.dropped += 1
+        self.get_logger().warning(f"{topic}: dropped a message: {exc} ({self.dropped} dropped so far)",
+                                  throttle_duration_sec=2.0)
+
+    def destroy_node(self) -> None:
+        self.slot.close()
+        super().destroy_node()
+
+
+def main(argv: list[str] | None = None) -> int:
+    torch.set_num_threads(1)  # processes, not threads, share the cores (docs/architecture.md)
+    return spin_node(PolicyArbiter, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
