@@ -18,11 +18,12 @@ CLOCK = StepClock(0.1)
 HOLD, CLOSE = [0.0, 0.0, 0.0, 0.0, -1.0], [0.0, 0.0, 0.0, 0.0, 1.0]
 
 
-def bridge(ros, action_timeout: float, guide: bool = True) -> SimBridge:
+def bridge(ros, action_timeout: float, guide: bool = True, realtime: bool = False) -> SimBridge:
     params = [Parameter("env_id", value="jsrl_sim:jsrl/Grasp-v0"),
               Parameter("env_kwargs", value="{object_set: shapes, num_objects: 2, max_steps: 4}"),
               Parameter("dt", value=0.1), Parameter("action_names", value=ACTIONS),
               Parameter("action_timeout", value=action_timeout), Parameter("seed", value=3),
+              Parameter("realtime", value=realtime),
               Parameter("guide_target", value="jsrl_sim.grasping.scripted_guide:make_grasp_guide" if guide else "")]
     return ros.add(SimBridge(context=ros.context, parameter_overrides=params))
 
@@ -103,3 +104,15 @@ def test_republishes_the_same_step_without_an_action_and_resets_on_request(ros) 
     probe.act((1, 0), HOLD)
     assert ros.spin_until(lambda: (1, 1) in probe.steps)
     assert node.stale == 0 and node.episode == 1
+
+
+def test_realtime_steps_on_the_clock_tick_and_a_second_answer_meanwhile_is_stale(ros) -> None:
+    probe = Probe(ros)
+    node = bridge(ros, action_timeout=1.0, guide=False, realtime=True)
+    assert ros.spin_until(lambda: probe.seen((0, 0)))
+    probe.act((0, 0), HOLD)
+    probe.act((0, 0), HOLD)  # the same step again: at most one action per step
+    assert ros.spin_until(lambda: (0, 1) in probe.steps and node.stale == 1)
+    probe.act((0, 1), CLOSE)
+    assert ros.spin_until(lambda: probe.seen((1, 0)))
+    assert node.steps == 2

@@ -10,6 +10,9 @@ Lockstep never deadlocks on a lost message: if no valid action arrives within
 ``action_timeout`` seconds, the current step's messages are published again, unchanged
 (same stamp, so receivers treat them idempotently).
 
+``realtime``: step no faster than one step per ``dt`` of wall time (a valid action waits
+for the next tick), for a human guide who needs the sim to run at the speed they watch.
+
 A *scripted* guide (``guide_target``, a ``module:factory`` called as ``factory(env)``, as
 ``make_guide`` does) runs here, next to the env: the grasping script reads the
 simulator's privileged state, which exists only in this process. Its action for each
@@ -58,6 +61,7 @@ class SimBridge(Node):
         first_episode = self.declare_parameter("first_episode", 0).value
         self.action_timeout = self.declare_parameter("action_timeout", 0.5).value
         publish_camera = self.declare_parameter("publish_camera", False).value
+        realtime = self.declare_parameter("realtime", False).value
         guide_target = self.declare_parameter("guide_target", "").value
         guide_kwargs = yaml_mapping(self.declare_parameter("guide_kwargs", "").value, f"{where}.guide_kwargs")
         self.frame_id = self.declare_parameter("camera_frame", "camera").value
@@ -89,9 +93,13 @@ class SimBridge(Node):
         self.episode, self.t = first_episode - 1, 0
         self.current: list[tuple[Any, Any]] = []  # (publisher, message) of the current step, for re-publishing
         self.finished_key = -1  # stamp of the last episode's final observation: answers to it are moot
+        self.pending: np.ndarray | None = None  # realtime: the valid action waiting for the next tick
         self.last_publish = time.monotonic()
         self._start_episode()
         self.create_timer(self.action_timeout / 2, self.on_timer)
+        self.realtime = bool(realtime)
+        if self.realtime:
+            self.create_timer(dt, self.on_tick)
         publish_counters(self, lambda: {"episode": self.episode, "step": self.t, "steps": self.steps,
                                         "dropped": self.dropped, "stale": self.stale,
                                         "republished": self.republished})
@@ -104,7 +112,7 @@ class SimBridge(Node):
         key = stamp_key(msg.header.stamp)
         if key == self.finished_key:
             return  # the arbiter answered an episode's final observation: expected, nothing to do
-        if key != self.current_key:
+        if key != self.current_key or self.pending is not None:
             self.stale += 1
             self.get_logger().warning(f"jsrl/action: dropped a stale action stamped {msg.header.stamp.sec}."
                                       f"{msg.header.stamp.nanosec:09d} (not the current step's; {self.stale} so far)",
@@ -116,7 +124,16 @@ class SimBridge(Node):
             self.dropped += 1
             self.get_logger().warning(f"jsrl/action: dropped ({exc}; {self.dropped} so far)", throttle_duration_sec=2.0)
             return
-        self._step(action.astype(np.float32).reshape(self.env.action_space.shape))
+        action = action.astype(np.float32).reshape(self.env.action_space.shape)
+        if self.realtime:
+            self.pending = action
+        else:
+            self._step(action)
+
+    def on_tick(self) -> None:
+        if self.pending is not None:
+            action, self.pending = self.pending, None
+            self._step(action)
 
     def _step(self, action: np.ndarray) -> None:
         obs, reward, terminated, truncated, info = self.env.step(action)
@@ -162,13 +179,13 @@ class SimBridge(Node):
         self.last_publish = time.monotonic()
 
     def on_timer(self) -> None:
-        if time.monotonic() - self.last_publish >= self.action_timeout:
+        if self.pending is None and time.monotonic() - self.last_publish >= self.action_timeout:
             self.republished += 1
             self._send()
 
     def on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         ended, at = self.episode, self.t
-        self.finished_key = self.current_key
+        self.finished_key, self.pending = self.current_key, None
         self._start_episode()
         response.success = True
         response.message = f"episode {ended} ended at step {at}; episode {self.episode} started"
