@@ -6,10 +6,16 @@ import math
 from pathlib import Path
 
 from rclpy.parameter import Parameter
+from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Int32, Int32MultiArray
 
+from jsrl_ros.contract import EPISODE_SUMMARY_NAMES
+from jsrl_ros.conversions import named_vector
 from jsrl_ros.nodes.curriculum_manager import CurriculumManager
 from jsrl_ros.qos import LATCHED, RELIABLE
+from jsrl_ros.step_clock import StepClock
+
+CLOCK = StepClock(0.1)
 
 
 def _manager(ros, state_file: Path, mode: str = "curriculum") -> CurriculumManager:
@@ -48,3 +54,35 @@ def test_random_mode_publishes_every_guided_stage_as_choices(ros, tmp_path: Path
     ros.node("probe").create_subscription(Int32MultiArray, "jsrl/guide_step_choices",
                                           lambda m: choices.append(list(m.data)), LATCHED)
     assert ros.spin_until(lambda: choices == [[10, 5]]), choices
+
+
+def test_evaluation_episodes_from_summaries_are_averaged_into_evaluations(ros, tmp_path: Path) -> None:
+    params = [Parameter("h1", value=10.0), Parameter("n_stages", value=2), Parameter("window", value=1),
+              Parameter("tolerance", value=0.0), Parameter("eval_episodes", value=2),
+              Parameter("metric", value="success_rate")]
+    manager = ros.add(CurriculumManager(context=ros.context, parameter_overrides=params))
+    probe = ros.node("probe")
+    steps: list[int] = []
+    probe.create_subscription(Int32, "jsrl/guide_step", lambda m: steps.append(m.data), LATCHED)
+    summaries = probe.create_publisher(JointState, "jsrl/episode_summary", RELIABLE)
+    assert ros.spin_until(lambda: steps == [10] and summaries.get_subscription_count() == 1)
+
+    def summary(episode: int, guide_step: int, evaluation: bool, success: bool, names=EPISODE_SUMMARY_NAMES):
+        values = [episode, guide_step, evaluation, float(success), success, 4]
+        summaries.publish(named_vector(names, values, CLOCK.stamp(episode, 4)))
+
+    summary(0, 10, False, True)  # training episodes never count
+    summary(1, 10, True, True)
+    summary(2, 10, True, False, names=["episode", "h"])  # malformed: dropped
+    summary(3, 10, True, False)  # 2 evaluation episodes: mean 0.5 is the first evaluation -> advance
+    assert ros.spin_until(lambda: steps == [10, 5]), steps
+    assert manager.dropped == 1
+    summary(4, 10, True, True)  # an evaluation of the old stage, finished after the advance: ignored
+    summary(5, 5, True, False)
+    summary(6, 5, True, False)  # mean 0 < best 0.5: stay
+    summary(7, 5, True, False, names=["marker"])  # in order behind the others: once dropped, they were seen
+    assert ros.spin_until(lambda: manager.dropped == 2)
+    assert manager.curriculum.stage == 1 and manager.curriculum.last_average == 0.0
+    summary(8, 5, True, True)
+    summary(9, 5, True, True)  # mean 1 >= best: advance to the explorer alone
+    assert ros.spin_until(lambda: steps == [10, 5, 0]), steps

@@ -5,6 +5,11 @@ combined policy come in; the guide-step choices go out. The arbiter draws each e
 h uniformly from ``guide_step_choices`` — one element in curriculum mode, {H_1..H_n} in
 random mode — so both modes need one rule downstream. State is persisted after every
 evaluation, so a restarted graph resumes at the same stage.
+
+Evaluations come from ``jsrl/evaluation`` (one value each) or from the recorder's
+``jsrl/episode_summary``: every ``eval_episodes`` evaluation episodes run at the current
+guide-step are averaged into one evaluation (:class:`EvaluationAverager`; ``metric`` picks
+the episodes' return or success).
 """
 from __future__ import annotations
 
@@ -13,11 +18,16 @@ import math
 from pathlib import Path
 
 from rclpy.node import Node
+from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Int32, Int32MultiArray
 
 from jsrl_learning.checkpoint import atomic_write_bytes
 from jsrl_learning.config import ConfigError, from_mapping
 from jsrl_learning.curriculum import Curriculum, CurriculumConfig
+from jsrl_learning.interleaved import EvaluationAverager
+from jsrl_ros.contract import EPISODE_SUMMARY_NAMES
+from jsrl_ros.conversions import MalformedMessage, named_vector_values
+from jsrl_ros.diagnostics import publish_counters
 from jsrl_ros.qos import LATCHED, RELIABLE
 from jsrl_ros.spin import spin_node
 
@@ -31,9 +41,14 @@ class CurriculumManager(Node):
             "window": self.declare_parameter("window", 3).value,
             "tolerance": self.declare_parameter("tolerance", 0.05).value,
             "h1": self.declare_parameter("h1", 15.0).value,
+            "metric": self.declare_parameter("metric", "return").value,
         }
         state_file = self.declare_parameter("state_file", "").value
+        eval_episodes = self.declare_parameter("eval_episodes", 5).value
         config = from_mapping(CurriculumConfig, params, f"{self.get_name()} parameters")
+        if eval_episodes < 1:
+            raise ConfigError(f"{self.get_name()} parameters: eval_episodes must be >= 1, got {eval_episodes}")
+        self.averager = EvaluationAverager(eval_episodes, config.metric)
         if config.h1 is None:
             raise ConfigError(f"{self.get_name()} parameters: h1 must be set (the guide's mean steps to success)")
         self.curriculum = Curriculum.from_h1(config, config.h1)
@@ -45,7 +60,10 @@ class CurriculumManager(Node):
         self.guide_step_pub = self.create_publisher(Int32, "jsrl/guide_step", LATCHED)
         self.choices_pub = self.create_publisher(Int32MultiArray, "jsrl/guide_step_choices", LATCHED)
         self.create_subscription(Float64, "jsrl/evaluation", self.on_evaluation, RELIABLE)
+        self.create_subscription(JointState, "jsrl/episode_summary", self.on_episode_summary, RELIABLE)
         self.publish_state()
+        publish_counters(self, lambda: {"stage": self.curriculum.stage, "guide_step": self.curriculum.guide_step,
+                                        "dropped": self.dropped})
         self.get_logger().info(f"{config.mode} over stages {self.curriculum.stages}, "
                                f"guide_step={self.curriculum.guide_step}")
 
@@ -55,7 +73,25 @@ class CurriculumManager(Node):
             self.get_logger().warning(f"jsrl/evaluation: dropped non-finite value {msg.data} "
                                       f"({self.dropped} dropped so far)")
             return
-        if self.curriculum.record_evaluation(msg.data):
+        self.record(msg.data)
+
+    def on_episode_summary(self, msg: JointState) -> None:
+        try:
+            episode, guide_step, evaluation, total_return, success, _ = named_vector_values(msg, EPISODE_SUMMARY_NAMES)
+        except MalformedMessage as exc:
+            self.dropped += 1
+            self.get_logger().warning(f"jsrl/episode_summary: dropped ({exc}; {self.dropped} dropped so far)",
+                                      throttle_duration_sec=2.0)
+            return
+        if evaluation:
+            value = self.averager.add(int(guide_step), self.curriculum.guide_step, total_return, bool(success))
+            if value is not None:
+                self.get_logger().info(f"evaluation at guide_step={self.curriculum.guide_step}: {value:.3f} "
+                                       f"(mean of {self.averager.episodes} episodes, last {int(episode)})")
+                self.record(value)
+
+    def record(self, value: float) -> None:
+        if self.curriculum.record_evaluation(value):
             self.get_logger().info(f"advanced to stage {self.curriculum.stage}: "
                                    f"guide_step={self.curriculum.guide_step} (best={self.curriculum.best:.3f})")
             self.publish_state()
