@@ -33,7 +33,7 @@ from jsrl_learning.guides.policy_checkpoint import policy_state
 from jsrl_learning.learners import make_learner
 from jsrl_learning.online import OnlineLearning
 from jsrl_ros.diagnostics import publish_counters
-from jsrl_ros.env_params import make_env, yaml_mapping
+from jsrl_ros.env_params import declare_env, yaml_mapping
 from jsrl_ros.episode_bags import EpisodeBagError, list_episode_bags, read_episode
 from jsrl_ros.qos import LATCHED, RELIABLE
 from jsrl_ros.spin import spin_node
@@ -46,8 +46,9 @@ class LearnerNode(Node):
     def __init__(self, **node_kwargs: Any) -> None:
         super().__init__("learner", **node_kwargs)
         where = f"{self.get_name()} parameters"
-        env_id = self.declare_parameter("env_id", "jsrl_sim:jsrl/Grasp-v0").value
-        env_kwargs = self.declare_parameter("env_kwargs", "").value
+        env = declare_env(self, where)  # for its spaces only
+        self.spaces = (env.observation_space, env.action_space)
+        env.close()
         self.learner_name = self.declare_parameter("learner", "qtopt").value
         configs = {name: self.declare_parameter(f"{name}_config", "").value for name in LEARNERS}
         self.episode_dir = Path(self.declare_parameter("episode_dir", "episodes").value)
@@ -65,9 +66,6 @@ class LearnerNode(Node):
         require(self.max_updates_per_step >= 0, where,
                 f"max_updates_per_step must be >= 0 (0: no cap), got {self.max_updates_per_step}")
 
-        env = make_env(env_id, env_kwargs, where)  # for its spaces only
-        self.spaces = (env.observation_space, env.action_space)
-        env.close()
         self.learner_config = yaml_mapping(configs[self.learner_name], f"{where}.{self.learner_name}_config")
         self.learner = make_learner(self.learner_name, self.learner_config, *self.spaces,
                                     f"{where}.{self.learner_name}_config")
@@ -79,7 +77,8 @@ class LearnerNode(Node):
                 online_fraction=online_fraction)
         except (DatasetError, ValueError) as exc:
             raise ConfigError(f"{where}: {exc}") from exc
-        self.run_config = {"env_id": env_id, "env_kwargs": env_kwargs, "learner": self.learner_name,
+        self.run_config = {**{k: self.get_parameter(k).value for k in ("env_id", "env_kwargs", "obs_mode")},
+                           "learner": self.learner_name,
                            "learner_config": self.learner_config, "batch_size": batch_size,
                            "online_capacity": capacity, "max_updates_per_step": self.max_updates_per_step,
                            "offline_dataset": offline_dataset, "seed": seed}
@@ -97,6 +96,7 @@ class LearnerNode(Node):
         self.stop = threading.Event()
         self.worker = threading.Thread(target=self._work, args=(resumed,), name="learner", daemon=True)
         self.worker.start()
+        env_id = self.get_parameter("env_id").value
         self.get_logger().info(f"{self.learner_name} on {env_id}: episodes from {self.episode_dir}, "
                                f"checkpoints to {self.checkpoint_path} every {self.checkpoint_every} updates")
 
@@ -114,7 +114,8 @@ class LearnerNode(Node):
         saved = state.get("policy", {}).get("learner_name")
         if state.get("kind") != CHECKPOINT_KIND or saved != self.learner_name:
             raise ConfigError(f"{self.checkpoint_path}: not a {self.learner_name} learner-node checkpoint "
-                              f"(kind {state.get('kind')!r}, learner {saved!r}); move it away or change checkpoint_path")
+                              f"(kind {state.get('kind')!r}, learner {saved!r}); move it away or change "
+                              f"checkpoint_path")
         self.learner.load_state_dict(state["policy"]["learner"])
         self.learning.updates = int(state["updates"])
         self.checkpoint_pub.publish(String(data=str(self.checkpoint_path)))

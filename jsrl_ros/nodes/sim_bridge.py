@@ -37,7 +37,7 @@ from jsrl_learning.rollout import SUCCESS_KEYS
 from jsrl_ros.contract import STEP_NAMES
 from jsrl_ros.conversions import MalformedMessage, named_vector, named_vector_values, numpy_to_image
 from jsrl_ros.diagnostics import publish_counters
-from jsrl_ros.env_params import make_env, yaml_mapping
+from jsrl_ros.env_params import declare_env, yaml_mapping
 from jsrl_ros.qos import RELIABLE, SENSOR
 from jsrl_ros.spin import spin_node
 from jsrl_ros.step_clock import StepClock, stamp_key
@@ -53,8 +53,6 @@ class SimBridge(Node):
     def __init__(self, **node_kwargs: Any) -> None:
         super().__init__("sim_bridge", **node_kwargs)
         where = f"{self.get_name()} parameters"
-        env_id = self.declare_parameter("env_id", "jsrl_sim:jsrl/Grasp-v0").value
-        env_kwargs = self.declare_parameter("env_kwargs", "").value
         dt = self.declare_parameter("dt", 0.1).value
         self.action_names = list(self.declare_parameter("action_names", Parameter.Type.STRING_ARRAY).value or [])
         self.seed = self.declare_parameter("seed", 0).value
@@ -72,7 +70,7 @@ class SimBridge(Node):
         except ValueError as exc:
             raise ConfigError(f"{where}: dt: {exc}") from exc
 
-        self.env = make_env(env_id, env_kwargs, where, **({"render_mode": "rgb_array"} if publish_camera else {}))
+        self.env = declare_env(self, where, **({"render_mode": "rgb_array"} if publish_camera else {}))
         self.image_mode = isinstance(self.env.observation_space, gym.spaces.Dict)
         self.render = publish_camera and not self.image_mode  # image mode publishes its observation image
         n_actions = int(np.prod(self.env.action_space.shape))
@@ -103,8 +101,9 @@ class SimBridge(Node):
         publish_counters(self, lambda: {"episode": self.episode, "step": self.t, "steps": self.steps,
                                         "dropped": self.dropped, "stale": self.stale,
                                         "republished": self.republished})
-        self.get_logger().info(f"{env_id} ({'image' if self.image_mode else 'state'} observations), "
-                               f"dt={dt}s, guide={'scripted ' + guide_target if self.guide else 'none here'}")
+        mode = "image" if self.image_mode else "state"
+        self.get_logger().info(f"{self.get_parameter('env_id').value} ({mode} observations), dt={dt}s, "
+                               f"guide={'scripted ' + guide_target if self.guide else 'none here'}")
 
     # --- lockstep ------------------------------------------------------------------------
 
