@@ -16,6 +16,10 @@ PACKAGE = "jsrl_ros"
 # ros2 run jsrl_ros <name>  ->  module with a main()
 NODES = {
     "curriculum_manager": "jsrl_ros.nodes.curriculum_manager",
+    "sim_bridge": "jsrl_ros.nodes.sim_bridge",
+    "policy_arbiter": "jsrl_ros.nodes.policy_arbiter",
+    "learner": "jsrl_ros.nodes.learner",
+    "jsrl_bringup": "jsrl_ros.bringup",
 }
 
 # Commands that need no ROS, installed to bin/ by both pip and colcon.

@@ -1,0 +1,300 @@
+"""Embedded bringup: start a node graph (jsrl_ros/graph.py) without the launch package.
+
+    jsrl_bringup [--graph grasping_sim] [--guide scripted] [--learner qtopt] [--headless]
+                 [--out runs/grasping_sim] [--duration 180] [--episodes N] [--until-guide-step 0]
+
+Every node runs as its own process, the executable ``<prefix>/lib/jsrl_ros/<name>`` (what
+``ros2 run`` starts), with ``--ros-args -r __node:=<name> --params-file <scenario YAML>
+--params-file <OUT>/params/overrides.yaml``: the graph's options and ``--set`` become that
+second file, so the run's exact parameters are on disk next to its results. The bringup
+itself is a small node that watches the graph (episode summaries, guide-step, the nodes'
+diagnostics), prints progress, writes TensorBoard scalars to ``<OUT>/tensorboard`` and the
+nodes' logs to ``<OUT>/logs``. It stops the graph after ``--duration``/``--episodes``/
+``--until-guide-step``, on Ctrl-C, or when a node dies: SIGINT to every node (they shut down
+cleanly; the recorder closes its bags), then SIGTERM/SIGKILL to any that hang.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from pathlib import Path
+from typing import IO, Any
+
+import rclpy
+import yaml
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Int32
+
+from jsrl_learning.config import ConfigError
+from jsrl_learning.logging_utils import TensorBoardLogger
+from jsrl_ros.contract import EPISODE_SUMMARY_NAMES
+from jsrl_ros.conversions import MalformedMessage, named_vector_values
+from jsrl_ros.diagnostics import TOPIC as DIAGNOSTICS, counters_of
+from jsrl_ros.episode_bags import list_episode_bags
+from jsrl_ros.graph import GRAPHS, Graph, NodeSpec
+from jsrl_ros.qos import LATCHED, RELIABLE
+
+PACKAGE = "jsrl_ros"
+PROGRESS_EVERY_S = 5.0
+STOP_TIMEOUT_S = 15.0
+
+
+def package_prefix() -> Path:
+    """Where the package is installed (ament index first, as ros2 run looks; else this interpreter's prefix)."""
+    try:
+        from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+        try:
+            return Path(get_package_prefix(PACKAGE))
+        except PackageNotFoundError:
+            pass
+    except ImportError:
+        pass
+    return Path(sys.prefix)
+
+
+class Monitor(Node):
+    """Watches the graph: episodes, guide-step and the nodes' counters; logs them to TensorBoard."""
+
+    def __init__(self, tensorboard: TensorBoardLogger, success_window: int = 20) -> None:
+        super().__init__("jsrl_bringup")
+        self.tb = tensorboard
+        self.episodes = self.evaluations = self.env_steps = 0
+        self.training_success: deque[float] = deque(maxlen=success_window)
+        self.last_evaluation: float | None = None
+        self.eval_block: list[float] = []
+        self.guide_step: int | None = None
+        self.counters: dict[str, dict[str, float]] = {}
+        self.create_subscription(JointState, "jsrl/episode_summary", self.on_summary, RELIABLE)
+        self.create_subscription(Int32, "jsrl/guide_step", self.on_guide_step, LATCHED)
+        self.create_subscription(DiagnosticArray, DIAGNOSTICS, self.on_diagnostics, RELIABLE)
+
+    def on_summary(self, msg: JointState) -> None:
+        try:
+            _, guide_step, evaluation, total_return, success, length = named_vector_values(msg, EPISODE_SUMMARY_NAMES)
+        except MalformedMessage:
+            return  # the curriculum manager counts malformed summaries; progress just skips them
+        self.episodes += 1
+        self.env_steps += int(length)
+        group = "eval" if evaluation else "episode"
+        if evaluation:
+            self.evaluations += 1
+            self.eval_block.append(float(success))
+        else:
+            self.training_success.append(float(success))
+            if self.eval_block:  # the evaluation block before this training episode is complete
+                self.last_evaluation = sum(self.eval_block) / len(self.eval_block)
+                self.tb.log(self.env_steps, {"eval/success_rate": self.last_evaluation})
+                self.eval_block = []
+        self.tb.log(self.env_steps, {f"{group}/return": total_return, f"{group}/success": success,
+                                     f"{group}/length": length, f"{group}/guide_step": guide_step})
+
+    def on_guide_step(self, msg: Int32) -> None:
+        if msg.data != self.guide_step:
+            self.guide_step = msg.data
+            self.tb.log(self.env_steps, {"curriculum/guide_step": msg.data})
+
+    def on_diagnostics(self, msg: DiagnosticArray) -> None:
+        for name, values in counters_of(msg).items():
+            self.counters[name] = values
+            if name == "learner":
+                self.tb.log(self.env_steps, {f"learner/{k}": v for k, v in values.items()})
+
+    def progress(self, elapsed: float) -> str:
+        success = (f"{sum(self.training_success) / len(self.training_success):.2f}"
+                   if self.training_success else "-")
+        evaluation = "-" if self.last_evaluation is None else f"{self.last_evaluation:.2f}"
+        learner = self.counters.get("learner", {})
+        dropped = sum(v.get("dropped", 0.0) for v in self.counters.values())
+        return (f"[{elapsed:6.0f}s] episodes {self.episodes} ({self.evaluations} eval), steps {self.env_steps} | "
+                f"guide-step {'-' if self.guide_step is None else self.guide_step} | "
+                f"success (last {self.training_success.maxlen}) {success} | eval {evaluation} | "
+                f"learner {learner.get('updates_per_s', 0.0):.0f} updates/s, {learner.get('updates', 0.0):.0f} "
+                f"updates | dropped {dropped:.0f}")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    first = argparse.ArgumentParser(add_help=False)
+    first.add_argument("--graph", default="grasping_sim", choices=sorted(GRAPHS))
+    known, _ = first.parse_known_args(argv)
+    graph = GRAPHS[known.graph]
+    parser = argparse.ArgumentParser(
+        prog="jsrl_bringup", parents=[first],
+        description=f"Start the {known.graph} node graph ({graph.description}) without the launch package.")
+    for option in graph.options:
+        if option.name == "out_dir":
+            continue
+        flag = f"--{option.name.replace('_', '-')}"
+        if option.choices == ("true", "false"):
+            parser.add_argument(flag, action="store_const", const="true", default=option.default, help=option.help)
+        else:
+            parser.add_argument(flag, default=option.default, choices=option.choices or None, help=option.help)
+    out_default = next(o.default for o in graph.options if o.name == "out_dir")
+    parser.add_argument("--out", default=out_default, help=f"output folder (default {out_default})")
+    parser.add_argument("--params", help="scenario YAML (default: the installed config/ file of the graph)")
+    parser.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
+                        help="override one parameter (VALUE is YAML), e.g. --set learner.batch_size=128")
+    parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.add_argument("--episodes", type=int, help="stop after this many recorded episodes")
+    parser.add_argument("--until-guide-step", type=int, metavar="H",
+                        help="stop once the curriculum's guide-step is at most H (0: the explorer alone)")
+    args = parser.parse_args(argv)
+    args.options = {o.name: getattr(args, o.name) for o in graph.options if o.name != "out_dir"}
+    return args
+
+
+def overrides_file(graph: Graph, sets: list[str], out: Path) -> Path:
+    """The graph's per-node overrides plus ``--set``, as a ROS parameter file in the output folder."""
+    sections: dict[str, dict[str, Any]] = {spec.name: dict(spec.params) for spec in graph.nodes}
+    for item in sets:
+        target, sep, value = item.partition("=")
+        node, dot, param = target.partition(".")
+        if not (sep and dot and node and param):
+            raise ConfigError(f"--set {item!r}: expected NODE.PARAM=VALUE")
+        if node not in sections:
+            raise ConfigError(f"--set {item!r}: no node {node!r} in this graph ({', '.join(sections)})")
+        sections[node][param] = yaml.safe_load(value) if value else ""
+    path = out / "params" / "overrides.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump({name: {"ros__parameters": params} for name, params in sections.items()
+                                    if params}, sort_keys=False))
+    return path
+
+
+def next_episode_id(episode_dir: Path) -> int:
+    """A restarted graph continues the episode ids after the bags already recorded."""
+    ids = [int(bag.name.split("_")[1]) for bag in list_episode_bags(episode_dir)]
+    return max(ids) + 1 if ids else 0
+
+
+class Children:
+    """The graph's processes: started in order, stopped with SIGINT (then SIGTERM, SIGKILL)."""
+
+    def __init__(self) -> None:
+        self.procs: list[tuple[NodeSpec, subprocess.Popen]] = []
+        self.logs: list[IO[bytes]] = []
+
+    def start(self, spec: NodeSpec, command: list[str], log_path: Path) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if spec.terminal:  # it reads this terminal's keyboard; Ctrl-C reaches it directly
+            proc = subprocess.Popen(command, env=env)
+        else:
+            log = open(log_path, "wb")
+            self.logs.append(log)
+            proc = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)  # Ctrl-C goes to the bringup, which stops it in order
+        self.procs.append((spec, proc))
+
+    def dead(self) -> list[tuple[NodeSpec, int]]:
+        return [(spec, proc.returncode) for spec, proc in self.procs if proc.poll() is not None]
+
+    def stop(self) -> dict[str, int]:
+        for sig, wait_s in ((signal.SIGINT, STOP_TIMEOUT_S), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            running = [proc for _, proc in self.procs if proc.poll() is None]
+            for proc in running:
+                proc.send_signal(sig)
+            deadline = time.monotonic() + wait_s
+            for proc in running:
+                try:
+                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pass
+        for log in self.logs:
+            log.close()
+        return {spec.name: proc.returncode for spec, proc in self.procs}
+
+
+def run(args: argparse.Namespace) -> int:
+    graph = GRAPHS[args.graph].build(**args.options, out_dir=args.out)
+    out = Path(args.out)
+    prefix = package_prefix()
+    lib = prefix / "lib" / PACKAGE
+    params = Path(args.params) if args.params else prefix / "share" / PACKAGE / "config" / graph.params_file
+    missing = [spec.executable for spec in graph.nodes if not (lib / spec.executable).is_file()]
+    if missing or not params.is_file():
+        raise ConfigError(f"not installed under {prefix}: {', '.join(missing) or params} (install the package "
+                          f"non-editable: source scripts/setup_env.sh, or colcon build + source install/setup.bash)")
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    episode_dir = next((s.params["episode_dir"] for s in graph.nodes if "episode_dir" in s.params), None)
+    first = 0 if episode_dir is None else next_episode_id(Path(episode_dir))
+    if first > 0:
+        for spec in graph.nodes:
+            if spec.executable == "sim_bridge":
+                spec.params.setdefault("first_episode", first)
+        print(f"resuming: {episode_dir} holds episodes, continuing at episode {first}")
+    overrides = overrides_file(graph, args.set, out)
+
+    rclpy.init(args=[])
+    tensorboard = TensorBoardLogger(out / "tensorboard")
+    monitor = Monitor(tensorboard)
+    executor = SingleThreadedExecutor()
+    executor.add_node(monitor)
+    children = Children()
+    status = 0
+    start = time.monotonic()
+    try:
+        for spec in graph.nodes:
+            command = [str(lib / spec.executable), "--ros-args", "-r", f"__node:={spec.name}",
+                       "--params-file", str(params), "--params-file", str(overrides)]
+            children.start(spec, command, out / "logs" / f"{spec.name}.log")
+            print(f"started {spec.name}: {' '.join(command)}")
+        print(f"logs: {out / 'logs'}, TensorBoard: tensorboard --logdir {out / 'tensorboard'}")
+        next_progress = start + PROGRESS_EVERY_S
+        while True:
+            executor.spin_once(timeout_sec=0.2)
+            now = time.monotonic()
+            if now >= next_progress:
+                print(monitor.progress(now - start), flush=True)
+                next_progress = now + PROGRESS_EVERY_S
+            dead = children.dead()
+            if dead:
+                for spec, code in dead:
+                    print(f"error: {spec.name} exited with code {code}; see {out / 'logs' / (spec.name + '.log')}",
+                          file=sys.stderr)
+                status = 1
+                break
+            reason = stop_reason(args, monitor, now - start)
+            if reason:
+                print(f"stopping: {reason}")
+                break
+    except KeyboardInterrupt:
+        print("\nCtrl-C: stopping the graph")
+    finally:
+        codes = children.stop()
+        print(monitor.progress(time.monotonic() - start))
+        print("exit codes: " + ", ".join(f"{name} {code}" for name, code in codes.items()))
+        tensorboard.close()
+        monitor.destroy_node()
+        rclpy.try_shutdown()
+    return status
+
+
+def stop_reason(args: argparse.Namespace, monitor: Monitor, elapsed: float) -> str | None:
+    if args.duration is not None and elapsed >= args.duration:
+        return f"{args.duration:g} s elapsed"
+    if args.episodes is not None and monitor.episodes >= args.episodes:
+        return f"{monitor.episodes} episodes recorded"
+    if args.until_guide_step is not None and monitor.guide_step is not None \
+            and monitor.guide_step <= args.until_guide_step:
+        return f"the guide-step reached {monitor.guide_step}"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return run(args)
+    except (ConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

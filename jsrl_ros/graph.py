@@ -1,0 +1,129 @@
+"""The node graphs, defined once: which nodes run, under which names, with which parameters.
+
+``launch/*.launch.py`` (``ros2 launch``, for users with a ROS distro) and the embedded
+bringup (``jsrl_bringup``, no launch package needed) both build their processes from here,
+so the two can never drift. Every node reads the scenario's ROS-parameter YAML
+(``config/<params_file>``); a graph's options (launch arguments / bringup flags) only add
+per-node overrides on top of it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+TRUE = ("true", "1", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Option:
+    """A graph option: a launch argument and a bringup flag (values are strings, as launch arguments are)."""
+
+    name: str
+    default: str
+    help: str
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One process: the executable (a key of setup.py's NODES), its node name (its section in the
+    params file) and parameter overrides. ``terminal``: it reads the keyboard (runs in a terminal)."""
+
+    executable: str
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+    terminal: bool = False
+
+
+@dataclass(frozen=True)
+class Graph:
+    params_file: str  # a file in config/ (installed to share/jsrl_ros/config/)
+    nodes: list[NodeSpec]
+
+
+@dataclass(frozen=True)
+class GraphDef:
+    build: Callable[..., Graph]
+    options: tuple[Option, ...]
+    description: str
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in TRUE
+
+
+def _check(options: tuple[Option, ...], values: dict[str, str]) -> None:
+    for option in options:
+        if option.choices and values[option.name] not in option.choices:
+            raise ValueError(f"{option.name}:={values[option.name]!r}: choose one of {', '.join(option.choices)}")
+
+
+GRASPING_SIM_OPTIONS = (
+    Option("guide", "scripted", "who guides: the privileged-state script, a BC policy or a human (keyboard/joystick)",
+           ("scripted", "bc", "teleop")),
+    Option("learner", "qtopt", "the explorer's learner", ("qtopt", "iql")),
+    Option("mode", "curriculum", "JSRL curriculum, or JSRL-Random", ("curriculum", "random")),
+    Option("obs", "state", "observations: the state vector, or camera image + proprio", ("state", "image")),
+    Option("headless", "false", "no camera frames in state mode, no keyboard teleop window", ("true", "false")),
+    Option("bc_path", "", "saved BC guide (jsrl demos train-bc) for guide:=bc"),
+    Option("out_dir", "runs/grasping_sim", "episode bags, checkpoints and the curriculum state go here"),
+)
+
+
+def grasping_sim(guide: str = "scripted", learner: str = "qtopt", mode: str = "curriculum", obs: str = "state",
+                 headless: str = "false", bc_path: str = "", out_dir: str = "runs/grasping_sim") -> Graph:
+    """JSRL on the PyBullet grasping sim: bridge -> (observation) -> arbiter -> bridge, recorder ->
+    learner -> arbiter, recorder -> curriculum manager -> arbiter."""
+    _check(GRASPING_SIM_OPTIONS, locals())
+    out, image, teleop = Path(out_dir), obs == "image", guide == "teleop"
+    episodes = str(out / "episodes")
+    bridge: dict[str, Any] = {"obs_mode": obs, "publish_camera": not _flag(headless), "realtime": teleop}
+    if guide != "scripted":
+        bridge["guide_target"] = ""  # the YAML's script runs only when it guides
+    arbiter: dict[str, Any] = {"obs_mode": obs, "guide": {"teleop": "human"}.get(guide, guide)}
+    if bc_path:
+        arbiter["guide_path"] = bc_path
+    nodes = [
+        NodeSpec("sim_bridge", "sim_bridge", bridge),
+        *([NodeSpec("observation", "observation")] if image else []),
+        NodeSpec("policy_arbiter", "policy_arbiter", arbiter),
+        NodeSpec("recorder", "recorder", {"episode_dir": episodes, "guide_type": guide,
+                                          "image_topic": "jsrl/obs/image" if image else ""}),
+        NodeSpec("learner", "learner", {"learner": learner, "obs_mode": obs, "episode_dir": episodes,
+                                        "checkpoint_path": str(out / "checkpoints" / "explorer.pt")}),
+        NodeSpec("curriculum_manager", "curriculum_manager",
+                 {"mode": mode, "state_file": str(out / "curriculum.json")}),
+        *([NodeSpec("teleop_keyboard", "teleop_keyboard", terminal=True)] if teleop and not _flag(headless) else []),
+    ]
+    return Graph("grasping_sim.yaml", nodes)
+
+
+RECORD_DEMOS_OPTIONS = (
+    Option("obs", "state", "observations: the state vector, or camera image + proprio", ("state", "image")),
+    Option("headless", "false", "no keyboard teleop window (commands come from elsewhere, e.g. a joystick)",
+           ("true", "false")),
+    Option("out_dir", "runs/demos", "the demo bags go to OUT_DIR/episodes"),
+)
+
+
+def record_demos(obs: str = "state", headless: str = "false", out_dir: str = "runs/demos") -> Graph:
+    """A human drives every step (the guide-step exceeds any episode); every episode becomes a demo bag."""
+    _check(RECORD_DEMOS_OPTIONS, locals())
+    image = obs == "image"
+    nodes = [
+        NodeSpec("sim_bridge", "sim_bridge", {"obs_mode": obs}),
+        *([NodeSpec("observation", "observation")] if image else []),
+        NodeSpec("policy_arbiter", "policy_arbiter", {"obs_mode": obs}),
+        NodeSpec("recorder", "recorder", {"episode_dir": str(Path(out_dir) / "episodes"),
+                                          "image_topic": "jsrl/obs/image" if image else ""}),
+        NodeSpec("curriculum_manager", "curriculum_manager"),
+        *([NodeSpec("teleop_keyboard", "teleop_keyboard", terminal=True)] if not _flag(headless) else []),
+    ]
+    return Graph("record_demos.yaml", nodes)
+
+
+GRAPHS: dict[str, GraphDef] = {
+    "grasping_sim": GraphDef(grasping_sim, GRASPING_SIM_OPTIONS, "JSRL on the grasping sim (train)"),
+    "record_demos": GraphDef(record_demos, RECORD_DEMOS_OPTIONS, "human teleop demos on the grasping sim"),
+}
