@@ -195,3 +195,16 @@ def test_target_cem_defaults_to_the_acting_search_and_a_smaller_one_finds_lower_
 def test_bad_target_cem_is_named(data, key):
     with pytest.raises(ConfigError, match=key):
         from_mapping(QTOptConfig, data, "learner")
+
+
+def test_no_grad_scoring_reuses_storage_yet_matches_autograd_scoring():
+    # CEM scores without autograd into storage kept between calls; results must not alias it.
+    q = learner().critic.q
+    state_part = q.state_part(torch.randn(4, 3)).detach()
+    first, second = torch.randn(4, 16, 2), torch.randn(4, 16, 2)
+    with torch.inference_mode():  # acting
+        scored_first = q.score(state_part, first)
+    with torch.no_grad():  # target search, same shapes
+        scored_second = q.score(state_part, second)
+    assert torch.allclose(scored_first, q.score(state_part, first), atol=1e-6)
+    assert torch.allclose(scored_second, q.score(state_part, second), atol=1e-6)

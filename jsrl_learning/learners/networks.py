@@ -46,15 +46,15 @@ class EnsembleLinear(nn.Module):
         self.weight = nn.Parameter(torch.empty(n, in_dim, out_dim).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(n, 1, out_dim).uniform_(-bound, bound)) if bias else None
 
-    def forward(self, x: torch.Tensor, member: int | None = None) -> torch.Tensor:
-        """All members, or only ``member`` (output ``[1, M, out]``)."""
+    def forward(self, x: torch.Tensor, member: int | None = None, out: torch.Tensor | None = None) -> torch.Tensor:
+        """All members, or only ``member`` (output ``[1, M, out]``); written into ``out`` if given."""
         weight, bias = self.weight, self.bias
         if member is not None:
             weight = weight[member:member + 1]
             bias = None if bias is None else bias[member:member + 1]
         if x.dim() == 2:
             x = x.expand(weight.shape[0], *x.shape)
-        return torch.bmm(x, weight) if bias is None else torch.baddbmm(bias, x, weight)
+        return torch.bmm(x, weight, out=out) if bias is None else torch.baddbmm(bias, x, weight, out=out)
 
 
 class EnsembleQ(nn.Module):
@@ -62,6 +62,11 @@ class EnsembleQ(nn.Module):
 
     The first layer is split into a state half and an action half so that scoring many
     candidate actions for one state (CEM) computes the state half once per state.
+
+    Without autograd (CEM's searches) hidden activations go to storage kept between calls:
+    a CEM iteration over a batch of 256 next states makes 16 MB activations, and fresh ones
+    cost page faults that measured about a third of a QT-Opt update. So concurrent
+    no-grad calls on one instance from several threads are not allowed.
     """
 
     def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int], n: int = 2) -> None:
@@ -73,6 +78,7 @@ class EnsembleQ(nn.Module):
         self.act_in = EnsembleLinear(n, act_dim, hidden[0], bias=False, fan_in=fan_in)
         dims = [*hidden, 1]
         self.layers = nn.ModuleList(EnsembleLinear(n, a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self._scratch: dict[tuple[int, tuple[int, ...]], torch.Tensor] = {}
 
     def state_part(self, obs: torch.Tensor, member: int | None = None) -> torch.Tensor:
         """``[B, obs_dim] -> [n, B, hidden0]``: the pre-activation contribution of the state.
@@ -86,11 +92,21 @@ class EnsembleQ(nn.Module):
         """Q of ``actions [B, N, act_dim]`` given ``state_part`` of their states: ``[n, B, N]``."""
         n, b, width = state_part.shape
         m = actions.shape[1]
-        h = self.act_in(actions.reshape(b * m, -1), member).view(n, b, m, width)
-        h = h.add_(state_part.unsqueeze(2)).relu_().view(n, b * m, width)
-        for layer in self.layers[:-1]:
-            h = layer(h, member).relu_()
+        h = self.act_in(actions.reshape(b * m, -1), member, self._hidden_out(0, (n, b * m, width), state_part))
+        h = h.view(n, b, m, width).add_(state_part.unsqueeze(2)).relu_().view(n, b * m, width)
+        for i, layer in enumerate(self.layers[:-1], start=1):
+            h = layer(h, member, self._hidden_out(i, (n, b * m, layer.weight.shape[2]), h)).relu_()
         return self.layers[-1](h, member).view(n, b, m)
+
+    def _hidden_out(self, slot: int, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor | None:
+        """Reused storage for hidden activation ``slot`` when no gradient is recorded, else None."""
+        if torch.is_grad_enabled():
+            return None
+        key = (slot, shape)
+        if key not in self._scratch:
+            with torch.inference_mode(False):  # a normal tensor: writable under no_grad and inference_mode alike
+                self._scratch[key] = like.new_empty(shape)
+        return self._scratch[key]
 
     def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Q of one action per state, every critic: ``[B, obs_dim], [B, act_dim] -> [n, B]``."""
