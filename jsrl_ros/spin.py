@@ -24,7 +24,8 @@ def spin_node(make_node: Callable[[], Node], argv: list[str] | None = None) -> i
         node = make_node()
         executor = EventsExecutor()
         executor.add_node(node)
-        executor.spin()
+        while rclpy.ok():  # EventsExecutor.spin() dispatches nothing in rclpy 9.1.2 (measured); spin_once does
+            executor.spin_once(timeout_sec=1.0)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except ConfigError as exc:
