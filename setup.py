@@ -20,6 +20,9 @@ NODES = {
     "policy_arbiter": "jsrl_ros.nodes.policy_arbiter",
     "learner": "jsrl_ros.nodes.learner",
     "jsrl_bringup": "jsrl_ros.bringup",
+    "recorder": "jsrl_ros.nodes.recorder",
+    "observation": "jsrl_ros.nodes.observation",
+    "teleop_keyboard": "jsrl_ros.nodes.teleop_keyboard",
 }
 
 # Commands that need no ROS, installed to bin/ by both pip and colcon.

@@ -3,12 +3,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import minari
 import numpy as np
 import pytest
 from rclpy.serialization import deserialize_message
 from rosbags.rosbag2 import Reader
 from sensor_msgs.msg import Image, JointState
 
+from jsrl_learning.buffers import Batch
+from jsrl_learning.datasets import load_minari
+from jsrl_ros.bags_to_minari import main as bags_to_minari_main
 from jsrl_ros.contract import EPISODE_INFO_NAMES, STEP_NAMES
 from jsrl_ros.episode_bags import (ACTION, IMAGE, INFO, PARTIAL_DIR, STATE, STEP, EpisodeBagError, EpisodeBagWriter,
                                    EpisodeMeta, controller_per_step, list_episode_bags, read_episode, read_meta)
@@ -113,3 +117,29 @@ def test_missing_steps_and_bad_metadata_are_named(tmp_path: Path) -> None:
         read_episode(bag)
     with pytest.raises(EpisodeBagError, match="unknown jsrl_episode key"):
         EpisodeMeta.from_json('{"episode": 0, "colour": 1}', "x")
+
+
+@pytest.fixture
+def minari_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "minari"
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
+    return root
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Minari's "please add an author" notes
+def test_converter_writes_a_minari_dataset_the_learner_loads(tmp_path: Path, minari_root: Path) -> None:
+    bags = tmp_path / "bags"
+    for episode, length in ((0, 2), (1, 3)):
+        write_episode(bags, episode, length, image_encoding="rgb8")
+    write_episode(bags, 2, 1, image_encoding="rgb8", finish=False)  # ignored
+    assert bags_to_minari_main([str(bags), "grasp/recorded-v0"]) == 0
+    dataset = minari.load_dataset("grasp/recorded-v0")
+    assert dataset.total_episodes == 2 and dataset.total_steps == 5
+    batch = load_minari("grasp/recorded-v0")
+    expected = Batch.concatenate([read_episode(b).episode.to_batch() for b in list_episode_bags(bags)])
+    for key in ("image", "proprio"):
+        np.testing.assert_array_equal(batch.obs[key], expected.obs[key])
+        np.testing.assert_array_equal(batch.next_obs[key], expected.next_obs[key])
+    np.testing.assert_array_equal(batch.actions, expected.actions)
+    assert batch.terminals.tolist() == [0, 1, 0, 0, 1]
+    assert bags_to_minari_main([str(tmp_path / "nothing"), "grasp/none-v0"]) == 2

@@ -1,0 +1,49 @@
+"""Observation node: any camera stream -> the learner's S×S rgb8 observation image.
+
+Thin adapter over :class:`jsrl_ros.camera_processing.ImageProcessor`, the same code for the
+simulated and the real camera. The input's header (stamp = step identity, frame) is copied,
+so the image still joins its step exactly downstream.
+"""
+from __future__ import annotations
+
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+
+from jsrl_learning.config import ConfigError
+from jsrl_ros.camera_processing import ImageProcessor
+from jsrl_ros.conversions import MalformedMessage, image_to_numpy, numpy_to_image
+from jsrl_ros.qos import SENSOR
+from jsrl_ros.spin import spin_node
+
+
+class Observation(Node):
+    def __init__(self, **node_kwargs) -> None:
+        super().__init__("observation", **node_kwargs)
+        size = self.declare_parameter("size", 64).value
+        crop = self.declare_parameter("crop", [0, 0, 0, 0]).value
+        square = self.declare_parameter("square", True).value
+        try:
+            self.processor = ImageProcessor(size=size, crop=tuple(crop), square=square)
+        except ValueError as exc:
+            raise ConfigError(f"{self.get_name()} parameters: {exc}") from exc
+        self.dropped = 0
+        self.pub = self.create_publisher(Image, "jsrl/obs/image", SENSOR)
+        self.create_subscription(Image, "camera/image_raw", self.on_image, SENSOR)
+
+    def on_image(self, msg: Image) -> None:
+        try:
+            image = self.processor(image_to_numpy(msg), msg.encoding)
+        except MalformedMessage as exc:
+            self.dropped += 1
+            self.get_logger().warning(f"camera/image_raw: dropped a frame: {exc} ({self.dropped} dropped so far)",
+                                      throttle_duration_sec=2.0)
+            return
+        self.pub.publish(numpy_to_image(image, msg.header.stamp, msg.header.frame_id))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return spin_node(Observation, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

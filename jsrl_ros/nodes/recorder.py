@@ -1,0 +1,235 @@
+"""Recorder node: every episode of the graph becomes one rosbag2 (MCAP) bag, announced when closed.
+
+Per-step messages are checked, joined by their exact step identity (the step clock's
+stamp) and streamed into the episode's bag (``jsrl_ros/episode_bags.py``). An episode is
+finished when its ``jsrl/step`` says terminated or truncated and every message of every
+transition has arrived; then the bag is moved into ``episode_dir`` and announced on
+``jsrl/episode_bag``, with a summary on ``jsrl/episode_summary``. An episode that cannot
+finish (the recorder stops, a message was lost) is left in ``episode_dir/.partial/`` and
+never announced: a partial episode is not an episode. See docs/recording.md.
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from builtin_interfaces.msg import Time
+from rclpy.node import Node
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import String
+
+from jsrl_learning.config import ConfigError
+from jsrl_ros.contract import EPISODE_INFO_NAMES, EPISODE_SUMMARY_NAMES, LABELS, STEP_NAMES
+from jsrl_ros.conversions import MalformedMessage, image_to_numpy, named_vector, named_vector_values
+from jsrl_ros.episode_assembly import EpisodeAssembly, Late, Repeated
+from jsrl_ros.episode_bags import ACTION, IMAGE, INFO, STATE, STEP, EpisodeBagWriter
+from jsrl_ros.qos import RELIABLE, SENSOR
+from jsrl_ros.spin import spin_node
+from jsrl_ros.step_clock import StepClock, stamp_key
+
+FIXED_NAMES = {INFO: EPISODE_INFO_NAMES, STEP: STEP_NAMES}
+
+
+class Recorder(Node):
+    def __init__(self, **node_kwargs) -> None:
+        super().__init__("recorder", **node_kwargs)
+        dt = self.declare_parameter("dt", 0.1).value
+        episode_dir = self.declare_parameter("episode_dir", "episodes").value
+        image_topic = self.declare_parameter("image_topic", "jsrl/obs/image").value
+        self.guide_type = self.declare_parameter("guide_type", "").value
+        self.seed = self.declare_parameter("seed", -1).value
+        self.close_timeout = self.declare_parameter("close_timeout", 2.0).value
+        where = f"{self.get_name()} parameters"
+        try:
+            self.clock = StepClock(dt)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: dt: {exc}") from exc
+        if not episode_dir:
+            raise ConfigError(f"{where}: episode_dir must name the folder episode bags are written to")
+        if not self.close_timeout > 0:
+            raise ConfigError(f"{where}: close_timeout must be > 0 seconds, got {self.close_timeout}")
+        self.dt, self.episode_dir = float(dt), Path(episode_dir)
+        self.dropped = 0
+        self.dropped_by_topic: Counter[str] = Counter()
+        self.late = self.repeated = self.recorded = self.incomplete = 0
+        self.names: dict[str, Sequence[str]] = dict(FIXED_NAMES)  # STATE/ACTION: fixed by their first message
+        self.image_format: tuple[str, tuple[int, ...]] | None = None
+        self.episodes: dict[int, EpisodeAssembly] = {}
+        self.writers: dict[int, EpisodeBagWriter] = {}
+        self.activity: dict[int, float] = {}  # monotonic time of each open episode's last message
+        self.closed: set[int] = set()
+        self.newest = -1  # the newest episode seen, open or closed
+
+        subscriptions = {
+            INFO: self.create_subscription(JointState, "jsrl/episode_info", lambda m: self.on_vector(INFO, m), RELIABLE),
+            STATE: self.create_subscription(JointState, "jsrl/state", lambda m: self.on_vector(STATE, m), RELIABLE),
+            ACTION: self.create_subscription(JointState, "jsrl/action", lambda m: self.on_vector(ACTION, m), RELIABLE),
+            STEP: self.create_subscription(JointState, "jsrl/step", lambda m: self.on_vector(STEP, m), RELIABLE),
+        }
+        if image_topic:
+            subscriptions[IMAGE] = self.create_subscription(Image, image_topic, self.on_image, SENSOR)
+        self.topics = {role: sub.topic_name for role, sub in subscriptions.items()}
+        self.create_subscription(String, "teleop/label", self.on_label, RELIABLE)
+        self.bag_pub = self.create_publisher(String, "jsrl/episode_bag", RELIABLE)
+        self.summary_pub = self.create_publisher(JointState, "jsrl/episode_summary", RELIABLE)
+        self.create_timer(self.close_timeout / 2, self.close_stalled)
+        self.get_logger().info(f"recording {sorted(self.topics.values())} into {self.episode_dir}")
+
+    # --- inputs ---------------------------------------------------------------------------
+
+    def on_vector(self, role: str, msg: JointState) -> None:
+        try:
+            names = self.names.get(role) or list(msg.name)
+            if not names:
+                raise MalformedMessage("an empty vector (no names)")
+            values = named_vector_values(msg, names)
+            episode, step = self.identity(msg.header.stamp)
+            if role == INFO:
+                self.check_info(values, episode, step)
+            elif role == STEP:
+                self.check_outcome(values, episode, step)
+            self.names.setdefault(role, names)
+            assembly = self.admit(role, episode, step)
+        except MalformedMessage as exc:
+            return self.drop(self.topics[role], exc)
+        except (Late, Repeated) as exc:
+            return self.skip(exc)
+        self.writers[episode].write_vector(role, stamp_key(msg.header.stamp), names, values, msg.header.frame_id)
+        if role == INFO:
+            assembly.add_info(int(values[1]), bool(values[2]))
+        elif role == STEP:
+            assembly.add_outcome(step, float(values[2]), *(bool(v) for v in values[3:]))
+        self.recorded += 1
+        self.try_finish(assembly)
+
+    def on_image(self, msg: Image) -> None:
+        try:
+            image = image_to_numpy(msg)
+            image_format = (msg.encoding, image.shape)
+            if self.image_format not in (None, image_format):
+                raise MalformedMessage(f"{msg.encoding} {image.shape} image, the recording has {self.image_format}")
+            episode, step = self.identity(msg.header.stamp)
+            self.image_format = image_format
+            assembly = self.admit(IMAGE, episode, step)
+        except MalformedMessage as exc:
+            return self.drop(self.topics[IMAGE], exc)
+        except (Late, Repeated) as exc:
+            return self.skip(exc)
+        self.writers[episode].write_image(stamp_key(msg.header.stamp), image, msg.encoding, msg.header.frame_id)
+        self.recorded += 1
+        self.try_finish(assembly)
+
+    def on_label(self, msg: String) -> None:
+        """A human's verdict applies to the newest open episode (it overrides the env's success flag)."""
+        if msg.data not in LABELS:
+            return self.drop("teleop/label", MalformedMessage(f"label {msg.data!r} is not one of {list(LABELS)}"))
+        if not self.episodes:
+            return self.drop("teleop/label", MalformedMessage(f"label {msg.data!r} arrived with no episode open"))
+        newest = self.episodes[max(self.episodes)]
+        newest.label = msg.data
+        self.get_logger().info(f"episode {newest.episode} labelled {msg.data}")
+
+    def identity(self, stamp: Time) -> tuple[int, int]:
+        try:
+            return self.clock.identity(stamp)
+        except ValueError as exc:
+            raise MalformedMessage(str(exc)) from exc
+
+    @staticmethod
+    def check_info(values: np.ndarray, episode: int, step: int) -> None:
+        if step != 0 or values[0] != episode:
+            raise MalformedMessage(f"episode info stamped episode {episode} step {step} says episode {values[0]:g} "
+                                   f"(it belongs to step 0 of its episode)")
+        if values[1] < 0 or values[1] != int(values[1]) or values[2] not in (0.0, 1.0):
+            raise MalformedMessage(f"guide_step {values[1]:g} must be a whole number >= 0, evaluation 0 or 1 "
+                                   f"(got {values[2]:g})")
+
+    @staticmethod
+    def check_outcome(values: np.ndarray, episode: int, step: int) -> None:
+        if step < 1 or values[0] != episode or values[1] != step:
+            raise MalformedMessage(f"step outcome stamped episode {episode} step {step} says episode {values[0]:g} "
+                                   f"step {values[1]:g} (outcomes are stamped t + 1 >= 1)")
+        if not set(values[3:].tolist()) <= {0.0, 1.0}:
+            raise MalformedMessage(f"terminated/truncated/success must be 0 or 1, got {values[3:].tolist()}")
+
+    def admit(self, role: str, episode: int, step: int) -> EpisodeAssembly:
+        """The open episode a checked message belongs to (opening its bag if it is new)."""
+        if episode in self.closed:
+            raise Late(f"episode {episode} is closed")
+        if episode not in self.episodes:
+            self.newest = max(self.newest, episode)
+            self.episodes[episode] = EpisodeAssembly(episode, self.topics)
+            self.writers[episode] = EpisodeBagWriter(self.episode_dir, episode, self.topics)
+        self.episodes[episode].admit(role, step)
+        self.activity[episode] = time.monotonic()
+        return self.episodes[episode]
+
+    def drop(self, topic: str, exc: Exception) -> None:
+        self.dropped += 1
+        self.dropped_by_topic[topic] += 1
+        self.get_logger().warning(f"{topic}: dropped a message: {exc} ({self.dropped} dropped so far)",
+                                  throttle_duration_sec=2.0)
+
+    def skip(self, exc: Late | Repeated) -> None:
+        """Expected, not malformed: a policy answering an episode's final observation, a re-published step."""
+        if isinstance(exc, Late):
+            self.late += 1
+        else:
+            self.repeated += 1
+
+    # --- closing episodes -----------------------------------------------------------------
+
+    def try_finish(self, assembly: EpisodeAssembly) -> None:
+        length = assembly.finished_length()
+        if length is not None:
+            self.finish(assembly, length, assembly.end[1])
+
+    def close_stalled(self) -> None:
+        """Episodes that can no longer complete: ended by a reset (a newer episode began without
+        their end), or ended with a message lost. Quiet for ``close_timeout``, so reordering
+        between topics is never mistaken for either."""
+        now = time.monotonic()
+        for episode, assembly in list(self.episodes.items()):
+            if now - self.activity[episode] < self.close_timeout or (assembly.end is None and episode == self.newest):
+                continue
+            length = assembly.reset_length() if assembly.end is None else None
+            if length is not None:
+                self.finish(assembly, length, "reset")
+            else:
+                self.abandon(episode, "messages missing" if assembly.end else "ended before a complete transition")
+
+    def finish(self, assembly: EpisodeAssembly, length: int, ended: str) -> None:
+        episode = assembly.episode
+        meta = assembly.meta(length, ended, self.topics, self.dt, self.guide_type, self.seed)
+        path = self.pop(episode).finish(meta)
+        self.bag_pub.publish(String(data=str(path)))
+        summary = [episode, meta.guide_step, meta.evaluation, meta.total_return, meta.success, length]
+        self.summary_pub.publish(named_vector(EPISODE_SUMMARY_NAMES, summary, self.clock.stamp(episode, length)))
+        self.get_logger().info(f"episode {episode} {ended} after {length} steps (success={meta.success}): {path}")
+
+    def abandon(self, episode: int, reason: str) -> None:
+        path = self.pop(episode).abandon(reason)
+        self.incomplete += 1
+        self.get_logger().warning(f"episode {episode} not finished ({reason}): left in {path}")
+
+    def pop(self, episode: int) -> EpisodeBagWriter:
+        del self.episodes[episode], self.activity[episode]
+        self.closed.add(episode)
+        return self.writers.pop(episode)
+
+    def destroy_node(self) -> None:
+        """Close open bags as partial, so even an interrupted episode's bag is readable for inspection."""
+        for episode in list(self.episodes):
+            self.abandon(episode, "recorder stopped mid-episode")
+        super().destroy_node()
+
+
+def main(argv: list[str] | None = None) -> int:
+    return spin_node(Recorder, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
