@@ -67,8 +67,9 @@ class Graph:
             msgs.append((self.image, numpy_to_image(np.full((4, 4, 3), 10 * e + t, np.uint8), stamp)))
         if t > 0:
             last = t == length
-            msgs.append((self.step, named_vector(STEP_NAMES, [e, t, float(last and success), last and ended == "terminated",
-                                                              last and ended == "truncated", last and success], stamp)))
+            outcome = [e, t, float(last and success), last and ended == "terminated", last and ended == "truncated",
+                       last and success]
+            msgs.append((self.step, named_vector(STEP_NAMES, outcome, stamp)))
         if t < length:
             msgs.append((self.action, named_vector(ACTION_NAMES, [0.5 * (-1) ** t, -1.0], stamp)))
         for publisher, msg in msgs:
@@ -207,7 +208,8 @@ def test_reset_cut_episodes_are_kept_and_episodes_with_lost_messages_are_not(ros
 
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT])
 def test_a_recorder_stopped_mid_episode_leaves_its_finished_bags_readable(ros, tmp_path: Path, stop) -> None:
-    env = {**os.environ, "ROS_DOMAIN_ID": str(ros.context.get_domain_id()), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+    env = {**os.environ, "ROS_DOMAIN_ID": str(ros.context.get_domain_id()),
+           "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
     process = subprocess.Popen([sys.executable, "-m", "jsrl_ros.nodes.recorder", "--ros-args", "-p", "dt:=0.1",
                                 "-p", f"episode_dir:={tmp_path}", "-p", "image_topic:=''"], env=env)
     try:

@@ -12,6 +12,7 @@ from sensor_msgs.msg import Image
 from jsrl_learning.config import ConfigError
 from jsrl_ros.camera_processing import ImageProcessor
 from jsrl_ros.conversions import MalformedMessage, image_to_numpy, numpy_to_image
+from jsrl_ros.diagnostics import publish_counters
 from jsrl_ros.qos import SENSOR
 from jsrl_ros.spin import spin_node
 
@@ -26,9 +27,10 @@ class Observation(Node):
             self.processor = ImageProcessor(size=size, crop=tuple(crop), square=square)
         except ValueError as exc:
             raise ConfigError(f"{self.get_name()} parameters: {exc}") from exc
-        self.dropped = 0
+        self.dropped = self.published = 0
         self.pub = self.create_publisher(Image, "jsrl/obs/image", SENSOR)
         self.create_subscription(Image, "camera/image_raw", self.on_image, SENSOR)
+        publish_counters(self, lambda: {"dropped": self.dropped, "published": self.published})
 
     def on_image(self, msg: Image) -> None:
         try:
@@ -39,6 +41,7 @@ class Observation(Node):
                                       throttle_duration_sec=2.0)
             return
         self.pub.publish(numpy_to_image(image, msg.header.stamp, msg.header.frame_id))
+        self.published += 1
 
 
 def main(argv: list[str] | None = None) -> int:

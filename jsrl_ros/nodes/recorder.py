@@ -24,6 +24,7 @@ from std_msgs.msg import String
 from jsrl_learning.config import ConfigError
 from jsrl_ros.contract import EPISODE_INFO_NAMES, EPISODE_SUMMARY_NAMES, LABELS, STEP_NAMES
 from jsrl_ros.conversions import MalformedMessage, image_to_numpy, named_vector, named_vector_values
+from jsrl_ros.diagnostics import publish_counters
 from jsrl_ros.episode_assembly import EpisodeAssembly, Late, Repeated
 from jsrl_ros.episode_bags import ACTION, IMAGE, INFO, STATE, STEP, EpisodeBagWriter
 from jsrl_ros.qos import RELIABLE, SENSOR
@@ -54,7 +55,7 @@ class Recorder(Node):
         self.dt, self.episode_dir = float(dt), Path(episode_dir)
         self.dropped = 0
         self.dropped_by_topic: Counter[str] = Counter()
-        self.late = self.repeated = self.recorded = self.incomplete = 0
+        self.late = self.repeated = self.recorded = self.finished = self.incomplete = 0
         self.names: dict[str, Sequence[str]] = dict(FIXED_NAMES)  # STATE/ACTION: fixed by their first message
         self.image_format: tuple[str, tuple[int, ...]] | None = None
         self.episodes: dict[int, EpisodeAssembly] = {}
@@ -63,12 +64,11 @@ class Recorder(Node):
         self.closed: set[int] = set()
         self.newest = -1  # the newest episode seen, open or closed
 
-        subscriptions = {
-            INFO: self.create_subscription(JointState, "jsrl/episode_info", lambda m: self.on_vector(INFO, m), RELIABLE),
-            STATE: self.create_subscription(JointState, "jsrl/state", lambda m: self.on_vector(STATE, m), RELIABLE),
-            ACTION: self.create_subscription(JointState, "jsrl/action", lambda m: self.on_vector(ACTION, m), RELIABLE),
-            STEP: self.create_subscription(JointState, "jsrl/step", lambda m: self.on_vector(STEP, m), RELIABLE),
-        }
+        def vector_input(role: str, topic: str):
+            return self.create_subscription(JointState, topic, lambda m: self.on_vector(role, m), RELIABLE)
+
+        subscriptions = {INFO: vector_input(INFO, "jsrl/episode_info"), STATE: vector_input(STATE, "jsrl/state"),
+                         ACTION: vector_input(ACTION, "jsrl/action"), STEP: vector_input(STEP, "jsrl/step")}
         if image_topic:
             subscriptions[IMAGE] = self.create_subscription(Image, image_topic, self.on_image, SENSOR)
         self.topics = {role: sub.topic_name for role, sub in subscriptions.items()}
@@ -76,6 +76,9 @@ class Recorder(Node):
         self.bag_pub = self.create_publisher(String, "jsrl/episode_bag", RELIABLE)
         self.summary_pub = self.create_publisher(JointState, "jsrl/episode_summary", RELIABLE)
         self.create_timer(self.close_timeout / 2, self.close_stalled)
+        publish_counters(self, lambda: {"dropped": self.dropped, "late": self.late, "repeated": self.repeated,
+                                        "recorded": self.recorded, "finished": self.finished,
+                                        "incomplete": self.incomplete, "open": len(self.episodes)})
         self.get_logger().info(f"recording {sorted(self.topics.values())} into {self.episode_dir}")
 
     # --- inputs ---------------------------------------------------------------------------
@@ -205,6 +208,7 @@ class Recorder(Node):
         episode = assembly.episode
         meta = assembly.meta(length, ended, self.topics, self.dt, self.guide_type, self.seed)
         path = self.pop(episode).finish(meta)
+        self.finished += 1
         self.bag_pub.publish(String(data=str(path)))
         summary = [episode, meta.guide_step, meta.evaluation, meta.total_return, meta.success, length]
         self.summary_pub.publish(named_vector(EPISODE_SUMMARY_NAMES, summary, self.clock.stamp(episode, length)))

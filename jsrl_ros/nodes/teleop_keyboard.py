@@ -9,11 +9,10 @@ the pure :func:`handle_key`, so it is testable without a terminal.
 from __future__ import annotations
 
 import contextlib
+import os
 import select
 import sys
 import termios
-import threading
-import tty
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -112,17 +111,22 @@ class KeyboardTeleop(Node):
 
 @contextlib.contextmanager
 def raw_keys() -> Iterator[Callable[[float], str]]:
-    """``read_key(timeout)`` for the terminal on stdin; the terminal's settings are restored on exit."""
+    """``read_key(timeout)`` on the terminal on stdin, restored on exit.
+
+    Keys arrive one at a time, unechoed, and Ctrl-C arrives as a key (no signal), for the
+    whole session: a key pressed between two reads is never lost or half-handled. Output
+    processing stays on, so printing works as usual.
+    """
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)
+    mode = termios.tcgetattr(fd)
+    mode[3] &= ~(termios.ICANON | termios.ECHO | termios.ISIG)  # local modes
+    mode[6][termios.VMIN], mode[6][termios.VTIME] = 1, 0
+    termios.tcsetattr(fd, termios.TCSANOW, mode)
 
     def read_key(timeout: float) -> str:
-        tty.setraw(fd)  # raw only while reading, so prints between keys stay normal
-        try:
-            ready, _, _ = select.select([sys.stdin], [], [], timeout)
-            return sys.stdin.read(1) if ready else ""
-        finally:
-            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        ready, _, _ = select.select([fd], [], [], timeout)
+        return os.read(fd, 1).decode(errors="replace") if ready else ""
 
     try:
         yield read_key
@@ -136,9 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rclpy.init(args=sys.argv if argv is None else argv)
     node = KeyboardTeleop()
-    executor = SingleThreadedExecutor()  # serves the reset client's response off the key loop
+    executor = SingleThreadedExecutor()
     executor.add_node(node)
-    threading.Thread(target=executor.spin, daemon=True).start()
     try:
         print(BANNER, flush=True)
         with raw_keys() as read_key:
@@ -147,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                 if command.quit:
                     break
                 node.apply(command)
+                executor.spin_once(timeout_sec=0.0)  # e.g. the reset service's response
     except KeyboardInterrupt:
         pass
     finally:
