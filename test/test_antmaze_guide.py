@@ -9,6 +9,7 @@ from jsrl_sim.antmaze import MAZES
 from jsrl_sim.antmaze.env import AntMazeEnv
 from jsrl_sim.antmaze.guide import AntMazeGuide
 from jsrl_sim.antmaze.maze import MazeLayout
+from jsrl_sim.antmaze.measure_guide import RandomTorques
 from jsrl_sim.antmaze.measure_guide import main as measure_main
 
 
@@ -21,12 +22,20 @@ def test_bfs_path_follows_the_u():
         layout.path((2, 2), distances)
 
 
+def test_wall_clearance():
+    layout = MazeLayout(MAZES["umaze"].walls)
+    points = np.array([[0.0, 4.0], [0.0, 2.5], [3.0, 3.0], [-4.0, 0.0], [-9.0, -9.0]])
+    # corridor centre: 2 m to both walls; 0.5 m above the inner wall; 1.41 m from its corner; inside walls: 0
+    np.testing.assert_allclose(layout.clearance(points), [2.0, 0.5, np.sqrt(2.0), 0.0, 0.0])
+
+
 def test_cell_geometry_matches_gymnasium_robotics():
     env = AntMazeEnv(maze="large")
     layout, maze = env.layout, env._env.maze
     for cell in [(1, 1), (7, 10), (3, 5), (5, 2)]:
         np.testing.assert_allclose(layout.cell_to_xy(cell), maze.cell_rowcol_to_xy(np.array(cell)))
-        assert layout.xy_to_cell(layout.cell_to_xy(cell) + 1.9) == tuple(maze.cell_xy_to_rowcol(layout.cell_to_xy(cell) + 1.9))
+        corner = layout.cell_to_xy(cell) + 1.9
+        assert layout.xy_to_cell(corner) == tuple(maze.cell_xy_to_rowcol(corner))
 
 
 def test_aims_at_the_furthest_waypoint_clear_of_walls():
@@ -65,21 +74,10 @@ def _successes(policy, seeds) -> int:
     return wins
 
 
-class RandomPolicy:
-    def __init__(self, seed: int) -> None:
-        self.rng = np.random.default_rng(seed)
-
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        return self.rng.uniform(-1.0, 1.0, size=8).astype(np.float32)
-
-    def reset(self) -> None:
-        pass
-
-
 def test_guide_reaches_the_umaze_goal_and_random_does_not():
     seeds = [0, 1, 2]
     assert _successes(AntMazeGuide("umaze"), seeds) >= 2
-    assert _successes(RandomPolicy(0), seeds) == 0
+    assert _successes(RandomTorques(0), seeds) == 0
 
 
 def test_measure_command_writes_a_summary(tmp_path):

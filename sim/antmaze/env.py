@@ -30,14 +30,16 @@ RENDER_MODES = ("rgb_array",)
 
 
 class AntMazeEnv(gym.Env[np.ndarray, np.ndarray]):
-    """One D4RL AntMaze task; keyword arguments are ``AntMazeConfig`` fields (``maze``, ``max_steps``, ``image_size``)."""
+    """One D4RL AntMaze task; keyword arguments are ``AntMazeConfig`` fields (maze, max_steps, image_size)."""
 
     metadata = {"render_modes": list(RENDER_MODES), "render_fps": 20}
 
     def __init__(self, render_mode: str | None = None, config: AntMazeConfig | None = None, **overrides: Any) -> None:
         self.config = make_config(overrides, base=config)
         if render_mode is not None and render_mode not in RENDER_MODES:
-            raise AntMazeConfigError(f"AntMazeEnv: render_mode must be None or one of {RENDER_MODES}, got {render_mode!r}")
+            raise AntMazeConfigError(
+                f"AntMazeEnv: render_mode must be None or one of {RENDER_MODES}, got {render_mode!r}"
+            )
         self.render_mode = render_mode
         self.maze = MAZES[self.config.maze]
         self.layout = MazeLayout(self.maze.walls)

@@ -6,10 +6,14 @@ Why this shape (measured on MuJoCo 4 / gymnasium-robotics AntMaze v5, see docs/a
   projection of the wanted direction on that stroke, so the ant walks sideways or diagonally
   as easily as forwards ("holonomic") instead of turning first.
 - Each ankle lifts its foot while the hip swings forward and presses it down while the hip
-  pushes back. The lift must lag the hip by about 1.2 rad: with no lag, stance and swing
+  pushes back. The lift must lag the hip by about 1 rad (1.0-1.2): with no lag, stance and swing
   swap under the motors' delay and the ant walks backwards.
 - Joints track the targets with a PD law at the 20 Hz control rate; the gains must stay low
-  (kp around 2, kd around 0.14) because high gains at 20 Hz overshoot and flip the ant.
+  (kp around 2, kd around 0.15) because high gains at 20 Hz overshoot and flip the ant.
+- Hip targets stay inside the joint range: driving hips into their stops made ~2 m/s gaits
+  that flipped about once per 10k steps of random direction changes; the defaults were tuned
+  for speed under that stress test with zero flips (docs/antmaze.md).
+- ``direction`` may be shorter than 1: it scales every stride, i.e. the speed.
 """
 from __future__ import annotations
 
@@ -36,13 +40,13 @@ CONTROL_DT = 0.05  # seconds per env step: timestep 0.01 x frame_skip 5
 class GaitParams:
     """Trot shape and PD gains; defaults are the tuned values reported in docs/antmaze.md."""
 
-    frequency: float = 2.1  # Hz
-    hip_amplitude: float = 0.75  # rad at full projection on a leg's stroke (the joint stops at 0.52)
-    ankle_mid: float = 0.63  # rad, |ankle| around which the foot lifts and presses
-    ankle_amplitude: float = 0.22  # rad
-    ankle_lag: float = 1.1  # rad the foot lift lags the hip sweep
-    kp: float = 2.0
-    kd: float = 0.165
+    frequency: float = 2.56  # Hz
+    hip_amplitude: float = 0.51  # rad at full projection on a leg's stroke (the hips stop at +-0.52)
+    ankle_mid: float = 0.54  # rad, |ankle| around which the foot lifts and presses (joint range 0.52-1.22)
+    ankle_amplitude: float = 0.18  # rad
+    ankle_lag: float = 1.03  # rad the foot lift lags the hip sweep
+    kp: float = 1.98
+    kd: float = 0.15
 
 
 class TrotGait:

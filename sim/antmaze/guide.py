@@ -4,9 +4,9 @@ It implements the project's guide interface (``act(obs) -> action``, ``reset()``
 flat observation alone plus the maze's wall map (privileged, static knowledge), so the same
 object can run beside the env, inside a ROS arbiter node, or while generating datasets.
 Each step it re-plans from the ant's current cell (a push or a slip costs nothing) and aims
-at the furthest path waypoint reachable in a straight line that keeps ``wall_margin`` metres
-off every wall; if none is, it aims at the next cell's centre, which is always safe because
-two adjacent free cells form one open rectangle.
+at the furthest path waypoint such that it and every waypoint before it can be reached in a
+straight line keeping ``wall_margin`` metres off every wall; if none can, it aims at the next
+cell's centre, which is always safe because two adjacent free cells form one open rectangle.
 """
 from __future__ import annotations
 
@@ -58,12 +58,18 @@ class AntMazeGuide:
         return [self.layout.cell_to_xy(c) for c in cells[1:-1]] + [np.asarray(goal, dtype=np.float64)]
 
     def aim_point(self, xy: np.ndarray, goal: np.ndarray) -> np.ndarray:
-        """The furthest waypoint reachable in a straight line with ``wall_margin`` clearance, else the next one."""
+        """The last of the consecutive waypoints reachable in a straight line with ``wall_margin`` clearance.
+
+        Scanning forwards and stopping at the first blocked waypoint keeps this to a few line checks
+        per step even on the large maze; the next waypoint is the fallback (always safe, see above).
+        """
         points = self.waypoints(xy, goal)
-        for point in reversed(points[1:]):
-            if self._clear_line(xy, point):
-                return point
-        return points[0]
+        aim = points[0]
+        for point in points[1:]:
+            if not self._clear_line(xy, point):
+                break
+            aim = point
+        return aim
 
     def _clear_line(self, start: np.ndarray, end: np.ndarray) -> bool:
         length = float(np.linalg.norm(end - start))

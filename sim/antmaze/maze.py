@@ -85,8 +85,8 @@ class MazeLayout:
         self.walls = np.array(walls, dtype=bool)
         self.cell_size = cell_size
         self.rows, self.cols = self.walls.shape
-        wall_cells = np.argwhere(self.walls)
-        self._wall_centres = np.stack([self.cell_to_xy(tuple(c)) for c in wall_cells])
+        # Walls with a one-cell wall border, so neighbourhood look-ups never index outside.
+        self._padded_walls = np.pad(self.walls, 1, constant_values=True)
 
     def cell_to_xy(self, cell: Cell) -> np.ndarray:
         """World (x, y) of a cell's centre."""
@@ -106,9 +106,23 @@ class MazeLayout:
         return 0 <= row < self.rows and 0 <= col < self.cols and not self.walls[row, col]
 
     def clearance(self, points: np.ndarray) -> np.ndarray:
-        """Distance (m) from each of ``points`` (N, 2) to the nearest wall block."""
-        gaps = np.abs(points[:, None, :] - self._wall_centres[None, :, :]) - self.cell_size / 2
-        return np.linalg.norm(np.maximum(gaps, 0.0), axis=2).min(axis=1)
+        """Distance (m) from each of ``points`` (N, 2) to the nearest wall block, exact up to ``cell_size``.
+
+        Only the 3 x 3 cells around each point are checked: any other wall is at least one whole
+        cell away, so this is cheap enough to run on every step (beyond the map counts as wall).
+        """
+        cols = np.floor(points[:, 0] / self.cell_size + self.cols / 2).astype(int)
+        rows = np.floor(self.rows / 2 - points[:, 1] / self.cell_size).astype(int)
+        offsets = np.array([-1, 0, 1])
+        near_rows = np.clip(rows[:, None, None] + offsets[None, :, None], -1, self.rows)
+        near_cols = np.clip(cols[:, None, None] + offsets[None, None, :], -1, self.cols)
+        is_wall = self._padded_walls[near_rows + 1, near_cols + 1]
+        centre_x = (near_cols + 0.5 - self.cols / 2) * self.cell_size
+        centre_y = (self.rows / 2 - near_rows - 0.5) * self.cell_size
+        gap_x = np.maximum(np.abs(points[:, 0, None, None] - centre_x) - self.cell_size / 2, 0.0)
+        gap_y = np.maximum(np.abs(points[:, 1, None, None] - centre_y) - self.cell_size / 2, 0.0)
+        distance = np.where(is_wall, np.hypot(gap_x, gap_y), self.cell_size)
+        return distance.reshape(len(points), 9).min(axis=1)
 
     def distances_to(self, goal: Cell) -> np.ndarray:
         """BFS steps from every free cell to ``goal`` (4-connected); -1 where unreachable or wall."""

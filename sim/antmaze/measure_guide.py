@@ -2,10 +2,11 @@
 
     python -m jsrl_sim.antmaze.measure_guide --maze umaze --episodes 50 --out umaze.json
 
+``--policy random`` measures uniform random torques instead, the baseline the guide must beat.
 Episode i is reset with seed ``--seed + i``, so a run is reproducible. JSRL needs the
 guide's mean episode length to success (the paper's H1) to set the first guide-step; it is
 ``mean_steps_to_success`` here. Env and guide times are measured separately, so
-``env_steps_per_s`` is the simulator's own speed.
+``env_steps_per_s`` is the simulator's own speed and ``policy_ms_per_act`` the guide's cost.
 """
 from __future__ import annotations
 
@@ -24,23 +25,36 @@ from jsrl_sim.antmaze.maze import MAZES
 from jsrl_sim.antmaze.observation import QUAT
 
 
-def measure(maze: str, episodes: int, seed: int = 0, max_steps: int | None = None) -> dict:
-    """Run the guide for ``episodes`` seeded episodes and summarise them."""
+class RandomTorques:
+    """Uniform random actions, seeded: the baseline (it has the guide interface)."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = np.random.default_rng(seed)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        return self._rng.uniform(-1.0, 1.0, size=8).astype(np.float32)
+
+    def reset(self) -> None:
+        """Stateless apart from the random stream."""
+
+
+def measure(maze: str, episodes: int, seed: int = 0, max_steps: int | None = None, policy: str = "guide") -> dict:
+    """Run ``policy`` ("guide" or "random") for ``episodes`` seeded episodes and summarise them."""
     env = AntMazeEnv(maze=maze, max_steps=max_steps)
-    guide = AntMazeGuide(maze)
+    actor = AntMazeGuide(maze) if policy == "guide" else RandomTorques(seed)
     steps_to_success, flipped = [], 0
-    env_time = guide_time = 0.0
+    env_time = actor_time = 0.0
     total_steps = 0
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
-        guide.reset()
+        actor.reset()
         for step in range(1, env.max_steps + 1):
             t0 = time.perf_counter()
-            action = guide.act(obs)
+            action = actor.act(obs)
             t1 = time.perf_counter()
             obs, _, terminated, truncated, info = env.step(action)
             env_time += time.perf_counter() - t1
-            guide_time += t1 - t0
+            actor_time += t1 - t0
             if terminated or truncated:
                 break
         total_steps += step
@@ -50,6 +64,7 @@ def measure(maze: str, episodes: int, seed: int = 0, max_steps: int | None = Non
     env.close()
     return {
         "maze": maze,
+        "policy": policy,
         "episodes": episodes,
         "seeds": [seed, seed + episodes - 1],
         "max_steps": env.max_steps,
@@ -60,7 +75,7 @@ def measure(maze: str, episodes: int, seed: int = 0, max_steps: int | None = Non
         "flipped_episodes": flipped,
         "env_steps": total_steps,
         "env_steps_per_s": total_steps / env_time,
-        "guide_ms_per_act": 1e3 * guide_time / total_steps,
+        "policy_ms_per_act": 1e3 * actor_time / total_steps,
     }
 
 
@@ -73,6 +88,7 @@ def _upside_down(obs: np.ndarray) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--maze", choices=sorted(MAZES), default="umaze")
+    parser.add_argument("--policy", choices=("guide", "random"), default="guide")
     parser.add_argument("--episodes", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0, help="seed of the first episode; episode i uses seed + i")
     parser.add_argument("--max-steps", type=int, default=None, help="episode length (default: D4RL's for the maze)")
@@ -80,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.episodes <= 0:
         parser.error(f"--episodes must be positive, got {args.episodes}")
-    result = measure(args.maze, args.episodes, args.seed, args.max_steps)
+    result = measure(args.maze, args.episodes, args.seed, args.max_steps, args.policy)
     result["command"] = "python -m jsrl_sim.antmaze.measure_guide " + " ".join(sys.argv[1:] if argv is None else argv)
     text = json.dumps(result, indent=2)
     print(text)
