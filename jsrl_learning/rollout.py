@@ -14,6 +14,7 @@ import gymnasium as gym
 import numpy as np
 
 from jsrl_learning.buffers import Batch, Obs
+from jsrl_learning.config import ConfigError
 from jsrl_learning.guides.base import Guide
 
 SUCCESS_KEYS = ("success", "is_success")
@@ -134,7 +135,7 @@ def estimate_h1(env: gym.Env, guide: Guide, n_rollouts: int, max_steps: int | No
         if episode.success:
             lengths.append(episode.length)
     if not lengths:
-        raise RuntimeError(
+        raise ConfigError(
             f"estimate_h1: the guide succeeded in none of {n_rollouts} rollouts, so H1 (its mean "
             f"steps to success) is undefined; check the guide, or set curriculum.h1 explicitly"
         )

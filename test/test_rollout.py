@@ -3,6 +3,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from jsrl_learning.config import ConfigError
+
 from jsrl_learning.guides.scripted import ScriptedGuide
 from jsrl_learning.rollout import estimate_h1, evaluate, run_episode
 
@@ -122,7 +124,7 @@ def test_h1_averages_over_successful_rollouts_only():
 
 
 def test_h1_without_any_success_is_a_clear_error():
-    with pytest.raises(RuntimeError, match="succeeded in none of 3 rollouts"):
+    with pytest.raises(ConfigError, match="succeeded in none of 3 rollouts.*curriculum.h1"):
         estimate_h1(Corridor(length=3), ScriptedGuide(constant(STAY)), n_rollouts=3, max_steps=5)
 
 
