@@ -40,17 +40,24 @@ HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 @dataclass
 class IQLConfig(TDConfig):
-    """Defaults are the paper's (and JSRL's) AntMaze settings."""
+    """Defaults are the paper's (and JSRL's) AntMaze settings, except ``reward_shift``.
+
+    ``reward_shift`` is added to every sampled batch's rewards before the TD target: IQL's
+    D4RL AntMaze recipe uses -1 (0/1 goal rewards become -1/0). It is the learner's, not
+    the env's, so datasets, replays and logged returns keep the task's own rewards.
+    """
 
     expectile: float = 0.9
     temperature: float = 10.0
     max_adv_weight: float = 100.0
+    reward_shift: float = 0.0
 
     def validate(self, where: str) -> None:
         super().validate(where)
         require(0 < self.expectile < 1, where, f"expectile must be in (0, 1), got {self.expectile}")
         require(self.temperature >= 0, where, f"temperature must be >= 0, got {self.temperature}")
         require(self.max_adv_weight > 0, where, f"max_adv_weight must be > 0, got {self.max_adv_weight}")
+        require(math.isfinite(self.reward_shift), where, f"reward_shift must be a finite number, got {self.reward_shift}")
 
 
 class GaussianActor(nn.Module):
@@ -119,7 +126,7 @@ class IQLLearner(Learner):
         with torch.no_grad():
             target_q = self.critic_target(obs, actions).min(0).values
             next_v = self.value(next_obs).squeeze(-1)
-            q_target = rewards + cfg.gamma * (1.0 - terminals) * next_v
+            q_target = rewards + cfg.reward_shift + cfg.gamma * (1.0 - terminals) * next_v
 
         v = self.value(obs).squeeze(-1)
         adv = target_q - v
