@@ -109,8 +109,17 @@ class PolicyArbiter(Node):
                 self.bc = BCGuide.load(guide_path)
             except CheckpointError as exc:
                 raise ConfigError(f"{where}: guide_path: {exc}") from exc
-        elif self.guide_kind == "human":
-            self._setup_human(where)
+        teleop = {  # declared whatever the guide, so one YAML serves every guide
+            "timeout": self.declare_parameter("human_timeout", 0.5).value,
+            "linear": self.declare_parameter("twist_linear_scale", TwistScales.linear).value,
+            "angular": self.declare_parameter("twist_angular_scale", TwistScales.angular).value,
+            "axes": list(self.declare_parameter("joy_axes", list(JoyMap.axes)).value),
+            "joy_scales": [float(v) for v in self.declare_parameter("joy_scales", list(map(float, JoyMap.scales))).value],
+            "gripper_button": self.declare_parameter("joy_gripper_button", JoyMap.gripper_button).value,
+            "deadman": self.declare_parameter("joy_deadman_button", 4).value,
+        }
+        if self.guide_kind == "human":
+            self._setup_human(where, **teleop)
 
         self.dropped = self.stale = self.waiting = self.episodes = 0
         self.choices: list[int] | None = None
@@ -139,17 +148,12 @@ class PolicyArbiter(Node):
         self.get_logger().info(f"guide={self.guide_kind}, {'image' if self.image_mode else 'state'} observations, "
                                f"evaluations: {eval_episodes} every {eval_every} episodes")
 
-    def _setup_human(self, where: str) -> None:
+    def _setup_human(self, where: str, timeout: float, linear: float, angular: float, axes: list[int],
+                     joy_scales: list[float], gripper_button: int, deadman: int) -> None:
         require(tuple(self.action_names) == TELEOP_ACTION_NAMES, where,
                 f"the human guide drives the grasping action {list(TELEOP_ACTION_NAMES)}; "
                 f"action_names is {self.action_names}")
-        timeout = self.declare_parameter("human_timeout", 0.5).value
-        linear = self.declare_parameter("twist_linear_scale", TwistScales.linear).value
-        angular = self.declare_parameter("twist_angular_scale", TwistScales.angular).value
-        axes = list(self.declare_parameter("joy_axes", list(JoyMap.axes)).value)
-        joy_scales = [float(s) for s in self.declare_parameter("joy_scales", [float(s) for s in JoyMap.scales]).value]
-        gripper_button = self.declare_parameter("joy_gripper_button", JoyMap.gripper_button).value
-        self.deadman = self.declare_parameter("joy_deadman_button", 4).value
+        self.deadman = deadman
         try:
             self.scales = TwistScales(linear, angular)
             self.joy_map = JoyMap(tuple(axes), tuple(joy_scales), gripper_button)
