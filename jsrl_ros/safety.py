@@ -22,7 +22,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -112,10 +112,12 @@ def load_limits(path: str | Path, node: str = "real_arm_bridge") -> SafetyLimits
 class SafetyFilter:
     """Applies :class:`SafetyLimits` to every command; counts what it rejected, clipped and stopped."""
 
-    def __init__(self, limits: SafetyLimits, dt: float, margin: float = 0.0) -> None:
-        """``margin``: targets stay this far inside the box, so measurement noise cannot carry the arm out."""
+    def __init__(self, limits: SafetyLimits, dt: float, margin: float | Sequence[float] = 0.0) -> None:
+        """``margin`` (per axis, or one for all): targets stay this far inside the box, so the driver's
+        tracking error and measurement noise cannot carry the arm out."""
         self.limits = limits
         self.dt = dt
+        margin = np.broadcast_to(np.asarray(margin, dtype=np.float64), (limits.n_axes,))
         self.low = np.asarray(limits.workspace_min) + margin
         self.high = np.asarray(limits.workspace_max) - margin
         if np.any(self.low >= self.high):
@@ -228,3 +230,39 @@ class SafetyFilter:
             self.counts[f"{reason}_stops"] += 1
         self.stopped_by = reason
         return reason
+
+
+class TwistSegment:
+    """A straight move of the axes streamed as velocity commands that can never carry the arm past
+    its target, however late the next command comes.
+
+    A twist acts until the next one arrives, or at most ``hold`` seconds (the arm driver halts
+    when its command stream stops: MoveIt Servo's ``incoming_command_timeout``). So each velocity
+    is the displacement still to go (target - start - what the velocities sent so far commanded)
+    divided by at least ``hold``: acting even ``hold`` seconds, it only reaches the target. Early
+    in the move this is the straight-line speed (``distance / duration``); near the end it decays.
+    """
+
+    def __init__(self, start: np.ndarray, target: np.ndarray, t0: float, duration: float, hold: float) -> None:
+        self.start = np.asarray(start, dtype=np.float64)
+        self.delta = np.asarray(target, dtype=np.float64) - self.start
+        self.end, self.hold = t0 + duration, hold
+        self.commanded = np.zeros_like(self.delta)
+        self.sent, self.sent_at = np.zeros_like(self.delta), t0
+
+    def velocity(self, now: float, limit: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """The velocity to send now, passed through ``limit`` (the filter's caps); it is then taken as sent."""
+        self.commanded += self._acting(now)
+        remaining = self.delta - self.commanded
+        remaining = np.where(remaining * self.delta > 0.0, remaining, 0.0)  # never back across the start line
+        self.sent = limit(remaining / max(self.end - now, self.hold))
+        self.sent_at = now
+        return self.sent
+
+    def planned(self, now: float) -> np.ndarray:
+        """Where the velocities sent so far put the arm by ``now``: the next segment starts here, so
+        chained segments cannot add up past the box even while the measurement lags the motion."""
+        return self.start + self.commanded + self._acting(now)
+
+    def _acting(self, now: float) -> np.ndarray:
+        return self.sent * min(max(0.0, now - self.sent_at), self.hold)  # the driver halts after ``hold``

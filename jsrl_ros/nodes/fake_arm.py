@@ -127,27 +127,37 @@ class FakeArm(Node):
         self._receive(GRIPPER, target, np.clip(target, 0.0, self.finger_open))
 
     def on_tick(self) -> None:
+        """Integrate up to now, each command taking effect at its own time (not at the tick)."""
         now = time.monotonic()
         while self.inbox and self.inbox[0][0] <= now:
-            _, kind, payload = self.inbox.popleft()
+            at, kind, payload = self.inbox.popleft()
+            self._advance_to(at)
             if kind == TWIST:
                 self.arm.command_velocity(payload)
-                self.last_twist_at = now
+                self.last_twist_at = at
             elif kind == TRAJECTORY:
                 self.arm.command_target(*payload)
             else:
                 self.arm.command_fingers(payload)
-        if self.last_twist_at is not None and now - self.last_twist_at > self.command_timeout:
-            self.arm.command_velocity(np.zeros(4))  # the command stream stopped: halt, as Servo does
-            self.last_twist_at = None
-        self.arm.advance(min(now - self.last_tick, 5 * self.period))
-        self.last_tick = now
+        self._advance_to(now)
         self.trajectory.append((now, self.arm.position.copy()))
         measured = np.concatenate([self.arm.position, self.arm.fingers])
         measured = measured + self.rng.normal(0.0, self.noise, size=measured.shape) if self.noise else measured
         msg = JointState(name=self.joints + self.finger_joints, position=measured.tolist())
         msg.header.stamp = self.get_clock().now().to_msg()
         self.joint_pub.publish(msg)
+
+    def _advance_to(self, moment: float) -> None:
+        if self.last_twist_at is not None and moment > self.last_twist_at + self.command_timeout:
+            self._advance_by(self.last_twist_at + self.command_timeout)
+            self.arm.command_velocity(np.zeros(4))  # the command stream stopped: halt, as Servo does
+            self.last_twist_at = None
+        self._advance_by(moment)
+
+    def _advance_by(self, moment: float) -> None:
+        if moment > self.last_tick:
+            self.arm.advance(moment - self.last_tick)
+            self.last_tick = moment
 
     # --- camera ------------------------------------------------------------------------
 

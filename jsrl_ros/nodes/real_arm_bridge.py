@@ -43,7 +43,8 @@ from jsrl_ros.contract import LABELS, STEP_NAMES
 from jsrl_ros.conversions import MalformedMessage, named_vector
 from jsrl_ros.diagnostics import publish_counters
 from jsrl_ros.qos import LATCHED, RELIABLE, SENSOR
-from jsrl_ros.safety import ESTOP, LIMIT_KEYS, WATCHDOG, SafetyFilter, SafetyLimits, limits_from_mapping
+from jsrl_ros.safety import ESTOP, LIMIT_KEYS, WATCHDOG, SafetyFilter, SafetyLimits, TwistSegment, \
+    limits_from_mapping
 from jsrl_ros.spin import spin_node
 from jsrl_ros.step_clock import StepClock, stamp_key
 from jsrl_ros.vectors import state_names
@@ -64,8 +65,10 @@ class RealArmBridge(LifecycleNode):
         self.where = where = f"{self.get_name()} parameters"
         self._declare_interface(where)
         self._declare_task(where)
+        limits = self._declare_safety(where)
+        require(len(self.margin) == limits.n_axes, where, f"box_margin needs one value per axis ({limits.n_axes})")
         try:
-            self.safety = SafetyFilter(self._declare_safety(where), self.dt, self.margin)
+            self.safety = SafetyFilter(limits, self.dt, self.margin)
         except ValueError as exc:
             raise ConfigError(f"{where}: box_margin: {exc}") from exc
         limits = self.safety.limits
@@ -104,6 +107,7 @@ class RealArmBridge(LifecycleNode):
         self.phase, self.after_wait = WAIT, HOMING
         self.episode, self.t = self.first_episode - 1, 0
         self.segment: tuple[np.ndarray, np.ndarray, float, float] | None = None  # start, target, t0, duration
+        self.twist: TwistSegment | None = None  # the segment's velocity stream (twist mode)
         self.deadline = 0.0
         self.policy_since: float | None = None
         self.capture_after = 0.0
@@ -148,7 +152,8 @@ class RealArmBridge(LifecycleNode):
         self.gripper_close = [float(v) for v in self.declare_parameter("gripper_close_command", [0.0, 0.0]).value]
         self.command_frame = self.declare_parameter("command_frame", "base_link").value
         self.command_rate = self.declare_parameter("command_rate", 50.0).value
-        self.margin = self.declare_parameter("box_margin", 0.002).value
+        self.command_hold = self.declare_parameter("command_hold", 0.05).value
+        self.margin = [float(v) for v in self.declare_parameter("box_margin", [0.01, 0.01, 0.01, 0.05]).value]
         self.camera_topic = self.declare_parameter("camera_topic", "camera/color/image_raw").value
         self.autostart = self.declare_parameter("autostart", False).value
         self.auto_confirm = self.declare_parameter("auto_confirm", False).value
@@ -161,7 +166,9 @@ class RealArmBridge(LifecycleNode):
         require(len(self.finger_joints) > 0 and len(self.gripper_open) == len(self.gripper_close) > 0, where,
                 "finger_joints must name the fingers; gripper_open_command / gripper_close_command must be "
                 "equally long")
-        require(self.command_rate > 0 and self.margin >= 0, where, "command_rate must be > 0, box_margin >= 0")
+        require(self.command_rate > 0 and min(self.margin) >= 0, where, "command_rate must be > 0, box_margin >= 0")
+        require(self.command_hold >= 1.0 / self.command_rate, where,
+                f"command_hold {self.command_hold} s must be at least one command period (1 / command_rate)")
         uses_joints = self.mode == "joint_trajectory" or not self.pose_topic
         require(not uses_joints or len(self.axis_joints) > 0, where, "axis_joints must name the axes' joints")
         self.n_axes = len(self.axis_joints) if self.mode == "joint_trajectory" else 4
@@ -241,7 +248,7 @@ class RealArmBridge(LifecycleNode):
         return super().on_shutdown(state)
 
     def destroy_node(self) -> None:
-        if self.active:
+        if getattr(self, "active", False):  # (a node that failed its checks never commanded anything)
             self._stop_arm()
         super().destroy_node()
 
@@ -268,12 +275,13 @@ class RealArmBridge(LifecycleNode):
         position = self._position()
         if values[-1] > 0 and reason is None:
             self.gripper_pub.publish(Float64MultiArray(data=self.gripper_close))
-            self.segment = None
+            self.segment = self.twist = None
             self.phase, self.deadline = CLOSE, now + self.close_time
         else:  # a motion; while a stop holds, the step passes without one (as the sim's idle human guide)
-            self.segment = None
+            self.segment = self.twist = None
             if reason is None and position is not None:
-                self._move_to(self.safety.target(position, step_delta(values[:-1], self.action_scale)), now)
+                start = self._start(now)
+                self._move_to(self.safety.target(start, step_delta(values[:-1], self.action_scale)), now)
             self.phase, self.deadline = MOVE, now + self.dt
         self._command(self._stop_reason(now), now)
 
@@ -379,7 +387,7 @@ class RealArmBridge(LifecycleNode):
         position = self._position()
         if self.phase == HOMING and position is not None:
             if np.all(np.abs(position - self.home) <= self.home_tolerance):
-                self.segment = None
+                self.segment = self.twist = None
                 self._wait_then(EPISODE)
             elif self._settled(now) and reason is None:
                 self._move_to(self.home.copy(), now)  # (again, if the last move fell short or was stopped)
@@ -414,13 +422,11 @@ class RealArmBridge(LifecycleNode):
         segment: motion resumes only with a new one."""
         position = self._position()
         if reason is not None:
-            self.segment = None
+            self.segment = self.twist = None
         if self.mode == "twist":
             velocity = np.zeros(4)
-            if self.segment is not None and position is not None:
-                start, target, t0, duration = self.segment
-                if now < t0 + duration:
-                    velocity = self.safety.velocity(position, (target - start) / duration)
+            if self.twist is not None and position is not None:
+                velocity = self.twist.velocity(now, lambda v: self.safety.velocity(position, v))
             self._publish_twist(velocity, now)
         elif reason is not None and not self.hold_sent and position is not None:
             self._publish_trajectory(self.safety.inside(position), 1.0 / self.command_rate, now)
@@ -429,12 +435,19 @@ class RealArmBridge(LifecycleNode):
     def _move_to(self, target: np.ndarray, now: float) -> None:
         """A straight segment from the measured position to ``target`` (inside the box), in one control
         period or as fast as ``max_velocity`` allows."""
-        start = self._position()
+        start = self._start(now)
         duration = self.safety.duration(start, target, self.dt)
         self.segment = (start, target, now, duration)
-        if self.mode == "joint_trajectory":
+        if self.mode == "twist":
+            self.twist = TwistSegment(start, target, now, duration, self.command_hold)
+        else:
             self._publish_trajectory(target, duration, now)
             self.hold_sent = False
+
+    def _start(self, now: float) -> np.ndarray:
+        """Where a new move starts: the running twist segment's plan (the measurement lags a moving
+        arm), else the measured position."""
+        return self.twist.planned(now) if self.twist is not None else self._position()
 
     def _settled(self, now: float) -> bool:
         """No segment, or one that ended a control period ago (the measurement has caught up)."""
@@ -442,7 +455,7 @@ class RealArmBridge(LifecycleNode):
 
     def _stop_arm(self) -> None:
         """Zero velocity (twist) or hold where it is (trajectory), published now."""
-        self.segment, now = None, self._now()
+        self.segment, self.twist, now = None, None, self._now()
         if self.mode == "twist":
             self._publish_twist(np.zeros(4), now)
         else:
@@ -478,7 +491,7 @@ class RealArmBridge(LifecycleNode):
 
     def _continue_after_wait(self) -> None:
         if self.after_wait == HOMING:
-            self.phase, self.segment = HOMING, None
+            self.phase, self.segment, self.twist = HOMING, None, None
             self.gripper_pub.publish(Float64MultiArray(data=self.gripper_open))
         else:
             self._begin_episode()
@@ -508,7 +521,7 @@ class RealArmBridge(LifecycleNode):
         if self.phase in IN_EPISODE:
             self.get_logger().warning(f"episode {self.episode} abandoned at step {self.t}: {why}")
             self.finished_key = self.current_key
-        self.pending, self.policy_since, self.segment = None, None, None
+        self.pending, self.policy_since, self.segment, self.twist = None, None, None, None
 
     def _capture(self, now: float, final: bool) -> None:
         self.phase, self.capture_after, self.final = OBSERVE, now, final
@@ -536,7 +549,8 @@ class RealArmBridge(LifecycleNode):
             self.finished_key = stamp_key(stamp)
             self.gripper_pub.publish(Float64MultiArray(data=self.gripper_open))
             self.policy_since = None
-            self._wait_then(HOMING)
+            self.after_wait = HOMING
+            self._continue_after_wait()  # the episode is over: home on our own, then wait for the operator
             return
         self.current, self.current_key = messages, stamp_key(stamp)
         self.phase, self.policy_since = ACT, now
