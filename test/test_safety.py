@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from jsrl_learning.config import ConfigError
-from jsrl_ros.safety import DEADMAN, ESTOP, WATCHDOG, SafetyFilter, limits_from_mapping, load_limits
+from jsrl_ros.safety import DEADMAN, ESTOP, WATCHDOG, SafetyFilter, TwistSegment, limits_from_mapping, load_limits
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "real_arm.yaml"
 LIMITS = {"workspace_min": [0.4, -0.2, 0.0, -1.5], "workspace_max": [0.7, 0.2, 0.3, 1.5],
@@ -128,3 +128,20 @@ def test_the_estop_latches_until_explicitly_cleared_and_outranks_every_other_sto
 def test_a_margin_that_leaves_no_box_is_refused() -> None:
     with pytest.raises(ValueError, match="no room"):
         make_filter(margin=0.2)
+
+
+def test_a_twist_segment_never_overshoots_however_late_the_commands_come() -> None:
+    f = make_filter()
+    rng = np.random.default_rng(1)
+    start, target = np.array([0.5, 0.0, 0.2, 0.0]), np.array([0.55, -0.03, 0.15, 0.3])
+    segment = TwistSegment(start, target, t0=0.0, duration=0.1, hold=0.05)
+    position, now = start.copy(), 0.0
+    for _ in range(60):  # the driver applies each velocity until the next one, or for hold seconds at most
+        velocity = segment.velocity(now, lambda v: f.velocity(position, v))
+        gap = rng.choice([0.005, 0.02, 0.04, 0.2])  # on time, late, very late (the stream stalls)
+        position = position + velocity * min(gap, 0.05)
+        now += gap
+        travelled = (position - start) / (target - start)
+        assert np.all(travelled <= 1.0 + 1e-9) and np.all(travelled >= -1e-12)
+        assert np.allclose(segment.planned(now), position)
+    assert np.allclose(position, target, atol=1e-3)  # and it gets there
