@@ -23,6 +23,8 @@ NODES = {
     "recorder": "jsrl_ros.nodes.recorder",
     "observation": "jsrl_ros.nodes.observation",
     "teleop_keyboard": "jsrl_ros.nodes.teleop_keyboard",
+    "real_arm_bridge": "jsrl_ros.nodes.real_arm_bridge",
+    "fake_arm": "jsrl_ros.nodes.fake_arm",
 }
 
 # Commands that need no ROS, installed to bin/ by both pip and colcon.

@@ -123,7 +123,53 @@ def record_demos(obs: str = "state", headless: str = "false", out_dir: str = "ru
     return Graph("record_demos.yaml", nodes)
 
 
+REAL_ARM_OPTIONS = (
+    Option("hardware", "fake", "a real arm's drivers, or the fake arm (no robot: CI, dry runs)", ("fake", "real")),
+    Option("guide", "teleop", "who guides: a human (keyboard/joystick) or a BC policy", ("teleop", "bc")),
+    Option("learner", "qtopt", "the explorer's learner", ("qtopt", "iql")),
+    Option("mode", "curriculum", "JSRL curriculum, or JSRL-Random", ("curriculum", "random")),
+    Option("command_mode", "twist", "arm commands: Cartesian velocity (MoveIt Servo) or joint targets "
+           "(joint_trajectory_controller)", ("twist", "joint_trajectory")),
+    Option("autostart", "false", "activate the bridge at start (real hardware; fake always does)", ("true", "false")),
+    Option("headless", "false", "no keyboard teleop window", ("true", "false")),
+    Option("bc_path", "", "saved BC guide (jsrl demos train-bc) for guide:=bc"),
+    Option("out_dir", "runs/real_arm", "episode bags, checkpoints and the curriculum state go here"),
+)
+
+
+def real_arm(hardware: str = "fake", guide: str = "teleop", learner: str = "qtopt", mode: str = "curriculum",
+             command_mode: str = "twist", autostart: str = "false", headless: str = "false", bc_path: str = "",
+             out_dir: str = "runs/real_arm") -> Graph:
+    """JSRL on a robot arm: the grasping graph with the real-arm bridge (camera + proprio observations)
+    in place of the sim bridge; hardware:=fake adds the fake arm, activates the bridge and confirms
+    every scene reset itself, and turns the deadman off (nobody holds one in CI)."""
+    _check(REAL_ARM_OPTIONS, locals())
+    out, fake, teleop = Path(out_dir), hardware == "fake", guide == "teleop"
+    episodes = str(out / "episodes")
+    bridge: dict[str, Any] = {"command_mode": command_mode, "autostart": fake or _flag(autostart),
+                              "auto_confirm": fake}
+    if fake:
+        bridge["safety"] = {"deadman": "off"}
+    arbiter: dict[str, Any] = {"guide": "human" if teleop else "bc"}
+    if bc_path:
+        arbiter["guide_path"] = bc_path
+    nodes = [
+        *([NodeSpec("fake_arm", "fake_arm")] if fake else []),
+        NodeSpec("real_arm_bridge", "real_arm_bridge", bridge),
+        NodeSpec("observation", "observation"),
+        NodeSpec("policy_arbiter", "policy_arbiter", arbiter),
+        NodeSpec("recorder", "recorder", {"episode_dir": episodes, "guide_type": "human" if teleop else "bc"}),
+        NodeSpec("learner", "learner", {"learner": learner, "episode_dir": episodes,
+                                        "checkpoint_path": str(out / "checkpoints" / "explorer.pt")}),
+        NodeSpec("curriculum_manager", "curriculum_manager",
+                 {"mode": mode, "state_file": str(out / "curriculum.json")}),
+        *([NodeSpec("teleop_keyboard", "teleop_keyboard", terminal=True)] if teleop and not _flag(headless) else []),
+    ]
+    return Graph("real_arm.yaml", nodes)
+
+
 GRAPHS: dict[str, GraphDef] = {
     "grasping_sim": GraphDef(grasping_sim, GRASPING_SIM_OPTIONS, "JSRL on the grasping sim (train)"),
     "record_demos": GraphDef(record_demos, RECORD_DEMOS_OPTIONS, "human teleop demos on the grasping sim"),
+    "real_arm": GraphDef(real_arm, REAL_ARM_OPTIONS, "JSRL on a robot arm (or the fake arm), behind the safety layer"),
 }
