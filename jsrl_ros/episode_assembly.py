@@ -76,9 +76,10 @@ class EpisodeAssembly:
     def meta(self, length: int, ended: str, topics: dict[str, str], dt: float, guide_type: str,
              seed: int) -> EpisodeMeta:
         steps = range(1, length + 1)
-        success = self.label == "success" if self.label else any(self.successes[t] for t in steps)
+        reported = any(self.successes[t] for t in steps)
+        success = self.label == "success" if self.label else reported
         guide_step = int(self.guide_step)  # known: complete_through() requires the episode info
         return EpisodeMeta(episode=self.episode, guide_step=guide_step, evaluation=self.evaluation, success=success,
                            length=length, total_return=float(sum(self.rewards[t] for t in steps)), ended=ended,
                            controller=controller_per_step(guide_step, length), topics=topics, dt=dt,
-                           guide_type=guide_type, seed=seed, label=self.label)
+                           guide_type=guide_type, seed=seed, label=self.label, bridge_success=reported)

@@ -57,7 +57,9 @@ class EpisodeBagError(ValueError):
 class EpisodeMeta:
     """What the recorder knows about a finished episode beyond its messages.
 
-    ``success`` is the human's ``label`` when there is one, else the env's success flag.
+    ``success`` is the human's ``label`` when there is one, else the env's success flag;
+    ``bridge_success`` is the bridge's own flag (the sim env's, or the real arm's grasp detector)
+    whatever the label says, so both verdicts are kept (None: a bag from before it was recorded).
     ``ended``: ``terminated``/``truncated`` by the env, or ``reset`` (ended early through
     ``jsrl/reset``: treated as a time-limit truncation at its last recorded outcome).
     ``controller[t]`` is ``guide`` for ``t < guide_step``, else ``explorer`` (Algorithm 1).
@@ -76,6 +78,7 @@ class EpisodeMeta:
     guide_type: str = ""
     seed: int = -1
     label: str = ""
+    bridge_success: bool | None = None
     format: int = FORMAT
 
     @property
