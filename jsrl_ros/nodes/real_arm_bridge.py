@@ -62,7 +62,7 @@ _SAFETY_TYPES = {"deadman": Parameter.Type.STRING, "watchdog_timeout": Parameter
 class RealArmBridge(LifecycleNode):
     def __init__(self, **node_kwargs: Any) -> None:
         super().__init__("real_arm_bridge", **node_kwargs)
-        self.where = where = f"{self.get_name()} parameters"
+        where = f"{self.get_name()} parameters"
         self._declare_interface(where)
         self._declare_task(where)
         limits = self._declare_safety(where)
