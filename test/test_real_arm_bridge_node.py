@@ -117,7 +117,7 @@ def test_an_estop_mid_motion_stops_the_arm_until_it_is_explicitly_cleared(ros) -
 
     assert probe.call("safety/clear_estop").success
     assert ros.spin_until(lambda: probe.latest is not None and probe.latest[0] == 1, 20.0)  # homed, next episode
-    assert np.allclose(arm.arm.position, node.home, atol=node.home_tolerance)
+    assert np.allclose(arm.arm.position, node.cfg.home, atol=node.cfg.home_tolerance)
     assert_in_box(arm, node)
 
 

@@ -55,7 +55,8 @@ class FakeArm(Node):
         self.workspace = [float(v) for v in self.declare_parameter("camera_view", [0.35, -0.2, 0.75, 0.2]).value]
         seed = self.declare_parameter("seed", 0).value
         twist_topic = self.declare_parameter("twist_topic", "servo_node/delta_twist_cmds").value
-        trajectory_topic = self.declare_parameter("trajectory_topic", "joint_trajectory_controller/joint_trajectory").value
+        trajectory_topic = self.declare_parameter("trajectory_topic",
+                                                  "joint_trajectory_controller/joint_trajectory").value
         gripper_topic = self.declare_parameter("gripper_topic", "gripper_controller/commands").value
         require(len(self.joints) == 4 and len(initial) == 4, where,
                 f"joints and initial must name and place the 4 axes x, y, z, yaw; got {self.joints}, {initial}")

@@ -27,75 +27,51 @@ from typing import Any
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import PoseStamped, TwistStamped
-from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.exceptions import ParameterException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, Float64MultiArray, String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from jsrl_learning.config import ConfigError, require
-from jsrl_ros.arm_task import PROPRIO_DIM, REWARD_SOURCES, GraspDetector, outcome, proprio, step_delta, \
-    yaw_of_quaternion
+from jsrl_ros.arm_task import PROPRIO_DIM, outcome, proprio, step_delta, yaw_of_quaternion
 from jsrl_ros.contract import LABELS, STEP_NAMES
 from jsrl_ros.conversions import MalformedMessage, named_vector
 from jsrl_ros.diagnostics import publish_counters
 from jsrl_ros.qos import LATCHED, RELIABLE, SENSOR
-from jsrl_ros.safety import ESTOP, LIMIT_KEYS, WATCHDOG, SafetyFilter, SafetyLimits, TwistSegment, \
-    limits_from_mapping
+from jsrl_ros.real_arm_config import RealArmConfig
+from jsrl_ros.safety import ESTOP, WATCHDOG, TwistSegment
 from jsrl_ros.spin import spin_node
-from jsrl_ros.step_clock import StepClock, stamp_key
+from jsrl_ros.step_clock import stamp_key
 from jsrl_ros.vectors import state_names
 
-MODES = ("twist", "joint_trajectory")
 # Phases: WAIT for the operator (jsrl/reset), HOMING, OBSERVE (waiting for fresh sensor data),
 # ACT (waiting for the policy's action), MOVE (one control period), CLOSE and LIFT (the grasp attempt).
 WAIT, HOMING, OBSERVE, ACT, MOVE, CLOSE, LIFT = "wait", "homing", "observe", "act", "move", "close", "lift"
 EPISODE = "episode"
 IN_EPISODE = (OBSERVE, ACT, MOVE, CLOSE, LIFT)
-_SAFETY_TYPES = {"deadman": Parameter.Type.STRING, "watchdog_timeout": Parameter.Type.DOUBLE,
-                 "deadman_timeout": Parameter.Type.DOUBLE}
 
 
 class RealArmBridge(LifecycleNode):
     def __init__(self, **node_kwargs: Any) -> None:
         super().__init__("real_arm_bridge", **node_kwargs)
-        where = f"{self.get_name()} parameters"
-        self._declare_interface(where)
-        self._declare_task(where)
-        limits = self._declare_safety(where)
-        require(len(self.margin) == limits.n_axes, where, f"box_margin needs one value per axis ({limits.n_axes})")
-        try:
-            self.safety = SafetyFilter(limits, self.dt, self.margin)
-        except ValueError as exc:
-            raise ConfigError(f"{where}: box_margin: {exc}") from exc
-        limits = self.safety.limits
-        require(limits.n_axes == self.n_axes, f"{where}: safety.workspace_min",
-                f"has {limits.n_axes} axes, the arm has {self.n_axes} ({self.axis_names})")
-        require(limits.watchdog_timeout > self.dt, f"{where}: safety.watchdog_timeout",
-                f"{limits.watchdog_timeout} s must exceed one control period dt = {self.dt} s")
-        require(np.array_equal(self.safety.inside(self.home), self.home), f"{where}: home",
-                f"{self.home.tolist()} is not inside the workspace box (less box_margin)")
-        require(limits.workspace_min[self.lift_axis] <= self.lift_to <= limits.workspace_max[self.lift_axis],
-                f"{where}: lift_to", f"{self.lift_to} is outside the workspace box on axis {self.lift_axis}")
+        self.cfg = cfg = RealArmConfig(self)
+        self.safety = cfg.safety
 
         self.state_pub = self.create_lifecycle_publisher(JointState, "jsrl/state", RELIABLE)
         self.step_pub = self.create_lifecycle_publisher(JointState, "jsrl/step", RELIABLE)
         self.image_pub = self.create_lifecycle_publisher(Image, "camera/image_raw", SENSOR)
-        self.gripper_pub = self.create_lifecycle_publisher(Float64MultiArray, self.gripper_topic, RELIABLE)
-        if self.mode == "twist":
-            self.twist_pub = self.create_lifecycle_publisher(TwistStamped, self.twist_topic, RELIABLE)
+        self.gripper_pub = self.create_lifecycle_publisher(Float64MultiArray, self.cfg.gripper_topic, RELIABLE)
+        if self.cfg.mode == "twist":
+            self.twist_pub = self.create_lifecycle_publisher(TwistStamped, self.cfg.twist_topic, RELIABLE)
         else:
-            self.trajectory_pub = self.create_lifecycle_publisher(JointTrajectory, self.trajectory_topic, RELIABLE)
+            self.trajectory_pub = self.create_lifecycle_publisher(JointTrajectory, self.cfg.trajectory_topic, RELIABLE)
         self.status_pub = self.create_publisher(String, "safety/status", LATCHED)
         self.create_subscription(JointState, "jsrl/action", self.on_action, RELIABLE)
         self.create_subscription(JointState, "joint_states", self.on_joint_state, SENSOR)
-        if self.pose_topic:
-            self.create_subscription(PoseStamped, self.pose_topic, self.on_pose, SENSOR)
-        if self.camera_topic:
-            self.create_subscription(Image, self.camera_topic, self.on_camera, SENSOR)
+        if self.cfg.pose_topic:
+            self.create_subscription(PoseStamped, self.cfg.pose_topic, self.on_pose, SENSOR)
+        if self.cfg.camera_topic:
+            self.create_subscription(Image, self.cfg.camera_topic, self.on_camera, SENSOR)
         self.create_subscription(Bool, "safety/estop", self.on_estop, RELIABLE)
         self.create_subscription(Bool, "safety/deadman", self.on_deadman, SENSOR)
         self.create_subscription(String, "jsrl/control_owner", self.on_owner, LATCHED)
@@ -105,7 +81,7 @@ class RealArmBridge(LifecycleNode):
 
         self.active = False
         self.phase, self.after_wait = WAIT, HOMING
-        self.episode, self.t = self.first_episode - 1, 0
+        self.episode, self.t = self.cfg.first_episode - 1, 0
         self.segment: tuple[np.ndarray, np.ndarray, float, float] | None = None  # start, target, t0, duration
         self.twist: TwistSegment | None = None  # the segment's velocity stream (twist mode)
         self.deadline = 0.0
@@ -125,102 +101,16 @@ class RealArmBridge(LifecycleNode):
         self.frame: Image | None = None
         self.dropped = self.stale = self.republished = self.steps = self.unlabelled = 0
         self.hold_sent = False
-        self.create_timer(1.0 / self.command_rate, self.on_tick)
+        self.create_timer(1.0 / self.cfg.command_rate, self.on_tick)
         publish_counters(self, self.counters)
         self._set_status("inactive")
-        self.get_logger().info(f"{self.mode} commands, axes {self.axis_names}, dt={self.dt}s; "
-                               f"{'autostart' if self.autostart else 'waiting to be configured and activated'}")
-        if self.autostart:
+        self.get_logger().info(f"{self.cfg.mode} commands, axes {self.cfg.axis_names}, dt={self.cfg.dt}s; "
+                               f"{'autostart' if self.cfg.autostart else 'waiting to be configured and activated'}")
+        if self.cfg.autostart:
             self.trigger_configure()
             self.trigger_activate()
 
     # --- parameters ------------------------------------------------------------------------
-
-    def _declare_interface(self, where: str) -> None:
-        self.dt = self.declare_parameter("dt", 0.1).value
-        self.action_names = list(self.declare_parameter("action_names", Parameter.Type.STRING_ARRAY).value or [])
-        self.first_episode = self.declare_parameter("first_episode", 0).value
-        self.mode = self.declare_parameter("command_mode", "twist").value
-        self.axis_joints = list(self.declare_parameter("axis_joints", ["x", "y", "z", "yaw"]).value)
-        self.pose_topic = self.declare_parameter("ee_pose_topic", "").value
-        self.finger_joints = list(self.declare_parameter("finger_joints", ["finger_left", "finger_right"]).value)
-        self.twist_topic = self.declare_parameter("twist_topic", "servo_node/delta_twist_cmds").value
-        self.trajectory_topic = self.declare_parameter(
-            "trajectory_topic", "joint_trajectory_controller/joint_trajectory").value
-        self.gripper_topic = self.declare_parameter("gripper_topic", "gripper_controller/commands").value
-        self.gripper_open = [float(v) for v in self.declare_parameter("gripper_open_command", [0.04, 0.04]).value]
-        self.gripper_close = [float(v) for v in self.declare_parameter("gripper_close_command", [0.0, 0.0]).value]
-        self.command_frame = self.declare_parameter("command_frame", "base_link").value
-        self.command_rate = self.declare_parameter("command_rate", 50.0).value
-        self.command_hold = self.declare_parameter("command_hold", 0.05).value
-        self.margin = [float(v) for v in self.declare_parameter("box_margin", [0.01, 0.01, 0.01, 0.05]).value]
-        self.camera_topic = self.declare_parameter("camera_topic", "camera/color/image_raw").value
-        self.autostart = self.declare_parameter("autostart", False).value
-        self.auto_confirm = self.declare_parameter("auto_confirm", False).value
-        require(self.mode in MODES, where, f"command_mode must be one of {MODES}, got {self.mode!r}")
-        try:
-            self.clock = StepClock(self.dt)
-        except ValueError as exc:
-            raise ConfigError(f"{where}: dt: {exc}") from exc
-        require(self.first_episode >= 0, where, f"first_episode must be >= 0, got {self.first_episode}")
-        require(len(self.finger_joints) > 0 and len(self.gripper_open) == len(self.gripper_close) > 0, where,
-                "finger_joints must name the fingers; gripper_open_command / gripper_close_command must be "
-                "equally long")
-        require(self.command_rate > 0 and min(self.margin) >= 0, where, "command_rate must be > 0, box_margin >= 0")
-        require(self.command_hold >= 1.0 / self.command_rate, where,
-                f"command_hold {self.command_hold} s must be at least one command period (1 / command_rate)")
-        uses_joints = self.mode == "joint_trajectory" or not self.pose_topic
-        require(not uses_joints or len(self.axis_joints) > 0, where, "axis_joints must name the axes' joints")
-        self.n_axes = len(self.axis_joints) if self.mode == "joint_trajectory" else 4
-        self.axis_names = self.axis_joints if self.mode == "joint_trajectory" else ["x", "y", "z", "yaw"]
-        require(not uses_joints or len(self.axis_joints) == self.n_axes, where,
-                f"twist mode without ee_pose_topic reads x, y, z, yaw from axis_joints (4 names), "
-                f"got {self.axis_joints}")
-        require(bool(self.pose_topic) or len(self.axis_joints) == 4, where,
-                "the proprio observation needs the end effector's x, y, z, yaw: set ee_pose_topic, or "
-                "axis_joints must be those 4 (a Cartesian arm)")
-        require(len(self.action_names) == self.n_axes + 1 and all(self.action_names), where,
-                f"action_names must name {self.n_axes} motion dimensions and the gripper, got {self.action_names}")
-
-    def _declare_task(self, where: str) -> None:
-        self.max_steps = self.declare_parameter("max_steps", 15).value
-        self.action_scale = np.asarray(self.declare_parameter("action_scale", [0.05, 0.05, 0.05, 0.3]).value, float)
-        self.home = np.asarray(self.declare_parameter("home", [0.55, 0.0, 0.25, 0.0]).value, dtype=np.float64)
-        self.home_tolerance = self.declare_parameter("home_tolerance", 0.01).value
-        self.floor_z = self.declare_parameter("floor_z", 0.0).value
-        self.max_opening = self.declare_parameter("max_opening", 0.08).value
-        self.close_time = self.declare_parameter("close_time", 0.5).value
-        self.lift_axis = self.declare_parameter("lift_axis", 2).value
-        self.lift_to = self.declare_parameter("lift_to", 0.3).value
-        self.lift_time = self.declare_parameter("lift_time", 2.0).value
-        min_width = self.declare_parameter("grasp_min_width", 0.005).value
-        max_width = self.declare_parameter("grasp_max_width", 0.075).value
-        self.reward_source = self.declare_parameter("reward_source", "detector").value
-        require(self.max_steps > 0, where, f"max_steps must be > 0, got {self.max_steps}")
-        require(self.action_scale.shape == (self.n_axes,) and np.all(self.action_scale > 0), where,
-                f"action_scale must give {self.n_axes} positive per-step deltas, got {self.action_scale.tolist()}")
-        require(self.home.shape == (self.n_axes,), where, f"home must place the {self.n_axes} axes")
-        require(0 <= self.lift_axis < self.n_axes, where, f"lift_axis {self.lift_axis} is not an axis index")
-        require(self.home_tolerance > 0 and self.max_opening > 0 and self.close_time >= 0 and self.lift_time > 0,
-                where, "home_tolerance, max_opening, lift_time must be > 0; close_time >= 0")
-        require(self.reward_source in REWARD_SOURCES, where,
-                f"reward_source must be one of {REWARD_SOURCES}, got {self.reward_source!r}")
-        try:
-            self.detector = GraspDetector(min_width, max_width)
-        except ValueError as exc:
-            raise ConfigError(f"{where}: {exc}") from exc
-
-    def _declare_safety(self, where: str) -> SafetyLimits:
-        """Every ``safety.*`` limit is declared without a default: a missing one refuses to start."""
-        values = {}
-        for key in LIMIT_KEYS:
-            kind = _SAFETY_TYPES.get(key, Parameter.Type.DOUBLE_ARRAY)
-            try:
-                values[key] = self.declare_parameter(f"safety.{key}", kind,
-                                                     ParameterDescriptor(read_only=True)).value
-            except ParameterException as exc:
-                raise ConfigError(f"{where}: safety.{key}: {exc}") from exc
-        return limits_from_mapping(values, f"{where}: safety")
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -257,10 +147,10 @@ class RealArmBridge(LifecycleNode):
     def on_action(self, msg: JointState) -> None:
         if not self.active:
             return
-        if list(msg.name) != self.action_names:
-            self.safety.reject(f"names {list(msg.name)} != {self.action_names}")
+        if list(msg.name) != self.cfg.action_names:
+            self.safety.reject(f"names {list(msg.name)} != {self.cfg.action_names}")
             return self._log_rejection()
-        values = self.safety.accept(msg.position, len(self.action_names))
+        values = self.safety.accept(msg.position, len(self.cfg.action_names))
         if values is None:
             return self._log_rejection()
         key = stamp_key(msg.header.stamp)
@@ -274,15 +164,15 @@ class RealArmBridge(LifecycleNode):
         reason = self._stop_reason(now)
         position = self._position()
         if values[-1] > 0 and reason is None:
-            self.gripper_pub.publish(Float64MultiArray(data=self.gripper_close))
+            self.gripper_pub.publish(Float64MultiArray(data=self.cfg.gripper_close))
             self.segment = self.twist = None
-            self.phase, self.deadline = CLOSE, now + self.close_time
+            self.phase, self.deadline = CLOSE, now + self.cfg.close_time
         else:  # a motion; while a stop holds, the step passes without one (as the sim's idle human guide)
             self.segment = self.twist = None
             if reason is None and position is not None:
                 start = self._start(now)
-                self._move_to(self.safety.target(start, step_delta(values[:-1], self.action_scale)), now)
-            self.phase, self.deadline = MOVE, now + self.dt
+                self._move_to(self.safety.target(start, step_delta(values[:-1], self.cfg.action_scale)), now)
+            self.phase, self.deadline = MOVE, now + self.cfg.dt
         self._command(self._stop_reason(now), now)
 
     def _log_rejection(self) -> None:
@@ -290,8 +180,8 @@ class RealArmBridge(LifecycleNode):
                                   f"{self.safety.counts['rejected']} so far)", throttle_duration_sec=2.0)
 
     def on_joint_state(self, msg: JointState) -> None:
-        needed = (self.axis_joints if self.mode == "joint_trajectory" or not self.pose_topic else []) \
-            + self.finger_joints
+        needed = (self.cfg.axis_joints if self.cfg.mode == "joint_trajectory" or not self.cfg.pose_topic else []) \
+            + self.cfg.finger_joints
         values = dict(zip(msg.name, msg.position))
         if len(msg.name) != len(msg.position) or any(n not in values or not np.isfinite(values[n]) for n in needed):
             return self._drop("joint_states", MalformedMessage(f"needs finite positions of {needed}, got names "
@@ -302,7 +192,7 @@ class RealArmBridge(LifecycleNode):
         p, q = msg.pose.position, msg.pose.orientation
         pose = np.array([p.x, p.y, p.z, yaw_of_quaternion(q.x, q.y, q.z, q.w)])
         if not np.all(np.isfinite(pose)):
-            return self._drop(self.pose_topic, MalformedMessage(f"non-finite pose {pose.tolist()}"))
+            return self._drop(self.cfg.pose_topic, MalformedMessage(f"non-finite pose {pose.tolist()}"))
         self.pose, self.pose_at = pose, self._now()
 
     def on_camera(self, msg: Image) -> None:
@@ -353,7 +243,7 @@ class RealArmBridge(LifecycleNode):
             "refused: the e-stop input is still engaged"
         if response.success:
             self._set_status("ok" if self.active else "inactive")
-            if self.active and self.phase == WAIT and self.auto_confirm:
+            if self.active and self.phase == WAIT and self.cfg.auto_confirm:
                 self._continue_after_wait()
         self.get_logger().warning(f"safety/clear_estop: {response.message}")
         return response
@@ -384,13 +274,14 @@ class RealArmBridge(LifecycleNode):
         return self.safety.stop_reason(now, self.owner == "guide", watched)
 
     def _advance(self, now: float, reason: str | None) -> None:
-        position = self._position()
+        """One step of the phase machine (docs/sim_to_real.md: what the bridge does)."""
+        position, cfg = self._position(), self.cfg
         if self.phase == HOMING and position is not None:
-            if np.all(np.abs(position - self.home) <= self.home_tolerance):
+            if np.all(np.abs(position - self.cfg.home) <= self.cfg.home_tolerance):
                 self.segment = self.twist = None
                 self._wait_then(EPISODE)
             elif self._settled(now) and reason is None:
-                self._move_to(self.home.copy(), now)  # (again, if the last move fell short or was stopped)
+                self._move_to(self.cfg.home.copy(), now)  # (again, if the last move fell short or was stopped)
         elif self.phase == OBSERVE:
             self._try_capture(now)
         elif self.phase == ACT and reason == WATCHDOG \
@@ -400,17 +291,17 @@ class RealArmBridge(LifecycleNode):
         elif self.phase == MOVE and now >= self.deadline:
             self.t += 1
             self.steps += 1
-            truncated = self.t >= self.max_steps
+            truncated = self.t >= self.cfg.max_steps
             self.pending = (0.0, False, truncated, False)
             self._capture(now, final=truncated)
         elif self.phase == CLOSE and now >= self.deadline and position is not None and reason is None:
             lift = position.copy()
-            lift[self.lift_axis] = self.lift_to
+            lift[self.cfg.lift_axis] = self.cfg.lift_to
             self._move_to(self.safety.inside(lift), now)
-            self.phase, self.deadline = LIFT, now + self.lift_time
+            self.phase, self.deadline = LIFT, now + self.cfg.lift_time
         elif self.phase == LIFT and position is not None and (
-                now >= self.deadline or abs(position[self.lift_axis] - self.lift_to) <= self.home_tolerance):
-            self.detected = self.detector(self._opening())
+                now >= self.deadline or abs(position[cfg.lift_axis] - cfg.lift_to) <= cfg.home_tolerance):
+            self.detected = self.cfg.detector(self._opening())
             self.t += 1
             self.steps += 1
             self.pending = None  # the reward waits for a possible label: composed when the episode's end is sent
@@ -423,23 +314,23 @@ class RealArmBridge(LifecycleNode):
         position = self._position()
         if reason is not None:
             self.segment = self.twist = None
-        if self.mode == "twist":
+        if self.cfg.mode == "twist":
             velocity = np.zeros(4)
             if self.twist is not None and position is not None:
                 velocity = self.twist.velocity(now, lambda v: self.safety.velocity(position, v))
             self._publish_twist(velocity, now)
         elif reason is not None and not self.hold_sent and position is not None:
-            self._publish_trajectory(self.safety.inside(position), 1.0 / self.command_rate, now)
+            self._publish_trajectory(self.safety.inside(position), 1.0 / self.cfg.command_rate, now)
             self.hold_sent = True
 
     def _move_to(self, target: np.ndarray, now: float) -> None:
         """A straight segment from the measured position to ``target`` (inside the box), in one control
         period or as fast as ``max_velocity`` allows."""
         start = self._start(now)
-        duration = self.safety.duration(start, target, self.dt)
+        duration = self.safety.duration(start, target, self.cfg.dt)
         self.segment = (start, target, now, duration)
-        if self.mode == "twist":
-            self.twist = TwistSegment(start, target, now, duration, self.command_hold)
+        if self.cfg.mode == "twist":
+            self.twist = TwistSegment(start, target, now, duration, self.cfg.command_hold)
         else:
             self._publish_trajectory(target, duration, now)
             self.hold_sent = False
@@ -451,23 +342,23 @@ class RealArmBridge(LifecycleNode):
 
     def _settled(self, now: float) -> bool:
         """No segment, or one that ended a control period ago (the measurement has caught up)."""
-        return self.segment is None or now > self.segment[2] + self.segment[3] + self.dt
+        return self.segment is None or now > self.segment[2] + self.segment[3] + self.cfg.dt
 
     def _stop_arm(self) -> None:
         """Zero velocity (twist) or hold where it is (trajectory), published now."""
         self.segment, self.twist, now = None, None, self._now()
-        if self.mode == "twist":
+        if self.cfg.mode == "twist":
             self._publish_twist(np.zeros(4), now)
         else:
             position = self._position()
             if position is not None:
-                self._publish_trajectory(self.safety.inside(position), 1.0 / self.command_rate, now)
+                self._publish_trajectory(self.safety.inside(position), 1.0 / self.cfg.command_rate, now)
                 self.hold_sent = True
 
     def _publish_twist(self, velocity: np.ndarray, now: float) -> None:
         msg = TwistStamped()
         msg.header.stamp = _stamp(now)
-        msg.header.frame_id = self.command_frame
+        msg.header.frame_id = self.cfg.command_frame
         msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z, msg.twist.angular.z = (float(v) for v in velocity)
         self.twist_pub.publish(msg)
 
@@ -475,7 +366,7 @@ class RealArmBridge(LifecycleNode):
         sec = int(duration)
         point = JointTrajectoryPoint(positions=[float(v) for v in positions],
                                      time_from_start=Duration(sec=sec, nanosec=int((duration - sec) * 1e9)))
-        msg = JointTrajectory(joint_names=list(self.axis_joints), points=[point])
+        msg = JointTrajectory(joint_names=list(self.cfg.axis_joints), points=[point])
         msg.header.stamp = _stamp(now)
         self.trajectory_pub.publish(msg)
 
@@ -483,7 +374,7 @@ class RealArmBridge(LifecycleNode):
 
     def _wait_then(self, next_phase: str) -> None:
         self.phase, self.after_wait = WAIT, next_phase
-        if self.auto_confirm and not self.safety.estop_latched:
+        if self.cfg.auto_confirm and not self.safety.estop_latched:
             self._continue_after_wait()
         else:
             what = "home the arm" if next_phase == HOMING else "start the next episode (is the scene reset?)"
@@ -492,7 +383,7 @@ class RealArmBridge(LifecycleNode):
     def _continue_after_wait(self) -> None:
         if self.after_wait == HOMING:
             self.phase, self.segment, self.twist = HOMING, None, None
-            self.gripper_pub.publish(Float64MultiArray(data=self.gripper_open))
+            self.gripper_pub.publish(Float64MultiArray(data=self.cfg.gripper_open))
         else:
             self._begin_episode()
 
@@ -507,8 +398,8 @@ class RealArmBridge(LifecycleNode):
         """The ended episode's outcome (now with any human label) and final observation."""
         outcome_msg = self.held_end[0][1]
         if self.detected is not None:
-            reward, success = outcome(self.detected, self.label, self.reward_source)
-            if self.reward_source == "label" and self.label not in LABELS:
+            reward, success = outcome(self.detected, self.label, self.cfg.reward_source)
+            if self.cfg.reward_source == "label" and self.label not in LABELS:
                 self.unlabelled += 1
             outcome_msg.position = [float(self.episode), float(self.t), reward, 1.0, 0.0, float(success)]
         for publisher, msg in self.held_end:
@@ -528,26 +419,27 @@ class RealArmBridge(LifecycleNode):
         self._try_capture(now)
 
     def _try_capture(self, now: float) -> None:
-        fresh = self.joints_at > self.capture_after and (not self.pose_topic or self.pose_at > self.capture_after) \
-            and (not self.camera_topic or self.frame_at > self.capture_after)
+        fresh = self.joints_at > self.capture_after and (not self.cfg.pose_topic or self.pose_at > self.capture_after) \
+            and (not self.cfg.camera_topic or self.frame_at > self.capture_after)
         if not fresh:
             return
-        stamp = self.clock.stamp(self.episode, self.t)
+        stamp = self.cfg.clock.stamp(self.episode, self.t)
         messages: list[tuple[Any, Any]] = []
         if self.final or self.pending is not None:
             reward, terminated, truncated, success = self.pending or (0.0, True, False, False)
             messages.append((self.step_pub, named_vector(STEP_NAMES, [self.episode, self.t, reward, terminated,
                                                                       truncated, success], stamp)))
-        if self.camera_topic:
+        if self.cfg.camera_topic:
             messages.append((self.image_pub, self._restamped(self.frame, stamp)))
         pose = self._pose()
-        vector = proprio(pose[2], pose[3], self._opening(), self.t, self.max_steps, self.floor_z, self.max_opening)
+        cfg = self.cfg
+        vector = proprio(pose[2], pose[3], self._opening(), self.t, cfg.max_steps, cfg.floor_z, cfg.max_opening)
         messages.append((self.state_pub, named_vector(state_names(PROPRIO_DIM), vector, stamp)))
         self.pending = None
         if self.final:
             self.held_end = messages
             self.finished_key = stamp_key(stamp)
-            self.gripper_pub.publish(Float64MultiArray(data=self.gripper_open))
+            self.gripper_pub.publish(Float64MultiArray(data=self.cfg.gripper_open))
             self.policy_since = None
             self.after_wait = HOMING
             self._continue_after_wait()  # the episode is over: home on our own, then wait for the operator
@@ -572,17 +464,17 @@ class RealArmBridge(LifecycleNode):
 
     def _position(self) -> np.ndarray | None:
         """The axes' measured positions in the command space, or None before the first measurement."""
-        if self.mode == "twist" and self.pose_topic:
+        if self.cfg.mode == "twist" and self.cfg.pose_topic:
             return self.pose
         if self.joints_at < 0:
             return None
-        return np.array([self.joints[n] for n in self.axis_joints])
+        return np.array([self.joints[n] for n in self.cfg.axis_joints])
 
     def _pose(self) -> np.ndarray:
-        return self.pose if self.pose_topic else np.array([self.joints[n] for n in self.axis_joints])
+        return self.pose if self.cfg.pose_topic else np.array([self.joints[n] for n in self.cfg.axis_joints])
 
     def _opening(self) -> float:
-        return float(sum(self.joints[n] for n in self.finger_joints))
+        return float(sum(self.joints[n] for n in self.cfg.finger_joints))
 
     def _set_status(self, status: str) -> None:
         if self.safety.estop_latched:
