@@ -12,6 +12,9 @@ is a :class:`ConfigError` naming the key, never a default. :class:`SafetyFilter`
   is released or silent for ``deadman_timeout``, and when no valid action arrived for
   ``watchdog_timeout`` while the policy drives.
 
+:class:`TwistSegment` streams one move as velocity commands that cannot overshoot its target,
+however late the next command comes.
+
 Axes are the bridge's command space: the end effector's (x, y, z, yaw) for Cartesian
 velocity commands, the joints for joint-trajectory commands; the box is that space's box.
 Times are seconds on any monotonic clock the caller passes in.
@@ -66,10 +69,6 @@ class SafetyLimits:
             require(math.isfinite(value) and value > 0, f"{where}.{key}", f"must be > 0 s, got {value}")
         require(self.deadman in DEADMAN_MODES, f"{where}.deadman", f"must be one of {DEADMAN_MODES}, "
                                                                    f"got {self.deadman!r}")
-
-    def contains(self, position: Sequence[float]) -> bool:
-        p = np.asarray(position, dtype=np.float64)
-        return bool(np.all(p >= self.workspace_min) and np.all(p <= self.workspace_max))
 
 
 LIMIT_KEYS = tuple(f.name for f in fields(SafetyLimits))

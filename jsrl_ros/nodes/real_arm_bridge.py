@@ -110,8 +110,6 @@ class RealArmBridge(LifecycleNode):
             self.trigger_configure()
             self.trigger_activate()
 
-    # --- parameters ------------------------------------------------------------------------
-
     # --- lifecycle -------------------------------------------------------------------------
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
