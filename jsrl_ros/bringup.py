@@ -255,6 +255,9 @@ def run(args: argparse.Namespace) -> int:
                 next_progress = now + PROGRESS_EVERY_S
             dead = children.dead()
             if dead:
+                if all(spec.terminal and code == 0 for spec, code in dead):
+                    print(f"stopping: {dead[0][0].name} quit")
+                    break
                 for spec, code in dead:
                     print(f"error: {spec.name} exited with code {code}; see {out / 'logs' / (spec.name + '.log')}",
                           file=sys.stderr)

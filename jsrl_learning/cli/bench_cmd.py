@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Callable, NamedTuple
 
+from jsrl_learning.cli import bench_grasp_cmd
 from jsrl_learning.config import ConfigError
 
 
@@ -52,6 +53,7 @@ def _run_lock(args: argparse.Namespace) -> int:
 BENCHES: dict[str, Bench] = {
     "lock": Bench("combination lock: episodes to solve vs horizon, JSRL vs ε-greedy (Theorem 4.1)",
                   _lock_arguments, _run_lock),
+    "grasp": Bench(bench_grasp_cmd.HELP, bench_grasp_cmd.add_arguments, bench_grasp_cmd.run),
 }
 
 

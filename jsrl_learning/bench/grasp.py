@@ -1,0 +1,421 @@
+"""Grasping benchmark: QT-Opt+JSRL against QT-Opt and BC with few demonstrations (the paper's Table/Fig. 5).
+
+Per task (indiscriminate, instance), observation mode and demo count N, for every seed:
+
+1. *demos*: N successful grasps by the scripted guide on the **training** objects, written as a
+   Minari dataset (``jsrl_learning.demos``);
+2. ``bc``: behaviour cloning on those demos, scored on the **held-out** objects;
+3. ``qtopt``: QT-Opt pre-trained offline on the demos, then trained online with the demos kept
+   in its replay (a fixed share of every batch), no guide;
+4. ``jsrl``: QT-Opt from scratch (cold start) as JSRL's explorer behind the BC guide, with the
+   curriculum; as in the paper for grasping, the demos are **not** in its replay;
+5. ``jsrl_random``: the same with JSRL-Random (h drawn per episode from the stages).
+
+Online runs train on the training objects and are evaluated on the held-out ones every
+``eval_every`` env steps (``eval_env_kwargs``). A method's final ``success`` is its policy alone —
+the explorer with no guide steps for the RL methods, the cloned policy for BC — over
+``final_eval_episodes`` held-out episodes, the same episodes for every method and seed.
+
+Jobs (one demo set + BC per seed, then one online run per method and seed) run in worker
+processes with one torch thread each; the JSON is rewritten after every finished job, so a
+killed run keeps what it finished. Settings come from a YAML (``config/grasp_quick.yaml``,
+``config/grasp_full.yaml``) and are fixed a priori: see docs/grasping_results.md.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import shutil
+import sys
+import time
+import warnings
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from jsrl_learning.config import ConfigError, from_mapping, read_yaml, require
+from jsrl_learning.curriculum import CurriculumConfig
+from jsrl_learning.datasets import load_dataset
+from jsrl_learning.demos import GRASP_ENV_ID, GRASP_OBS, GRASP_TASKS, grasp_env_kwargs, grasp_scripted_guide, \
+    record_demos
+from jsrl_learning.guides import BCConfig, BCGuide, GuideSpec
+from jsrl_learning.learners.qtopt import QTOptConfig
+from jsrl_learning.rollout import evaluate
+from jsrl_learning.trainer import JSRLTrainer, TrainConfig
+
+METHODS = ("bc", "qtopt", "jsrl", "jsrl_random")
+ONLINE_METHODS = ("qtopt", "jsrl", "jsrl_random")
+BENCH_KEYS_IN_ENV = ("task", "obs_mode", "object_set")  # set by the bench, never by env_kwargs
+FINAL_EVAL_SEED = 7_000_000  # first reset seed of the final held-out episodes (shared by all runs)
+# Independent seed streams per bench seed.
+DEMO_STREAM, BC_STREAM, LEARNER_STREAM, TRAIN_STREAM = 0, 1, 2, 3
+
+
+@dataclass
+class GraspBenchConfig:
+    """One sweep. ``qtopt`` is the QT-Opt learner config (``QTOptConfig`` keys; its seed is set per run).
+
+    ``h1``: JSRL's first guide-step; null (the paper's choice) estimates it per run as the BC
+    guide's mean steps to success over ``h1_rollouts`` held-out rollouts.
+    """
+
+    tasks: list[str]
+    obs: list[str]
+    demos: list[int]
+    seeds: list[int]
+    online_steps: int
+    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    eval_every: int = 1000
+    eval_episodes: int = 20
+    final_eval_episodes: int = 100
+    updates_per_step: float = 1.0
+    batch_size: int = 256
+    online_capacity: int = 100_000
+    qtopt: dict[str, Any] = field(default_factory=dict)
+    qtopt_offline_updates: int = 10_000
+    qtopt_online_fraction: float = 0.75
+    bc: BCConfig = field(default_factory=BCConfig)
+    stages: int = 5
+    window: int = 3
+    tolerance: float = 0.05
+    h1_rollouts: int = 100
+    h1: float | None = None
+    demo_noise: float = 0.0
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    workers: int = 2
+
+    def validate(self, where: str) -> None:
+        require(bool(self.tasks) and set(self.tasks) <= set(GRASP_TASKS), where,
+                f"tasks must be a non-empty subset of {GRASP_TASKS}, got {self.tasks!r}")
+        require(bool(self.obs) and set(self.obs) <= set(GRASP_OBS), where,
+                f"obs must be a non-empty subset of {GRASP_OBS}, got {self.obs!r}")
+        require(bool(self.methods) and set(self.methods) <= set(METHODS), where,
+                f"methods must be a non-empty subset of {METHODS}, got {self.methods!r}")
+        require(bool(self.demos) and all(_positive_int(n) for n in self.demos), where,
+                f"demos must be positive ints, got {self.demos!r}")
+        require(bool(self.seeds) and all(isinstance(s, int) and s >= 0 for s in self.seeds)
+                and len(set(self.seeds)) == len(self.seeds), where,
+                f"seeds must be distinct ints >= 0, got {self.seeds!r}")
+        online = any(m in ONLINE_METHODS for m in self.methods)
+        require(isinstance(self.online_steps, int) and (self.online_steps > 0 or not online and self.online_steps == 0),
+                where, f"online_steps must be a positive int (0 only without online methods), got {self.online_steps!r}")
+        for name in ("eval_every", "eval_episodes", "final_eval_episodes", "batch_size",
+                     "online_capacity", "stages", "window", "h1_rollouts", "workers"):
+            require(_positive_int(getattr(self, name)), where,
+                    f"{name} must be a positive int, got {getattr(self, name)!r}")
+        require(isinstance(self.qtopt_offline_updates, int) and self.qtopt_offline_updates >= 0, where,
+                f"qtopt_offline_updates must be an int >= 0, got {self.qtopt_offline_updates!r}")
+        require(self.updates_per_step >= 0, where, f"updates_per_step must be >= 0, got {self.updates_per_step!r}")
+        require(0.0 <= self.qtopt_online_fraction <= 1.0, where,
+                f"qtopt_online_fraction must be in [0, 1], got {self.qtopt_online_fraction!r}")
+        require(self.h1 is None or (isinstance(self.h1, (int, float)) and self.h1 >= 0), where,
+                f"h1 must be a number >= 0 or null (estimate it from the BC guide), got {self.h1!r}")
+        require(self.tolerance >= 0, where, f"tolerance must be >= 0, got {self.tolerance!r}")
+        require(self.demo_noise >= 0, where, f"demo_noise must be >= 0, got {self.demo_noise!r}")
+        clashing = sorted(set(self.env_kwargs) & set(BENCH_KEYS_IN_ENV))
+        require(not clashing, where, f"env_kwargs: {clashing} are set by the bench (tasks, obs, train/test objects)")
+        require("seed" not in self.qtopt, where, "qtopt.seed is derived from the bench seed; remove it")
+        from_mapping(QTOptConfig, self.qtopt, f"{where}.qtopt")  # unknown keys and bad values, named
+        self.bc.validate(f"{where}.bc")
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def load_bench_config(path: str | Path) -> GraspBenchConfig:
+    """A bench config from YAML; unknown keys and bad values are named with the file."""
+    return from_mapping(GraspBenchConfig, read_yaml(path), str(path))
+
+
+def default_config_path(quick: bool) -> Path:
+    """``config/grasp_{quick,full}.yaml`` from the source tree, or from an installed share/jsrl_ros/config."""
+    name = f"grasp_{'quick' if quick else 'full'}.yaml"
+    candidates = [Path(__file__).resolve().parents[2] / "config" / name,
+                  Path(sys.prefix) / "share" / "jsrl_ros" / "config" / name]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise ConfigError(f"bench config {name} not found in {', '.join(map(str, candidates))}; pass --config")
+
+
+# ----- jobs (run in worker processes) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (task, observation mode, demo count): a row group of the result table."""
+
+    task: str
+    obs: str
+    demos: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.task}-{self.obs}-{self.demos}"
+
+
+def derive_seed(seed: int, stream: int) -> int:
+    return int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])
+
+
+def _seed_dir(work_dir: Path, cell: Cell, seed: int) -> Path:
+    return work_dir / cell.name / f"seed{seed}"
+
+
+def _env_kwargs(cfg: GraspBenchConfig, cell: Cell, object_set: str) -> dict[str, Any]:
+    return grasp_env_kwargs(cell.task, cell.obs, object_set, **cfg.env_kwargs)
+
+
+def prepare_seed(cfg: GraspBenchConfig, cell: Cell, seed: int, work_dir: Path) -> dict[str, Any]:
+    """Demos on the training objects, BC trained on them and scored on the held-out objects."""
+    start, cpu = time.perf_counter(), time.process_time()
+    out = _seed_dir(work_dir, cell, seed)
+    shutil.rmtree(out, ignore_errors=True)  # a fresh run: Minari refuses to overwrite a dataset
+    out.mkdir(parents=True)
+    record = record_demos(GRASP_ENV_ID, _env_kwargs(cfg, cell, "train"),
+                          grasp_scripted_guide(cfg.demo_noise, seed=derive_seed(seed, DEMO_STREAM)), cell.demos,
+                          f"jsrl/grasp/{cell.name}-seed{seed}-v0", seed=derive_seed(seed, DEMO_STREAM) % 2**31,
+                          root=out / "minari")
+    data = load_dataset(str(record.path))
+    test_env = gym.make(GRASP_ENV_ID, **_env_kwargs(cfg, cell, "test"))
+    bc = BCGuide.train(data, replace(cfg.bc, seed=derive_seed(seed, BC_STREAM) % 2**31), test_env.action_space)
+    bc_path = out / "bc.pt"
+    bc.save(bc_path)
+    score = evaluate(test_env, bc, bc.act, sys.maxsize, cfg.final_eval_episodes, FINAL_EVAL_SEED)
+    return {"job": "prepare", "cell": asdict(cell), "seed": seed, "dataset": str(record.path),
+            "bc_path": str(bc_path), "demo_episodes": record.episodes, "demo_attempts": record.attempts,
+            "demo_transitions": record.transitions, "scripted_success_train": record.guide_success_rate,
+            "bc_final_loss": float(np.mean(bc.losses[-100:])) if bc.losses else None,
+            "success": score.success_rate, "mean_length": score.mean_length,
+            "wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu}
+
+
+class EvalRecorder:
+    """Keeps the trainer's evaluations (a TrainLogger)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, float]] = []
+        self.h1: float | None = None
+        self.guide_success: float | None = None
+
+    def log(self, step: int, scalars: Mapping[str, float]) -> None:
+        if "curriculum/h1" in scalars:
+            self.h1, self.guide_success = scalars["curriculum/h1"], scalars["curriculum/guide_success_rate"]
+        if "eval/explorer_success_rate" in scalars:
+            self.rows.append({"step": step, **{k: float(v) for k, v in scalars.items()}})
+
+
+def train_config(cfg: GraspBenchConfig, cell: Cell, seed: int, method: str, dataset: str, bc_path: str,
+                 out_dir: Path) -> TrainConfig:
+    """The trainer's config for one online run: what makes the methods differ is all here."""
+    qtopt_baseline = method == "qtopt"
+    curriculum = CurriculumConfig(
+        mode="random" if method == "jsrl_random" else "curriculum", n_stages=cfg.stages, window=cfg.window,
+        tolerance=cfg.tolerance, metric="success_rate", h1_rollouts=cfg.h1_rollouts,
+        h1=0.0 if qtopt_baseline else cfg.h1)  # h1 = 0: a single stage h = 0, the guide never acts
+    return TrainConfig(
+        env_id=GRASP_ENV_ID, env_kwargs=_env_kwargs(cfg, cell, "train"), eval_env_kwargs={"object_set": "test"},
+        seed=derive_seed(seed, TRAIN_STREAM), total_env_steps=cfg.online_steps, learner="qtopt",
+        learner_config={**cfg.qtopt, "seed": derive_seed(seed, LEARNER_STREAM) % 2**31},
+        guide=GuideSpec(kind="bc", path=bc_path), curriculum=curriculum, warm_start=False,
+        offline_dataset=dataset if qtopt_baseline else None,
+        offline_updates=cfg.qtopt_offline_updates if qtopt_baseline else 0,
+        online_fraction=cfg.qtopt_online_fraction, updates_per_step=cfg.updates_per_step,
+        batch_size=cfg.batch_size, online_capacity=cfg.online_capacity, eval_every=cfg.eval_every,
+        eval_episodes=cfg.eval_episodes, checkpoint_every=0, out_dir=str(out_dir))
+
+
+def run_online(cfg: GraspBenchConfig, cell: Cell, seed: int, method: str, dataset: str, bc_path: str,
+               work_dir: Path) -> dict[str, Any]:
+    """One online run; its curve (held-out evaluations) and its explorer's final held-out success."""
+    start, cpu = time.perf_counter(), time.process_time()
+    recorder = EvalRecorder()
+    config = train_config(cfg, cell, seed, method, dataset, bc_path, _seed_dir(work_dir, cell, seed) / method)
+    trainer = JSRLTrainer(config, callbacks=[recorder])
+    trainer.train()
+    greedy = lambda obs: trainer.learner.act(obs, explore=False)  # noqa: E731
+    final = evaluate(trainer.eval_env, trainer.guide, greedy, 0, cfg.final_eval_episodes, FINAL_EVAL_SEED)
+    rows = recorder.rows
+    return {"job": "online", "cell": asdict(cell), "seed": seed, "method": method,
+            "success": final.success_rate, "mean_length": final.mean_length,
+            "curve": {"steps": [r["step"] for r in rows],
+                      "explorer_success": [r["eval/explorer_success_rate"] for r in rows],
+                      "combined_success": [r["eval/combined_success_rate"] for r in rows],
+                      "guide_steps": [r["eval/guide_steps"] for r in rows]},
+            "h1": trainer.h1, "bc_success_h1_rollouts": recorder.guide_success,
+            "stages": trainer.curriculum.stages, "final_stage": trainer.curriculum.stage,
+            "final_guide_step": trainer.curriculum.guide_step, "env_steps": trainer.env_steps,
+            "episodes": trainer.episodes, "updates": trainer.learning.updates,
+            "wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu}
+
+
+def _init_worker() -> None:
+    """One torch thread per process: two processes on two cores beat two threads in one."""
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore")
+
+
+class _Inline(Executor):
+    """Runs each job at submission, in this process (workers = 1: tests, debugging), which is
+    then set to one torch thread too."""
+
+    def __init__(self) -> None:
+        torch.set_num_threads(1)
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+# ----- the sweep -------------------------------------------------------------------------------
+
+
+def run_grasp_bench(cfg: GraspBenchConfig, out: Path, work_dir: Path,
+                    report: Callable[[dict[str, Any]], None] = lambda job: None,
+                    settings_extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Run every cell's jobs and rewrite ``out`` (JSON) after each finished one; return the result.
+
+    Cells run in config order, demo counts outermost (all tasks with the first count first),
+    then tasks, then observation modes. A cell's online runs are queued
+    when its seeds' demos and BC are ready, and the next cell's preparation after them, so
+    an interrupted run has finished the first cells rather than a bit of every one.
+    """
+    cfg.validate("grasp bench")
+    started = time.perf_counter()
+    cells = [Cell(t, o, n) for n in cfg.demos for t in cfg.tasks for o in cfg.obs]
+    online = [m for m in cfg.methods if m in ONLINE_METHODS]
+    jobs: list[dict[str, Any]] = []
+    executor: Executor = _Inline() if cfg.workers == 1 else ProcessPoolExecutor(
+        cfg.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker)
+    pending: dict[Future, tuple[Cell, int]] = {}
+    waiting_seeds: dict[Cell, int] = {}
+
+    def queue_preparation(index: int) -> None:
+        if index < len(cells):
+            waiting_seeds[cells[index]] = len(cfg.seeds)
+            for seed in cfg.seeds:
+                pending[executor.submit(prepare_seed, cfg, cells[index], seed, work_dir)] = (cells[index], seed)
+
+    def save() -> dict[str, Any]:
+        result = summarize(cfg, cells, jobs, time.perf_counter() - started, settings_extra)
+        tmp = out.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(result, indent=1, allow_nan=False) + "\n")
+        tmp.replace(out)
+        return result
+
+    with executor:
+        next_cell = 0
+        queue_preparation(next_cell)
+        while pending:
+            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            for future in done:
+                cell, seed = pending.pop(future)
+                job = future.result()
+                jobs.append(job)
+                report(job)
+                if job["job"] == "prepare":
+                    for method in online:
+                        pending[executor.submit(run_online, cfg, cell, seed, method, job["dataset"], job["bc_path"],
+                                                work_dir)] = (cell, seed)
+                    waiting_seeds[cell] -= 1
+                    if waiting_seeds[cell] == 0:
+                        next_cell += 1
+                        queue_preparation(next_cell)
+                save()
+    return save()
+
+
+def summarize(cfg: GraspBenchConfig, cells: list[Cell], jobs: list[dict[str, Any]], wall_s: float,
+              settings_extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The result JSON: per cell and method, final success (mean, std over seeds), curves, settings."""
+    results = []
+    for cell in cells:
+        preps = {j["seed"]: j for j in jobs if j["job"] == "prepare" and j["cell"] == asdict(cell)}
+        if not preps:
+            continue
+        methods: dict[str, Any] = {}
+        for method in cfg.methods:
+            runs = ([preps[s] for s in cfg.seeds if s in preps] if method == "bc" else
+                    [j for s in cfg.seeds for j in jobs if j["job"] == "online" and j["cell"] == asdict(cell)
+                     and j["method"] == method and j["seed"] == s])
+            if runs:
+                methods[method] = _method_entry(cfg, cell, method, runs)
+        results.append({"task": cell.task, "obs": cell.obs, "demos": cell.demos,
+                        "demo_stats": {str(s): {k: p[k] for k in ("demo_episodes", "demo_attempts", "demo_transitions",
+                                                                   "scripted_success_train")}
+                                       for s, p in preps.items()},
+                        "methods": methods})
+    cpu_s = sum(j["cpu_s"] for j in jobs)
+    return {"benchmark": "grasp", "settings": {**asdict(cfg), **(settings_extra or {})},
+            "complete": len(jobs) == len(cells) * len(cfg.seeds) * (1 + sum(m in ONLINE_METHODS for m in cfg.methods)),
+            "jobs_done": len(jobs), "wall_s": wall_s, "jobs_cpu_s": cpu_s, "results": results}
+
+
+def _method_entry(cfg: GraspBenchConfig, cell: Cell, method: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    finals = [r["success"] for r in runs]
+    entry: dict[str, Any] = {
+        "success": float(np.mean(finals)), "success_std": float(np.std(finals)),
+        "success_per_seed": finals, "seeds": [r["seed"] for r in runs],
+        "settings": method_settings(cfg, cell, method),
+    }
+    if method == "bc":
+        entry["curve"] = {"steps": [0], "success": [entry["success"]], "success_per_seed": [[f] for f in finals]}
+        return entry
+    n = min(len(r["curve"]["steps"]) for r in runs)
+    per_seed = [r["curve"]["explorer_success"][:n] for r in runs]
+    combined = [r["curve"]["combined_success"][:n] for r in runs]
+    entry["curve"] = {
+        "steps": [(i + 1) * cfg.eval_every for i in range(n)],
+        "success": np.mean(per_seed, axis=0).tolist() if n else [],
+        "success_per_seed": per_seed,
+        "steps_per_seed": [r["curve"]["steps"][:n] for r in runs],
+        "combined_success": np.mean(combined, axis=0).tolist() if n else [],
+        "guide_steps_per_seed": [r["curve"]["guide_steps"][:n] for r in runs],
+    }
+    entry["runs"] = [{k: r[k] for k in ("seed", "h1", "bc_success_h1_rollouts", "stages", "final_stage",
+                                         "final_guide_step", "env_steps", "episodes", "updates", "wall_s", "cpu_s")}
+                     for r in runs]
+    return entry
+
+
+def method_settings(cfg: GraspBenchConfig, cell: Cell, method: str) -> dict[str, Any]:
+    """Everything that defines a method's runs in this cell (the JSON's per-method settings)."""
+    base = {"task": cell.task, "obs": cell.obs, "demos": cell.demos, "seeds": list(cfg.seeds),
+            "train_objects": "train", "eval_objects": "test", "final_eval_episodes": cfg.final_eval_episodes,
+            "env_kwargs": dict(cfg.env_kwargs), "demo_noise": cfg.demo_noise, "bc": asdict(cfg.bc)}
+    if method == "bc":
+        return {**base, "online_steps": 0}
+    online = {**base, "online_steps": cfg.online_steps, "learner": "qtopt",
+              "qtopt": asdict(from_mapping(QTOptConfig, cfg.qtopt, "qtopt")), "batch_size": cfg.batch_size,
+              "updates_per_step": cfg.updates_per_step, "online_capacity": cfg.online_capacity,
+              "eval_every": cfg.eval_every, "eval_episodes": cfg.eval_episodes}
+    if method == "qtopt":
+        return {**online, "guide": None, "demos_in_replay": True, "offline_updates": cfg.qtopt_offline_updates,
+                "online_fraction": cfg.qtopt_online_fraction}
+    return {**online, "guide": "bc", "demos_in_replay": False, "warm_start": False,
+            "curriculum": {"mode": "random" if method == "jsrl_random" else "curriculum", "n_stages": cfg.stages,
+                           "window": cfg.window, "tolerance": cfg.tolerance, "metric": "success_rate",
+                           "h1": "estimated from the BC guide" if cfg.h1 is None else cfg.h1,
+                           "h1_rollouts": cfg.h1_rollouts}}
+
+
+def format_table(result: Mapping[str, Any]) -> str:
+    """Final held-out success per cell and method: mean ± std over seeds, and the seeds' values."""
+    lines = [f"{'task':<15}{'obs':<7}{'demos':>6}  {'method':<12}{'success':>8}{'± std':>8}  per seed"]
+    for cell in result["results"]:
+        for method, entry in cell["methods"].items():
+            seeds = " ".join(f"{v:.2f}" for v in entry["success_per_seed"])
+            extra = ""
+            if "runs" in entry and method != "qtopt":
+                extra = "  final h " + ",".join(str(r["final_guide_step"]) for r in entry["runs"])
+            lines.append(f"{cell['task']:<15}{cell['obs']:<7}{cell['demos']:>6}  {method:<12}"
+                         f"{entry['success']:>8.2f}{entry['success_std']:>8.2f}  {seeds}{extra}")
+    return "\n".join(lines)
+

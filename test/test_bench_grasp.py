@@ -1,0 +1,119 @@
+"""The grasping benchmark: a tiny sweep writes the documented JSON and plot; bad settings are named."""
+import json
+
+import pytest
+import yaml
+
+from jsrl_learning.bench.grasp import (GraspBenchConfig, default_config_path, format_table, load_bench_config,
+                                       run_grasp_bench, train_config, Cell)
+from jsrl_learning.bench.grasp_plot import plot_grasp_bench
+from jsrl_learning.cli.main import main
+from jsrl_learning.config import ConfigError, from_mapping
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+TINY = {  # every cost cut to the bone: this checks the plumbing, not the result
+    "tasks": ["indiscriminate"], "obs": ["state"], "demos": [2], "seeds": [3], "online_steps": 40,
+    "eval_every": 20, "eval_episodes": 2, "final_eval_episodes": 2, "batch_size": 8,
+    "qtopt": {"hidden": [8], "cem": {"n_samples": 8, "n_iters": 1, "n_elites": 2},
+              "target_cem": {"n_samples": 2, "n_iters": 1, "n_elites": 1}},
+    "qtopt_offline_updates": 5, "bc": {"hidden": [8], "n_updates": 10, "batch_size": 8},
+    "stages": 2, "window": 1, "h1": 4, "workers": 1,
+}
+SETTINGS = ("task", "obs", "demos", "online_steps", "seeds")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "grasp.json"
+    result = run_grasp_bench(from_mapping(GraspBenchConfig, TINY, "tiny"), out, out.parent / "work")
+    return out, result
+
+
+def test_tiny_bench_writes_json_with_the_required_fields(tiny):
+    out, result = tiny
+    written = json.loads(out.read_text())
+    assert written == json.loads(json.dumps(result, allow_nan=False))
+    assert written["complete"] and written["jobs_done"] == 4
+    (cell,) = written["results"]
+    assert (cell["task"], cell["obs"], cell["demos"]) == ("indiscriminate", "state", 2)
+    assert list(cell["methods"]) == ["bc", "qtopt", "jsrl", "jsrl_random"]
+    for method, entry in cell["methods"].items():
+        assert 0.0 <= entry["success"] <= 1.0 and entry["success_std"] == 0.0  # one seed
+        assert entry["success_per_seed"] == [entry["success"]] and entry["seeds"] == [3]
+        for key in SETTINGS:
+            assert key in entry["settings"], (method, key)
+        assert entry["settings"]["seeds"] == [3] and entry["settings"]["eval_objects"] == "test"
+        curve = entry["curve"]
+        assert len(curve["steps"]) == len(curve["success"]) == len(curve["success_per_seed"][0])
+    assert cell["methods"]["bc"]["settings"]["online_steps"] == 0
+    for method in ("qtopt", "jsrl", "jsrl_random"):
+        entry = cell["methods"][method]
+        assert entry["settings"]["online_steps"] == 40 and entry["curve"]["steps"] == [20, 40]
+        assert entry["settings"]["qtopt"]["gamma"] == 0.9 and entry["settings"]["qtopt"]["hidden"] == [8]
+        assert entry["runs"][0]["env_steps"] >= 40
+    assert cell["methods"]["qtopt"]["runs"][0]["stages"] == [0]  # the guide never acts
+    assert cell["methods"]["jsrl"]["runs"][0]["stages"] == [4, 2, 0]
+    assert cell["demo_stats"]["3"]["demo_episodes"] == 2
+
+
+def test_table_and_plot(tiny, tmp_path):
+    _, result = tiny
+    table = format_table(result)
+    assert all(m in table for m in ("bc", "qtopt", "jsrl_random"))
+    (path,) = plot_grasp_bench(result, tmp_path / "grasp")
+    assert path.name == "grasp_indiscriminate_state.png" and path.stat().st_size > 1000
+
+
+def test_methods_differ_only_in_guide_demos_and_curriculum(tmp_path):
+    cfg = from_mapping(GraspBenchConfig, {**TINY, "h1": None}, "tiny")
+    cell = Cell("instance", "state", 20)
+    configs = {m: train_config(cfg, cell, 0, m, "demos", "bc.pt", tmp_path) for m in ("qtopt", "jsrl", "jsrl_random")}
+    qtopt, jsrl, jsrl_random = configs["qtopt"], configs["jsrl"], configs["jsrl_random"]
+    assert qtopt.offline_dataset == "demos" and qtopt.offline_updates == 5 and qtopt.curriculum.h1 == 0
+    for run in (jsrl, jsrl_random):  # JSRL for grasping: BC guide, cold start, demos not in the replay
+        assert run.offline_dataset is None and run.offline_updates == 0 and not run.warm_start
+        assert run.guide.kind == "bc" and run.curriculum.h1 is None and run.curriculum.window == 1
+    assert (jsrl.curriculum.mode, jsrl_random.curriculum.mode) == ("curriculum", "random")
+    for run in configs.values():
+        assert run.env_kwargs["object_set"] == "train" and run.eval_env_kwargs == {"object_set": "test"}
+        assert run.env_kwargs["task"] == "instance" and run.learner_config == configs["qtopt"].learner_config
+        assert run.seed == qtopt.seed  # same env episodes and learner init across methods
+
+
+@pytest.mark.parametrize("change, named", [
+    ({"stagez": 3}, "stagez"),
+    ({"tasks": ["juggling"]}, "tasks"),
+    ({"qtopt": {"gama": 0.9}}, "gama"),
+    ({"qtopt": {"seed": 1}}, "qtopt.seed"),
+    ({"bc": {"lr": -1.0}}, "lr"),
+    ({"env_kwargs": {"object_set": "test"}}, "env_kwargs"),
+    ({"seeds": [0, 0]}, "seeds"),
+    ({"online_steps": 0}, "online_steps"),
+])
+def test_bad_configuration_is_an_error_naming_the_key(change, named):
+    with pytest.raises(ConfigError, match=named):
+        from_mapping(GraspBenchConfig, {**TINY, **change}, "bench")
+
+
+def test_cli_names_a_bad_config_file_and_key(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({**TINY, "windw": 3}))
+    assert main(["bench", "grasp", "--config", str(path), "--out", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml" in err and "windw" in err
+    assert main(["bench", "grasp", "--config", str(path), "--out", str(tmp_path / "r.txt")]) == 2
+
+
+def test_shipped_configs_are_valid_and_share_one_learner():
+    quick, full = load_bench_config(default_config_path(True)), load_bench_config(default_config_path(False))
+    long = load_bench_config(default_config_path(True).with_name("grasp_long.yaml"))
+    bc = load_bench_config(default_config_path(True).with_name("grasp_bc.yaml"))
+    assert quick.obs == ["state"] and quick.demos == [20] and len(quick.seeds) >= 3 and quick.workers == 2
+    assert quick.online_steps < long.online_steps < full.online_steps == 100_000
+    assert bc.methods == ["bc"] and bc.obs == ["state", "image"]
+    assert quick.qtopt["gamma"] == 0.9 and quick.qtopt["cem"] == {"n_samples": 64, "n_iters": 2, "n_elites": 6}
+    for cfg in (long, full):  # only the budget differs from the quick run
+        for key in ("qtopt", "bc", "batch_size", "updates_per_step", "stages", "window", "tolerance",
+                    "qtopt_online_fraction", "methods", "env_kwargs", "demo_noise"):
+            assert getattr(cfg, key) == getattr(quick, key), key
+    assert bc.bc == quick.bc
