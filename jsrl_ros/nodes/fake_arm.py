@@ -5,7 +5,8 @@ angular z drive the axes (x, y, z, yaw); a stream that stops for ``command_timeo
 arm, as Servo does), trajectory_msgs/JointTrajectory (as a joint_trajectory_controller: the last
 point is reached along a straight segment at its ``time_from_start``) and the gripper's
 std_msgs/Float64MultiArray (finger positions, as a forward position controller). Every command
-takes effect ``latency`` s after it arrives. Out: ``joint_states`` (axes and fingers, with
+takes effect ``latency`` s after it was sent (its header stamp; the gripper's: after it arrived),
+like a driver in its own process, whatever the sender's or this process's scheduling. Out: ``joint_states`` (axes and fingers, with
 Gaussian ``noise`` on the positions), and a synthetic top-down camera image (grey floor, the
 object as a red disc, the gripper as a white square whose size shows its height).
 
@@ -14,7 +15,8 @@ which the safety tests assert on.
 """
 from __future__ import annotations
 
-import time
+import bisect
+import itertools
 from collections import deque
 from typing import Any
 
@@ -74,9 +76,10 @@ class FakeArm(Node):
         self.rng = np.random.default_rng(seed)
         self.camera_size = (int(camera_size[0]), int(camera_size[1]))
         self.period = 1.0 / rate
-        self.inbox: deque[tuple[float, str, Any]] = deque()  # (apply at, kind, value): the latency line
+        self.inbox: list[tuple[float, int, str, Any]] = []  # (apply at, arrival order, kind, value), sorted
+        self.order = itertools.count()
         self.last_twist_at: float | None = None
-        # (monotonic time, true axes position) per tick and (time received, kind, values) per command;
+        # (time, true axes position) per tick and (time received, kind, values) per command (ROS clock s);
         # bounded (~15 min at 100 Hz) so a long run does not grow without end
         self.trajectory: deque[tuple[float, np.ndarray]] = deque(maxlen=RECORD_LIMIT)
         self.commands: deque[tuple[float, str, np.ndarray]] = deque(maxlen=RECORD_LIMIT)
@@ -87,7 +90,7 @@ class FakeArm(Node):
         self.create_subscription(TwistStamped, twist_topic, self.on_twist, RELIABLE)
         self.create_subscription(JointTrajectory, trajectory_topic, self.on_trajectory, RELIABLE)
         self.create_subscription(Float64MultiArray, gripper_topic, self.on_gripper, RELIABLE)
-        self.last_tick = time.monotonic()
+        self.last_tick = self._now()
         self.create_timer(self.period, self.on_tick)
         self.create_timer(1.0 / camera_rate, self.on_camera)
         publish_counters(self, lambda: {"commands": len(self.commands), "rejected": self.rejected,
@@ -95,10 +98,17 @@ class FakeArm(Node):
 
     # --- commands, after the latency ------------------------------------------------------
 
-    def _receive(self, kind: str, values: np.ndarray, payload: Any) -> None:
-        now = time.monotonic()
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _receive(self, kind: str, values: np.ndarray, payload: Any, stamp: Any = None) -> None:
+        """A command takes effect ``latency`` after it was sent (its header stamp, when it has one:
+        a driver in its own process does not see the sender's scheduling), never before it arrived."""
+        now = self._now()
+        sent = stamp.sec + stamp.nanosec * 1e-9 if stamp is not None and (stamp.sec or stamp.nanosec) else now
         self.commands.append((now, kind, values))
-        self.inbox.append((now + self.latency, kind, payload))
+        at = max(min(sent, now) + self.latency, self.last_tick)
+        bisect.insort(self.inbox, (at, next(self.order), kind, payload))
 
     def on_twist(self, msg: TwistStamped) -> None:
         t = msg.twist
@@ -106,7 +116,7 @@ class FakeArm(Node):
         if not np.all(np.isfinite(velocity)):
             self.rejected += 1
             return
-        self._receive(TWIST, velocity, velocity)
+        self._receive(TWIST, velocity, velocity, msg.header.stamp)
 
     def on_trajectory(self, msg: JointTrajectory) -> None:
         if not msg.points or list(msg.joint_names) != self.joints or len(msg.points[-1].positions) != 4:
@@ -118,7 +128,7 @@ class FakeArm(Node):
         if not np.all(np.isfinite(goal)):
             self.rejected += 1
             return
-        self._receive(TRAJECTORY, goal, (goal, duration))
+        self._receive(TRAJECTORY, goal, (goal, duration), msg.header.stamp)
 
     def on_gripper(self, msg: Float64MultiArray) -> None:
         target = np.asarray(msg.data, dtype=np.float64)
@@ -129,9 +139,9 @@ class FakeArm(Node):
 
     def on_tick(self) -> None:
         """Integrate up to now, each command taking effect at its own time (not at the tick)."""
-        now = time.monotonic()
+        now = self._now()
         while self.inbox and self.inbox[0][0] <= now:
-            at, kind, payload = self.inbox.popleft()
+            at, _, kind, payload = self.inbox.pop(0)
             self._advance_to(at)
             if kind == TWIST:
                 self.arm.command_velocity(payload)

@@ -334,9 +334,9 @@ class RealArmBridge(LifecycleNode):
             self.hold_sent = False
 
     def _start(self, now: float) -> np.ndarray:
-        """Where a new move starts: the running twist segment's plan (the measurement lags a moving
-        arm), else the measured position."""
-        return self.twist.planned(now) if self.twist is not None else self._position()
+        """Where a new move starts: while a twist segment still runs, its plan (the measurement lags
+        a moving arm); once it has settled, the measured position (the arm may have fallen short)."""
+        return self.twist.planned(now) if self.twist is not None and not self._settled(now) else self._position()
 
     def _settled(self, now: float) -> bool:
         """No segment, or one that ended a control period ago (the measurement has caught up)."""
