@@ -168,6 +168,20 @@ def test_joint_trajectory_commands_stay_in_the_box_and_an_estop_holds_the_arm(ro
     assert_in_box(arm, node)
 
 
+def test_the_pose_can_come_from_an_end_effector_pose_topic(ros) -> None:
+    """An arm whose joints are not x, y, z, yaw reports its grasp point as a PoseStamped."""
+    probe = Probe(ros)
+    arm = fake_arm(ros, pose_topic="ee_pose")
+    node = bridge(ros, ee_pose_topic="ee_pose", axis_joints=["joint1"])
+    probe.drive([1.0, -1.0, 1.0, -1.0, -1.0], 6)
+    assert_in_box(arm, node)
+    assert np.allclose(node._position(), arm.arm.position, atol=0.005)
+    proprio = probe.states[probe.latest].position
+    assert proprio[0] == pytest.approx(arm.arm.position[2] - node.cfg.floor_z, abs=0.005)  # height
+    assert proprio[1] == pytest.approx(arm.arm.position[3] / (np.pi / 2), abs=0.01)  # yaw
+    assert arm.arm.position[0] > node.safety.high[0] - 0.005  # it moved, into the +x face
+
+
 def test_a_grasp_is_detected_by_width_after_the_lift_and_a_human_label_sets_the_reward(ros) -> None:
     probe = Probe(ros)
     arm = fake_arm(ros, object=[0.55, 0.0, 0.03, 0.05])

@@ -6,9 +6,12 @@ arm, as Servo does), trajectory_msgs/JointTrajectory (as a joint_trajectory_cont
 point is reached along a straight segment at its ``time_from_start``) and the gripper's
 std_msgs/Float64MultiArray (finger positions, as a forward position controller). Every command
 takes effect ``latency`` s after it was sent (its header stamp; the gripper's: after it arrived),
-like a driver in its own process, whatever the sender's or this process's scheduling. Out: ``joint_states`` (axes and fingers, with
-Gaussian ``noise`` on the positions), and a synthetic top-down camera image (grey floor, the
-object as a red disc, the gripper as a white square whose size shows its height).
+like a driver in its own process, whatever the sender's or this process's scheduling.
+
+Out: ``joint_states`` (axes and fingers, with Gaussian ``noise`` on the positions), the same
+pose as geometry_msgs/PoseStamped on ``pose_topic`` if set, and a synthetic top-down camera
+image (grey floor, the object as a red disc, the gripper as a white square whose size shows
+its height).
 
 It records the true trajectory and every command it received (``trajectory``, ``commands``),
 which the safety tests assert on.
@@ -17,11 +20,12 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import math
 from collections import deque
 from typing import Any
 
 import numpy as np
-from geometry_msgs.msg import TwistStamped
+from geometry_msgs.msg import PoseStamped, TwistStamped
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray
@@ -60,6 +64,7 @@ class FakeArm(Node):
         trajectory_topic = self.declare_parameter("trajectory_topic",
                                                   "joint_trajectory_controller/joint_trajectory").value
         gripper_topic = self.declare_parameter("gripper_topic", "gripper_controller/commands").value
+        pose_topic = self.declare_parameter("pose_topic", "").value
         require(len(self.joints) == 4 and len(initial) == 4, where,
                 f"joints and initial must name and place the 4 axes x, y, z, yaw; got {self.joints}, {initial}")
         require(len(self.finger_joints) == 2, where, f"finger_joints must name 2 fingers, got {self.finger_joints}")
@@ -86,6 +91,7 @@ class FakeArm(Node):
         self.rejected = 0
 
         self.joint_pub = self.create_publisher(JointState, "joint_states", RELIABLE)
+        self.pose_pub = self.create_publisher(PoseStamped, pose_topic, RELIABLE) if pose_topic else None
         self.image_pub = self.create_publisher(Image, "camera/color/image_raw", SENSOR)
         self.create_subscription(TwistStamped, twist_topic, self.on_twist, RELIABLE)
         self.create_subscription(JointTrajectory, trajectory_topic, self.on_trajectory, RELIABLE)
@@ -157,6 +163,17 @@ class FakeArm(Node):
         msg = JointState(name=self.joints + self.finger_joints, position=measured.tolist())
         msg.header.stamp = self.get_clock().now().to_msg()
         self.joint_pub.publish(msg)
+        if self.pose_pub is not None:
+            self.pose_pub.publish(self._pose(measured, msg.header.stamp))
+
+    @staticmethod
+    def _pose(measured: np.ndarray, stamp: Any) -> PoseStamped:
+        """The grasp point as a pose (yaw about z), as an arm driver without Cartesian joints reports it."""
+        msg = PoseStamped()
+        msg.header.stamp = stamp
+        msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in measured[:3])
+        msg.pose.orientation.z, msg.pose.orientation.w = math.sin(measured[3] / 2), math.cos(measured[3] / 2)
+        return msg
 
     def _advance_to(self, moment: float) -> None:
         if self.last_twist_at is not None and moment > self.last_twist_at + self.command_timeout:
