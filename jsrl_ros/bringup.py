@@ -140,7 +140,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", default=out_default, help=f"output folder (default {out_default})")
     parser.add_argument("--params", help="scenario YAML (default: the installed config/ file of the graph)")
     parser.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
-                        help="override one parameter (VALUE is YAML), e.g. --set learner.batch_size=128")
+                        help="override one parameter (VALUE is YAML; a {mapping} stays a string, for YAML-string "
+                             "parameters), e.g. --set learner.batch_size=128 "
+                             "--set 'sim_bridge.env_kwargs={max_steps: 5}'")
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
     parser.add_argument("--episodes", type=int, help="stop after this many recorded episodes")
     parser.add_argument("--until-guide-step", type=int, metavar="H",
@@ -160,7 +162,9 @@ def overrides_file(graph: Graph, sets: list[str], out: Path) -> Path:
             raise ConfigError(f"--set {item!r}: expected NODE.PARAM=VALUE")
         if node not in sections:
             raise ConfigError(f"--set {item!r}: no node {node!r} in this graph ({', '.join(sections)})")
-        sections[node][param] = yaml.safe_load(value) if value else ""
+        parsed = yaml.safe_load(value) if value else ""
+        # a parameter is never a mapping: "{...}" is meant as a YAML-string parameter (env_kwargs, ...)
+        sections[node][param] = value if isinstance(parsed, dict) else parsed
     path = out / "params" / "overrides.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump({name: {"ros__parameters": params} for name, params in sections.items()

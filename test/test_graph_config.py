@@ -107,3 +107,21 @@ def test_every_yaml_parameter_is_declared_by_a_node_of_the_graph(ros, tmp_path: 
         declared_anywhere |= declared
         ros.remove(node)
     assert set(params.get(WILDCARD, {})) <= declared_anywhere
+
+
+def test_bringup_overrides_become_a_ros_parameter_file(tmp_path: Path) -> None:
+    from jsrl_learning.config import ConfigError
+    from jsrl_ros.bringup import overrides_file
+
+    graph = GRAPHS["grasping_sim"].build(learner="iql", out_dir=str(tmp_path / "run"))
+    path = overrides_file(graph, ["learner.batch_size=128", "sim_bridge.env_kwargs={max_steps: 5}",
+                                  "policy_arbiter.guide_path="], tmp_path)
+    sections = {name: s["ros__parameters"] for name, s in yaml.safe_load(path.read_text()).items()}
+    assert sections["learner"]["learner"] == "iql" and sections["learner"]["batch_size"] == 128
+    assert sections["learner"]["checkpoint_path"] == str(tmp_path / "run" / "checkpoints" / "explorer.pt")
+    assert sections["sim_bridge"]["env_kwargs"] == "{max_steps: 5}"  # a YAML-string parameter stays a string
+    assert sections["policy_arbiter"]["guide_path"] == ""
+    with pytest.raises(ConfigError, match="no node 'learnr'"):
+        overrides_file(graph, ["learnr.batch_size=1"], tmp_path)
+    with pytest.raises(ConfigError, match="expected NODE.PARAM=VALUE"):
+        overrides_file(graph, ["batch_size=1"], tmp_path)
