@@ -66,7 +66,7 @@ GRASPING_SIM_OPTIONS = (
     Option("mode", "curriculum", "JSRL curriculum, or JSRL-Random", ("curriculum", "random")),
     Option("obs", "state", "observations: the state vector, or camera image + proprio", ("state", "image")),
     Option("headless", "false", "no camera frames in state mode, no keyboard teleop window", ("true", "false")),
-    Option("bc_path", "", "saved BC guide (jsrl demos train-bc) for guide:=bc"),
+    Option("bc_path", "", "for guide:=bc: a BCGuide.save() file, e.g. trained on `jsrl demos grasp` data"),
     Option("out_dir", "runs/grasping_sim", "episode bags, checkpoints and the curriculum state go here"),
 )
 
