@@ -45,6 +45,7 @@ from jsrl_ros.qos import LATCHED, RELIABLE
 PACKAGE = "jsrl_ros"
 PROGRESS_EVERY_S = 5.0
 STOP_TIMEOUT_S = 15.0
+STARTUP_TIMEOUT_S = 300.0
 
 
 def package_prefix() -> Path:
@@ -243,14 +244,29 @@ def run(args: argparse.Namespace) -> int:
     children = Children()
     status = 0
     start = time.monotonic()
+    def launch(spec: NodeSpec) -> None:
+        command = [str(lib / spec.executable), "--ros-args", "-r", f"__node:={spec.name}",
+                   "--params-file", str(params), "--params-file", str(overrides)]
+        children.start(spec, command, out / "logs" / f"{spec.name}.log")
+        print(f"started {spec.name}: {' '.join(command)}")
+
     try:
-        for spec in graph.nodes:
-            command = [str(lib / spec.executable), "--ros-args", "-r", f"__node:={spec.name}",
-                       "--params-file", str(params), "--params-file", str(overrides)]
-            children.start(spec, command, out / "logs" / f"{spec.name}.log")
-            print(f"started {spec.name}: {' '.join(command)}")
         print(f"logs: {out / 'logs'}, TensorBoard: tensorboard --logdir {out / 'tensorboard'}")
-        next_progress = start + PROGRESS_EVERY_S
+        for spec in graph.nodes:
+            if not spec.paces:
+                launch(spec)
+        # Nodes report on `diagnostics` once constructed (subscribed, checkpoint announced): then the world may move.
+        waiting = {spec.name for spec in graph.nodes if not (spec.paces or spec.terminal)}
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not waiting <= set(monitor.counters) and not children.dead() and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.2)
+        if not waiting <= set(monitor.counters) and not children.dead():
+            raise ConfigError(f"nodes not up after {STARTUP_TIMEOUT_S:g} s: "
+                              f"{', '.join(sorted(waiting - set(monitor.counters)))} (see {out / 'logs'})")
+        for spec in graph.nodes:
+            if spec.paces:
+                launch(spec)
+        next_progress = time.monotonic() + PROGRESS_EVERY_S
         while True:
             executor.spin_once(timeout_sec=0.2)
             now = time.monotonic()

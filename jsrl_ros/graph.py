@@ -28,12 +28,15 @@ class Option:
 @dataclass(frozen=True)
 class NodeSpec:
     """One process: the executable (a key of setup.py's NODES), its node name (its section in the
-    params file) and parameter overrides. ``terminal``: it reads the keyboard (runs in a terminal)."""
+    params file) and parameter overrides. ``terminal``: it reads the keyboard (runs in a terminal).
+    ``paces``: it steps the world (a bridge); the bringup starts it once every other node is up,
+    so no episode begins before the recorder and the learner listen."""
 
     executable: str
     name: str
     params: dict[str, Any] = field(default_factory=dict)
     terminal: bool = False
+    paces: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,14 +81,16 @@ def grasping_sim(guide: str = "scripted", learner: str = "qtopt", mode: str = "c
     _check(GRASPING_SIM_OPTIONS, locals())
     out, image, teleop = Path(out_dir), obs == "image", guide == "teleop"
     episodes = str(out / "episodes")
-    bridge: dict[str, Any] = {"obs_mode": obs, "publish_camera": not _flag(headless), "realtime": teleop}
+    bridge: dict[str, Any] = {"obs_mode": obs, "publish_camera": not _flag(headless)}
+    if teleop:
+        bridge["realtime"] = True  # a human needs the sim at the speed they watch
     if guide != "scripted":
         bridge["guide_target"] = ""  # the YAML's script runs only when it guides
     arbiter: dict[str, Any] = {"obs_mode": obs, "guide": {"teleop": "human"}.get(guide, guide)}
     if bc_path:
         arbiter["guide_path"] = bc_path
     nodes = [
-        NodeSpec("sim_bridge", "sim_bridge", bridge),
+        NodeSpec("sim_bridge", "sim_bridge", bridge, paces=True),
         *([NodeSpec("observation", "observation")] if image else []),
         NodeSpec("policy_arbiter", "policy_arbiter", arbiter),
         NodeSpec("recorder", "recorder", {"episode_dir": episodes, "guide_type": guide,
@@ -112,7 +117,7 @@ def record_demos(obs: str = "state", headless: str = "false", out_dir: str = "ru
     _check(RECORD_DEMOS_OPTIONS, locals())
     image = obs == "image"
     nodes = [
-        NodeSpec("sim_bridge", "sim_bridge", {"obs_mode": obs}),
+        NodeSpec("sim_bridge", "sim_bridge", {"obs_mode": obs}, paces=True),
         *([NodeSpec("observation", "observation")] if image else []),
         NodeSpec("policy_arbiter", "policy_arbiter", {"obs_mode": obs}),
         NodeSpec("recorder", "recorder", {"episode_dir": str(Path(out_dir) / "episodes"),
