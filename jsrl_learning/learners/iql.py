@@ -10,32 +10,46 @@ The actor is a Gaussian with a tanh-squashed mean and a learned state-independen
 Gaussian gives online fine-tuning its own exploration noise, learned rather than scheduled;
 ``act(obs, explore=False)`` is the mean.
 
-Efficiency: the twin critics are one batched module, and the three losses touch disjoint
-parameters (advantages and the bootstrap V(s') are detached), so one backward pass and one
-fused Adam step give the same update as three separate optimisers.
+Speed (the update is the CPU bottleneck; ``jsrl bench learner`` measures it, see
+docs/learner_speed.md). Every loss of an update reads the networks as they were before it
+(CORL's ordering: the bootstrap ``V(s')`` and the advantages come from the old V and old
+target critics), so the update splits into two halves that share no writes:
+
+* value/actor half: target twin Q(s, a) -> V and actor losses -> Adam on V and the actor;
+* critic half: old V(s') -> twin Q loss -> Adam on the critics -> Polyak into the targets.
+
+The V half writes its new V, and the critic half its new targets, out of place; both are
+copied in after the two finish, so the halves may run in either order or at once
+(``update_threads: 2``). Each half is one pure function (``torch.func`` gradients, Adam
+written out, each network one flat tensor), which ``torch.compile`` turns into one C++
+graph that releases the GIL while it runs.
 """
 from __future__ import annotations
 
 import copy
 import math
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
+from torch.func import functional_call, grad_and_value
 
 from jsrl_learning.buffers import Batch
 from jsrl_learning.config import ConfigError, require
 from jsrl_learning.learners.base import Learner
 from jsrl_learning.learners.networks import (
-    BoxScaler, EnsembleQ, batch_tensors, make_adam, mlp, obs_tensor, seeded_init, soft_update,
+    BoxScaler, EnsembleQ, FlatParams, adam_state, adam_step, batch_tensors, mlp, obs_tensor, seeded_init,
 )
 from jsrl_learning.learners.td_config import TDConfig
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0  # the IQL paper's bounds on the actor's log-std
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+METRICS = ("q_loss", "v_loss", "actor_loss", "q_mean", "v_mean", "adv_mean")
 
 
 @dataclass
@@ -45,12 +59,22 @@ class IQLConfig(TDConfig):
     ``reward_shift`` is added to every sampled batch's rewards before the TD target: IQL's
     D4RL AntMaze recipe uses -1 (0/1 goal rewards become -1/0). It is the learner's, not
     the env's, so datasets, replays and logged returns keep the task's own rewards.
+
+    ``compile``: run the update through ``torch.compile`` once ``compile_after`` updates have
+    run eagerly. Compiling costs tens of seconds once per process (less when inductor's disk
+    cache has the graphs) and pays back within a few thousand updates, so short runs (and
+    tests) never pay it. ``update_threads: 2`` runs the two halves of an update at once on two
+    threads: for a process that owns two cores and uses one torch thread; where every core
+    already has a process, keep 1.
     """
 
     expectile: float = 0.9
     temperature: float = 10.0
     max_adv_weight: float = 100.0
     reward_shift: float = 0.0
+    compile: bool = True
+    compile_after: int = 2000
+    update_threads: int = 1
 
     def validate(self, where: str) -> None:
         super().validate(where)
@@ -58,10 +82,30 @@ class IQLConfig(TDConfig):
         require(self.temperature >= 0, where, f"temperature must be >= 0, got {self.temperature}")
         require(self.max_adv_weight > 0, where, f"max_adv_weight must be > 0, got {self.max_adv_weight}")
         require(math.isfinite(self.reward_shift), where, f"reward_shift must be a finite number, got {self.reward_shift}")
+        require(isinstance(self.compile, bool), where, f"compile must be true or false, got {self.compile!r}")
+        require(isinstance(self.compile_after, int) and self.compile_after >= 0, where,
+                f"compile_after must be an int >= 0, got {self.compile_after!r}")
+        require(self.update_threads in (1, 2), where, f"update_threads must be 1 or 2, got {self.update_threads!r}")
+
+
+def grads_and_aux(loss_fn: Callable[..., tuple[torch.Tensor, torch.Tensor]],
+                  *params: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+    """Gradients of ``loss_fn(*params) -> (loss, aux)`` with respect to ``params``, and ``aux``.
+
+    Under ``torch.compile`` through ``torch.func`` (the gradients become part of one graph);
+    eagerly through plain autograd, whose per-op overhead is a fraction of ``torch.func``'s.
+    """
+    if torch.compiler.is_compiling():
+        grads, (_, aux) = grad_and_value(loss_fn, argnums=tuple(range(len(params))), has_aux=True)(*params)
+        return grads, aux
+    leaves = [p.detach().requires_grad_() for p in params]
+    with torch.enable_grad():
+        loss, aux = loss_fn(*leaves)
+        return torch.autograd.grad(loss, leaves), aux
 
 
 class GaussianActor(nn.Module):
-    """``N(tanh(f(s)), exp(log_std))`` over the unit action box."""
+    """``N(tanh(f(s)), exp(log_std))`` over the unit action box; ``forward`` is the log-density."""
 
     def __init__(self, obs_dim: int, act_dim: int, hidden: list[int]) -> None:
         super().__init__()
@@ -77,7 +121,7 @@ class GaussianActor(nn.Module):
     def std(self) -> torch.Tensor:
         return self.clamped_log_std().exp()
 
-    def log_prob(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Gaussian log-density, written out: ``torch.distributions``' checks cost more than the maths."""
         log_std = self.clamped_log_std()
         z = (actions - self.mean(obs)) * torch.exp(-log_std)
@@ -93,6 +137,7 @@ class IQLLearner(Learner):
             raise ConfigError(f"IQLLearner: observation space must be a 1-D Box, got {observation_space}")
         if not (isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1):
             raise ConfigError(f"IQLLearner: action space must be a 1-D Box, got {action_space}")
+        config.validate("IQLLearner config")
         self.config = config
         self.obs_shape = observation_space.shape
         self.scaler = BoxScaler(action_space.low, action_space.high, "IQLLearner")
@@ -103,10 +148,13 @@ class IQLLearner(Learner):
             self.value = mlp(obs_dim, 1, config.hidden)
             self.critic = EnsembleQ(obs_dim, act_dim, config.hidden, n=2)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
-        self.optimizer = make_adam([*self.actor.parameters(), *self.value.parameters(),
-                                    *self.critic.parameters()], config.lr)
+        self.flat = {name: FlatParams(getattr(self, name)) for name in ("actor", "value", "critic", "critic_target")}
+        self.adam = {name: adam_state(self.flat[name].flat) for name in ("actor", "value", "critic")}
         self.act_generator = torch.Generator().manual_seed(int(act_seed))
         self.updates = 0
+        self._halves: tuple[Callable[..., Any], Callable[..., Any]] = (self._value_actor_half, self._critic_half)
+        self._compile_pending = config.compile
+        self._pool: ThreadPoolExecutor | None = None
 
     def act(self, obs: np.ndarray, explore: bool = True) -> np.ndarray:
         """Sample from the Gaussian (clipped to the bounds) when exploring, else its mean."""
@@ -119,46 +167,118 @@ class IQLLearner(Learner):
             action = self.scaler.to_env(action).numpy()
         return action[0] if single else action
 
+    def _value_actor_half(self, value: torch.Tensor, actor: torch.Tensor, target: torch.Tensor,
+                          value_adam: dict[str, torch.Tensor], actor_adam: dict[str, torch.Tensor],
+                          obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Expectile regression of V and advantage-weighted regression of the actor; the actor is
+        stepped in place, the new V returned. Metrics: ``[v_loss, actor_loss, v_mean, adv_mean]``."""
+        cfg, flat = self.config, self.flat
+
+        def losses(value: torch.Tensor, actor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            # The target critics are not differentiated: with grad enabled, they still record nothing.
+            target_q = functional_call(self.critic_target, flat["critic_target"].views(target), (obs, actions)).amin(0)
+            v = functional_call(self.value, flat["value"].views(value), (obs,)).squeeze(-1)
+            adv = target_q - v
+            expectile_weight = torch.where(adv > 0, cfg.expectile, 1.0 - cfg.expectile)
+            v_loss = (expectile_weight * adv.square()).mean()
+            adv_weight = torch.exp(cfg.temperature * adv.detach()).clamp(max=cfg.max_adv_weight)
+            log_prob = functional_call(self.actor, flat["actor"].views(actor), (obs, actions))
+            actor_loss = -(adv_weight * log_prob).mean()
+            return v_loss + actor_loss, torch.stack([v_loss, actor_loss, v.mean(), adv.mean()]).detach()
+
+        (value_grad, actor_grad), metrics = grads_and_aux(losses, value, actor)
+        with torch.no_grad():
+            actor.copy_(adam_step(actor, actor_grad, actor_adam, cfg.lr))
+            return adam_step(value, value_grad, value_adam, cfg.lr), metrics
+
+    def _critic_half(self, critic: torch.Tensor, target: torch.Tensor, value: torch.Tensor,
+                     critic_adam: dict[str, torch.Tensor], obs: torch.Tensor, actions: torch.Tensor,
+                     rewards: torch.Tensor, next_obs: torch.Tensor,
+                     terminals: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Twin Q regression onto ``r + gamma V(s')``; the critics are stepped in place, the new
+        (Polyak-averaged) targets returned. Metrics: ``[q_loss, q_mean]``."""
+        cfg, flat = self.config, self.flat
+        with torch.no_grad():
+            next_v = functional_call(self.value, flat["value"].views(value), (next_obs,)).squeeze(-1)
+            q_target = rewards + cfg.reward_shift + cfg.gamma * (1.0 - terminals) * next_v
+
+        def loss(critic: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            qs = functional_call(self.critic, flat["critic"].views(critic), (obs, actions))
+            q_loss = (qs - q_target).square().mean()
+            return q_loss, torch.stack([q_loss, qs.mean()]).detach()
+
+        (critic_grad,), metrics = grads_and_aux(loss, critic)
+        with torch.no_grad():
+            critic.copy_(adam_step(critic, critic_grad, critic_adam, cfg.lr))
+            return torch.lerp(target, critic, cfg.tau), metrics
+
     def update(self, batch: Batch) -> dict[str, float]:
         cfg = self.config
         obs, actions, rewards, next_obs, terminals = batch_tensors(batch, self.scaler)
         obs, next_obs = obs.float(), next_obs.float()
-        with torch.no_grad():
-            target_q = self.critic_target(obs, actions).min(0).values
-            next_v = self.value(next_obs).squeeze(-1)
-            q_target = rewards + cfg.reward_shift + cfg.gamma * (1.0 - terminals) * next_v
-
-        v = self.value(obs).squeeze(-1)
-        adv = target_q - v
-        expectile_weight = torch.where(adv > 0, cfg.expectile, 1.0 - cfg.expectile)
-        v_loss = (expectile_weight * adv.square()).mean()
-
-        qs = self.critic(obs, actions)
-        q_loss = (qs - q_target).square().mean()
-
-        adv_weight = torch.exp(cfg.temperature * adv.detach()).clamp(max=cfg.max_adv_weight)
-        actor_loss = -(adv_weight * self.actor.log_prob(obs, actions)).mean()
-
-        self.optimizer.zero_grad(set_to_none=True)
-        (v_loss + q_loss + actor_loss).backward()
-        self.optimizer.step()
-        soft_update(self.critic_target, self.critic, cfg.tau)
+        first_compiled = self._compile_pending and self.updates >= cfg.compile_after
+        if first_compiled:  # C++ wrapper: no Python, and no GIL, inside a graph
+            self._compile_pending = False
+            self._halves = tuple(torch.compile(half, fullgraph=True, dynamic=False, options={"cpp_wrapper": True})
+                                 for half in self._halves)
+        value, target = self.flat["value"].flat, self.flat["critic_target"].flat
+        value_actor_half, critic_half = self._halves
+        args_a = (value, self.flat["actor"].flat, target, self.adam["value"], self.adam["actor"], obs, actions)
+        args_b = (self.flat["critic"].flat, target, value, self.adam["critic"], obs, actions, rewards, next_obs,
+                  terminals)
+        try:
+            if cfg.update_threads == 2 and not first_compiled:  # compiling stays on one thread
+                self._pool = self._pool or ThreadPoolExecutor(1, thread_name_prefix="iql-half")
+                pending = self._pool.submit(value_actor_half, *args_a)
+                new_target, critic_metrics = critic_half(*args_b)
+                new_value, value_actor_metrics = pending.result()
+            else:
+                new_value, value_actor_metrics = value_actor_half(*args_a)
+                new_target, critic_metrics = critic_half(*args_b)
+        except Exception as error:  # noqa: BLE001 - only a failed compile is retried eagerly
+            if not first_compiled:
+                raise
+            warnings.warn(f"IQLLearner: torch.compile failed ({type(error).__name__}: {error}); updating "
+                          f"eagerly. Set compile: false to skip the attempt.", RuntimeWarning, stacklevel=2)
+            self._halves = (self._value_actor_half, self._critic_half)
+            return self.update(batch)
+        value.copy_(new_value)
+        target.copy_(new_target)
         self.updates += 1
-        metrics = torch.stack([q_loss, v_loss, actor_loss, qs.mean(), v.mean(), adv.mean()]).tolist()
-        return dict(zip(("q_loss", "v_loss", "actor_loss", "q_mean", "v_mean", "adv_mean"), metrics))
+        q_loss, q_mean = critic_metrics.tolist()
+        v_loss, actor_loss, v_mean, adv_mean = value_actor_metrics.tolist()
+        return dict(zip(METRICS, (q_loss, v_loss, actor_loss, q_mean, v_mean, adv_mean)))
 
     def state_dict(self) -> dict[str, Any]:
         """A snapshot (deep copy), loadable with ``torch.load(weights_only=True)``."""
         return copy.deepcopy({
             "actor": self.actor.state_dict(), "value": self.value.state_dict(),
             "critic": self.critic.state_dict(), "critic_target": self.critic_target.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "act_generator": self.act_generator.get_state(), "updates": self.updates,
+            "optimizer": self.adam, "act_generator": self.act_generator.get_state(), "updates": self.updates,
         })
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for name in ("actor", "value", "critic", "critic_target"):
-            getattr(self, name).load_state_dict(state[name])
-        self.optimizer.load_state_dict(state["optimizer"])
+            getattr(self, name).load_state_dict(state[name])  # copies into the flat tensors
+        optimizer = state["optimizer"]
+        if "param_groups" in optimizer:
+            optimizer = self._from_torch_adam(optimizer)
+        for name, adam in self.adam.items():
+            for key, tensor in adam.items():
+                tensor.copy_(optimizer[name][key])
         self.act_generator.set_state(state["act_generator"])
         self.updates = state["updates"]
+
+    def _from_torch_adam(self, optimizer: dict[str, Any]) -> dict[str, dict[str, torch.Tensor]]:
+        """Flat Adam state from a checkpoint of the earlier one-``torch.optim.Adam`` learner, whose
+        parameters were the actor's, then V's, then the critics', in module order."""
+        per_param = [optimizer["state"][i] for i in optimizer["param_groups"][0]["params"]]
+        converted, start = {}, 0
+        for name in ("actor", "value", "critic"):
+            count = len(self.flat[name].names)
+            own = per_param[start:start + count]
+            start += count
+            converted[name] = {"step": torch.as_tensor(own[0]["step"], dtype=torch.float32),
+                               **{key: torch.cat([s[key].reshape(-1) for s in own])
+                                  for key in ("exp_avg", "exp_avg_sq")}}
+        return converted
