@@ -5,8 +5,10 @@ from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityP
 #: Camera images: best effort, keep last few — a late frame is worthless.
 SENSOR = qos_profile_sensor_data
 
-#: Actions, episode records, evaluations: nothing may be lost silently.
-RELIABLE = QoSProfile(depth=10, history=HistoryPolicy.KEEP_LAST,
+#: Actions, episode records, evaluations: nothing may be lost silently. Reliable keep-last
+#: still overwrites when a reader falls behind, so the depth covers bursts of short episodes
+#: (depth 10 lost ~1 in 400 episodes at full speed in the recorder).
+RELIABLE = QoSProfile(depth=200, history=HistoryPolicy.KEEP_LAST,
                       reliability=ReliabilityPolicy.RELIABLE)
 
 #: Guide-step, control owner, checkpoint announcements: latched, a late joiner gets the last value.

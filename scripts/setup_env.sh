@@ -14,7 +14,7 @@ pip_quiet() {  # the machine's pip config names index folders that may not exist
 pip_quiet -r requirements.txt
 pip_quiet --no-deps --no-build-isolation --force-reinstall .
 rm -rf build ./*.egg-info
-export VIRTUAL_ENV="$PWD/$VENV"
+export VIRTUAL_ENV="$(cd "$VENV" && pwd)"
 export PATH="$VIRTUAL_ENV/bin:$PATH"
 export AMENT_PREFIX_PATH="$VIRTUAL_ENV"
 export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
