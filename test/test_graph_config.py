@@ -86,7 +86,7 @@ def node_class(executable: str) -> type[Node]:
     return classes[0]
 
 
-@pytest.mark.parametrize("file", ["grasping_sim.yaml", "record_demos.yaml"])
+@pytest.mark.parametrize("file", ["grasping_sim.yaml", "record_demos.yaml", "antmaze_sim.yaml"])
 def test_every_yaml_parameter_is_declared_by_a_node_of_the_graph(ros, tmp_path: Path, file: str) -> None:
     """Builds each node with the YAML's values (paths moved to tmp_path) and compares its declared parameters."""
     params = params_of(file)
