@@ -4,8 +4,10 @@ import json
 import pytest
 import yaml
 
-from jsrl_learning.bench.grasp import (GraspBenchConfig, default_config_path, format_table, load_bench_config,
-                                       run_grasp_bench, train_config, Cell)
+from concurrent.futures import Future
+
+from jsrl_learning.bench.grasp import (Cell, GraspBenchConfig, _outcome, default_config_path, format_table,
+                                       load_bench_config, run_grasp_bench, summarize, train_config)
 from jsrl_learning.bench.grasp_plot import plot_grasp_bench
 from jsrl_learning.cli.main import main
 from jsrl_learning.config import ConfigError, from_mapping
@@ -117,3 +119,14 @@ def test_shipped_configs_are_valid_and_share_one_learner():
                     "qtopt_online_fraction", "methods", "env_kwargs", "demo_noise"):
             assert getattr(cfg, key) == getattr(quick, key), key
     assert bc.bc == quick.bc
+
+
+def test_a_failed_job_is_recorded_and_marks_the_sweep_incomplete(tiny):
+    future = Future()
+    future.set_exception(ValueError("GraspEnv: action must be 5 finite numbers"))
+    failed = _outcome(future, Cell("indiscriminate", "state", 2), 3, "jsrl")
+    assert failed["job"] == "failed" and failed["error"] == "ValueError: GraspEnv: action must be 5 finite numbers"
+    cfg = from_mapping(GraspBenchConfig, TINY, "tiny")
+    result = summarize(cfg, [Cell("indiscriminate", "state", 2)], [failed], 1.0)
+    assert not result["complete"] and result["failed"][0]["method"] == "jsrl" and result["results"] == []
+    assert tiny[1]["failed"] == []

@@ -294,14 +294,15 @@ def run_grasp_bench(cfg: GraspBenchConfig, out: Path, work_dir: Path,
     jobs: list[dict[str, Any]] = []
     executor: Executor = _Inline() if cfg.workers == 1 else ProcessPoolExecutor(
         cfg.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker)
-    pending: dict[Future, tuple[Cell, int]] = {}
+    pending: dict[Future, tuple[Cell, int, str]] = {}  # -> (cell, seed, "prepare" or the method)
     waiting_seeds: dict[Cell, int] = {}
 
     def queue_preparation(index: int) -> None:
         if index < len(cells):
             waiting_seeds[cells[index]] = len(cfg.seeds)
             for seed in cfg.seeds:
-                pending[executor.submit(prepare_seed, cfg, cells[index], seed, work_dir)] = (cells[index], seed)
+                pending[executor.submit(prepare_seed, cfg, cells[index], seed, work_dir)] = (cells[index], seed,
+                                                                                            "prepare")
 
     def save() -> dict[str, Any]:
         result = summarize(cfg, cells, jobs, time.perf_counter() - started, settings_extra)
@@ -316,20 +317,29 @@ def run_grasp_bench(cfg: GraspBenchConfig, out: Path, work_dir: Path,
         while pending:
             done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
             for future in done:
-                cell, seed = pending.pop(future)
-                job = future.result()
+                cell, seed, what = pending.pop(future)
+                job = _outcome(future, cell, seed, what)
                 jobs.append(job)
                 report(job)
-                if job["job"] == "prepare":
-                    for method in online:
+                if what == "prepare":
+                    for method in online if job["job"] == "prepare" else ():
                         pending[executor.submit(run_online, cfg, cell, seed, method, job["dataset"], job["bc_path"],
-                                                work_dir)] = (cell, seed)
+                                                work_dir)] = (cell, seed, method)
                     waiting_seeds[cell] -= 1
                     if waiting_seeds[cell] == 0:
                         next_cell += 1
                         queue_preparation(next_cell)
                 save()
     return save()
+
+
+def _outcome(future: Future, cell: Cell, seed: int, what: str) -> dict[str, Any]:
+    """The job's result, or a record of its failure: one broken run must not end a sweep of hours."""
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001  (recorded in the JSON and reported, never swallowed)
+        return {"job": "failed", "cell": asdict(cell), "seed": seed, "method": what,
+                "error": f"{type(exc).__name__}: {exc}", "wall_s": 0.0, "cpu_s": 0.0}
 
 
 def summarize(cfg: GraspBenchConfig, cells: list[Cell], jobs: list[dict[str, Any]], wall_s: float,
@@ -353,9 +363,11 @@ def summarize(cfg: GraspBenchConfig, cells: list[Cell], jobs: list[dict[str, Any
                                        for s, p in preps.items()},
                         "methods": methods})
     cpu_s = sum(j["cpu_s"] for j in jobs)
+    failed = [{k: j[k] for k in ("cell", "seed", "method", "error")} for j in jobs if j["job"] == "failed"]
     return {"benchmark": "grasp", "settings": {**asdict(cfg), **(settings_extra or {})},
-            "complete": len(jobs) == len(cells) * len(cfg.seeds) * (1 + sum(m in ONLINE_METHODS for m in cfg.methods)),
-            "jobs_done": len(jobs), "wall_s": wall_s, "jobs_cpu_s": cpu_s, "results": results}
+            "complete": not failed and len(jobs) == len(cells) * len(cfg.seeds) * (
+                1 + sum(m in ONLINE_METHODS for m in cfg.methods)),
+            "jobs_done": len(jobs), "failed": failed, "wall_s": wall_s, "jobs_cpu_s": cpu_s, "results": results}
 
 
 def _method_entry(cfg: GraspBenchConfig, cell: Cell, method: str, runs: list[dict[str, Any]]) -> dict[str, Any]:

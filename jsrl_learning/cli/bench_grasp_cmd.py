@@ -42,6 +42,9 @@ def run(args: argparse.Namespace) -> int:
     def report(job: dict) -> None:
         what = "demos + BC" if job["job"] == "prepare" else job["method"]
         c = job["cell"]
+        if job["job"] == "failed":
+            print(f"  {c['task']}/{c['obs']}/{c['demos']} seed {job['seed']} {what:<12} FAILED: {job['error']}", flush=True)
+            return
         print(f"  {c['task']}/{c['obs']}/{c['demos']} seed {job['seed']} {what:<12} success {job['success']:.2f}  "
               f"({job['wall_s']:.0f} s, {job['cpu_s']:.0f} CPU s)", flush=True)
 
