@@ -80,5 +80,6 @@ setup(
     cmdclass={"bdist_wheel": WheelWithNodeLaunchers},
     entry_points={
         "console_scripts": [f"{n}={m}:main" for n, m in {**NODES, **TOOLS}.items()],
+        "jsrl.benches": ["ros = jsrl_ros.bench_ros:BENCH"],  # jsrl bench ros, without the core importing ROS
     },
 )

@@ -1,12 +1,15 @@
 """``jsrl bench NAME``: benchmarks, one sub-command each, registered in ``BENCHES``.
 
 A new benchmark adds a ``(help, add_arguments, run)`` entry; ``run`` returns the exit status.
+Benchmarks that need more than the core (the ROS layer's) register a ``Bench`` under the
+``jsrl.benches`` entry-point group instead, so the core never imports them.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import time
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Callable, NamedTuple
 
@@ -50,6 +53,9 @@ def _run_lock(args: argparse.Namespace) -> int:
     return 0
 
 
+#: entry-point group of benchmarks outside the core (``name = module:BENCH``; setup.py)
+PLUGIN_GROUP = "jsrl.benches"
+
 BENCHES: dict[str, Bench] = {
     "lock": Bench("combination lock: episodes to solve vs horizon, JSRL vs ε-greedy (Theorem 4.1)",
                   _lock_arguments, _run_lock),
@@ -60,7 +66,8 @@ BENCHES: dict[str, Bench] = {
 def add_parser(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("bench", help="run a benchmark", description="Run one of the benchmarks.")
     benches = p.add_subparsers(dest="bench", required=True, metavar="BENCH")
-    for name, bench in BENCHES.items():
+    plugins = {ep.name: Bench(*ep.load()) for ep in entry_points(group=PLUGIN_GROUP)}
+    for name, bench in {**BENCHES, **plugins}.items():
         sub = benches.add_parser(name, help=bench.help, description=bench.help)
         bench.add_arguments(sub)
         sub.set_defaults(run=bench.run)
