@@ -9,7 +9,7 @@ Hot path: acting runs CEM over ~128 candidate actions per step, and every update
 each next state of the batch. The critics' first layer is split so the state half (and the
 CNN, for images) is computed once per observation; acting runs under ``inference_mode``.
 ``target_cem`` may search the targets' argmax with fewer samples than acting uses: that
-search is most of an update's cost (see ``jsrl_learning/bench/learner_speed.py``).
+search is most of an update's cost (``jsrl bench learner``, docs/learner_speed.md).
 
 Observations: a state vector, a uint8 (H, W, C) image, or a Dict of one image and vectors
 (image + proprioception); the encoder follows from the observation space.

@@ -1,0 +1,143 @@
+"""Learner speed work: the references compute the project's losses, the fast IQL paths (compiled,
+two threads) make the plain path's update, and ``jsrl bench learner`` writes its fields."""
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from jsrl_learning.bench.learner import LearnerBenchSettings, format_table, iql_flops, run_learner_bench, write_result
+from jsrl_learning.bench.reference_learners import ReferenceIQL, ReferenceQTOpt
+from jsrl_learning.buffers import Batch
+from jsrl_learning.learners.iql import IQLConfig, IQLLearner
+from jsrl_learning.learners.qtopt import QTOptConfig, QTOptLearner
+
+OBS = gym.spaces.Box(-np.inf, np.inf, (5,), np.float32)
+ACT = gym.spaces.Box(np.array([-2.0, 0.0, -1.0], np.float32), np.array([2.0, 1.0, 1.0], np.float32))
+IMAGE_OBS = gym.spaces.Dict({"image": gym.spaces.Box(0, 255, (40, 40, 3), np.uint8),
+                             "proprio": gym.spaces.Box(-1.0, 1.0, (2,), np.float32)})
+
+
+def random_batch(n: int = 16, seed: int = 0, obs_space: gym.Space = OBS) -> Batch:
+    rng = np.random.default_rng(seed)
+    if obs_space is OBS:
+        obs, next_obs = rng.standard_normal((2, n, 5)).astype(np.float32)
+    else:  # a Dict of an image and a vector
+        obs_space.seed(seed)
+        rows = [obs_space.sample() for _ in range(2 * n)]
+        obs, next_obs = ({k: np.stack([r[k] for r in part]) for k in rows[0]} for part in (rows[:n], rows[n:]))
+    return Batch(obs, rng.uniform(ACT.low, ACT.high, (n, 3)).astype(np.float32),
+                 rng.standard_normal(n).astype(np.float32), next_obs, (rng.random(n) < 0.2).astype(np.float32))
+
+
+def iql(**overrides) -> IQLLearner:
+    return IQLLearner(IQLConfig(**{"hidden": [16, 16], "lr": 1e-2, "reward_shift": -1.0, **overrides}), OBS, ACT)
+
+
+def assert_metrics_close(ours: dict, theirs: dict) -> None:
+    for key, value in theirs.items():
+        assert ours[key] == pytest.approx(value, rel=1e-4, abs=1e-6), key
+
+
+def test_reference_iql_computes_the_same_losses_from_the_same_weights():
+    learner = iql(compile=False)
+    reference = ReferenceIQL.from_learner(learner)
+    for step in range(4):  # several steps: the optimisers and Polyak updates agree too
+        batch = random_batch(seed=step)
+        assert_metrics_close(learner.update(batch), reference.update(batch))
+
+
+@pytest.mark.parametrize("obs_space", [OBS, IMAGE_OBS], ids=["state", "image"])
+def test_reference_qtopt_computes_the_same_losses_from_the_same_weights(obs_space):
+    learner = QTOptLearner(QTOptConfig(hidden=[16, 16], lr=1e-2), obs_space, ACT)
+    reference = ReferenceQTOpt.from_learner(learner)
+    for step in range(3):
+        batch = random_batch(n=8, seed=step, obs_space=obs_space)
+        assert_metrics_close(learner.update(batch), reference.update(batch))
+
+
+def test_reference_iql_is_not_trivially_equal():
+    # The equivalence test could pass if the reference copied nothing; other weights must differ.
+    batch = random_batch()
+    reference = ReferenceIQL.from_learner(iql(seed=1))
+    assert iql(seed=0).update(batch)["q_loss"] != pytest.approx(reference.update(batch)["q_loss"], rel=1e-3)
+
+
+def flat_state(learner: IQLLearner) -> dict[str, torch.Tensor]:
+    return {name: flat.flat.clone() for name, flat in learner.flat.items()}
+
+
+def test_two_update_threads_make_the_plain_update():
+    plain, threaded = iql(compile=False), iql(compile=False, update_threads=2)
+    for step in range(5):
+        batch = random_batch(seed=step)
+        assert plain.update(batch) == threaded.update(batch)
+    for name, tensor in flat_state(plain).items():
+        assert torch.equal(tensor, threaded.flat[name].flat), name
+
+
+def test_compiled_and_threaded_update_matches_the_plain_update():
+    plain = iql(compile=False, batch_size=16, hidden=[8])  # one hidden layer: fewer kernels to compile
+    fast = iql(compile=True, compile_after=2, update_threads=2, batch_size=16, hidden=[8])
+    batches = [random_batch(seed=s) for s in range(3)] + [random_batch(n=8, seed=3), random_batch(seed=4)]
+    for batch in batches:  # eager, compiled (first call), compiled on two threads, another size, back
+        assert_metrics_close(fast.update(batch), plain.update(batch))
+    assert fast._trusted_batch_size == 16  # the guard-skipping path ran for the last batch
+    for name, tensor in flat_state(plain).items():
+        torch.testing.assert_close(fast.flat[name].flat, tensor, rtol=1e-4, atol=1e-6)
+
+
+def test_torch_adam_checkpoint_loads_into_the_flat_optimiser():
+    learner, batch = iql(compile=False), random_batch()
+    params = [*learner.actor.parameters(), *learner.value.parameters(), *learner.critic.parameters()]
+    adam = torch.optim.Adam(params, lr=1e-2)
+    for p in params:
+        p.grad = torch.full_like(p, 0.5)
+    adam.step()
+    state = learner.state_dict()
+    state["optimizer"] = adam.state_dict()
+    restored = iql(compile=False, seed=3)
+    restored.load_state_dict(state)
+    for name in ("actor", "value", "critic"):
+        for key in ("exp_avg", "exp_avg_sq"):
+            expected = torch.cat([adam.state[p][key].reshape(-1) for p in getattr(learner, name).parameters()])
+            assert torch.equal(restored.adam[name][key], expected), (name, key)
+        assert restored.adam[name]["step"].item() == 1.0
+    assert np.isfinite(restored.update(batch)["q_loss"])
+
+
+def test_iql_flops_match_the_design_estimate():
+    assert iql_flops(29, 8, [256, 256], 256) == pytest.approx(556e6, rel=0.001)
+
+
+def test_tiny_bench_run_writes_every_field(tmp_path):
+    settings = LearnerBenchSettings(iql_obs={"tiny": 5}, iql_batch_size=8, hidden=[8], compile=False,
+                                    qtopt_obs=["state"], qtopt_batch_sizes=[8],
+                                    qtopt_variants={"default": {}, "one_iter": {"cem": {"n_iters": 1}}},
+                                    threads=[1, 2], rounds=2, round_seconds=0.02)
+    result = run_learner_bench(settings)
+    out = tmp_path / "learner.json"
+    write_result(result, out)
+    loaded = json.loads(out.read_text())
+    assert {"command", "torch", "cpu_count", "settings", "sgemm_gflops_per_cpu_s", "load_avg_start",
+            "load_avg_end", "wall_s"} <= set(loaded["meta"])
+    rows = loaded["results"]
+    iql_rows = [r for r in rows if r["learner"] == "iql"]
+    assert {(r["impl"], r["torch_threads"], r["update_threads"]) for r in iql_rows} == {
+        ("reference", 1, 1), ("reference", 2, 1), ("project", 1, 1), ("project", 2, 1), ("project", 1, 2)}
+    assert {(r["variant"], r["impl"], r["torch_threads"]) for r in rows if r["learner"] == "qtopt"} == {
+        (v, impl, t) for v in ("default", "one_iter") for impl in ("reference", "project") for t in (1, 2)}
+    for row in rows:
+        assert row["updates"] >= 2 * 3 and len(row["rounds"]) == 2
+        assert row["updates_per_s_wall"] > 0 and row["updates_per_s_cpu"] > 0 and row["cores_used"] > 0
+        assert {"load_avg", "warmup_wall_s", "warmup_cpu_s", "cores", "compile", "name"} <= set(row)
+    summaries = {(s["learner"], s.get("variant")): s for s in loaded["summary"]}
+    assert set(summaries) == {("iql", None), ("qtopt", "default"), ("qtopt", "one_iter")}
+    iql_summary = summaries[("iql", None)]
+    assert iql_summary["flops_per_update"] == iql_flops(5, 8, [8], 8)
+    for key in ("speedup_wall", "speedup_cpu", "fraction_of_floor_wall", "fraction_of_gemm_floor_cpu"):
+        assert iql_summary[key] > 0
+    assert iql_summary["reference_best_wall"]["name"].startswith("reference")
+    assert "fraction_of_floor_wall" not in summaries[("qtopt", "default")]
+    assert "project/reference" in format_table(loaded)
