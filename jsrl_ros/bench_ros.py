@@ -6,8 +6,10 @@ Fast DDS on localhost in a private ``ROS_DOMAIN_ID``:
 * **arbiter latency**: this process plays the bridge. Per sample it publishes one step's
   ``jsrl/guide_action``, (image mode) a 64×64 rgb8 ``jsrl/obs/image`` and ``jsrl/state``, and
   times until the arbiter's ``jsrl/action`` for that stamp arrives (round trip: both
-  transports, the arbiter's join and its answer). The scripted guide is in control (h larger
-  than the run), so no explorer network is timed — only what ROS adds.
+  transports, the arbiter's join and its answer). Modes ``state`` and ``image``: the scripted
+  guide is in control (h larger than the run), so no network is timed — only what ROS adds.
+  Mode ``state_explorer``: the explorer acts (QT-Opt with the grasping scenario's network
+  and CEM, untrained weights), so the time includes the policy call.
 * **lockstep**: ``sim_bridge`` (grasping sim + its scripted guide) and ``policy_arbiter`` run
   the loop; steps/s is counted on ``jsrl/step``. Next to it, in this process, the bare
   gymnasium loop with the same env and the same scripted guide.
@@ -42,6 +44,9 @@ GUIDE_TARGET = "jsrl_sim.grasping.scripted_guide:make_grasp_guide"
 ENV_ID = "jsrl_sim:jsrl/Grasp-v0"
 ENV_KWARGS = {"task": "indiscriminate", "object_set": "train", "num_objects": 5, "max_steps": 15}
 DT = 0.1
+#: the learner of config/grasping_sim.yaml, for the explorer's latency
+EXPLORER_CONFIG = {"hidden": [64, 64], "cem": {"n_samples": 32, "n_iters": 2, "n_elites": 4}, "seed": 0}
+LATENCY_MODES = ("state", "image", "state_explorer")
 START_TIMEOUT_S = 60.0  # node start-up on a loaded 2-core machine (imports torch, pybullet)
 
 
@@ -155,18 +160,37 @@ def _latched_choices(ros: _Ros, h: int) -> None:
     pub.publish(Int32MultiArray(data=[h]))
 
 
-def measure_latency(obs_mode: str, settings: Settings, domain: int, workdir: Path) -> dict[str, Any]:
+def _explorer_checkpoint(path: Path, state_dim: int) -> Path:
+    """An untrained QT-Opt explorer for ``state_dim`` observations, as the learner node writes it."""
+    import gymnasium as gym
+
+    from jsrl_learning.checkpoint import save_checkpoint
+    from jsrl_learning.config import from_mapping
+    from jsrl_learning.guides.policy_checkpoint import policy_state
+    from jsrl_learning.learners.qtopt import QTOptConfig, QTOptLearner
+
+    obs = gym.spaces.Box(-1.0, 1.0, (state_dim,), np.float32)
+    act = gym.spaces.Box(-1.0, 1.0, (len(ACTION_NAMES),), np.float32)
+    learner = QTOptLearner(from_mapping(QTOptConfig, EXPLORER_CONFIG, "bench ros explorer"), obs, act)
+    save_checkpoint(path, {"policy": policy_state("qtopt", EXPLORER_CONFIG, obs, act, learner)})
+    return path
+
+
+def measure_latency(mode: str, settings: Settings, domain: int, workdir: Path) -> dict[str, Any]:
     """Round-trip ms from publishing an observation to the arbiter's action for it (separate processes)."""
     from sensor_msgs.msg import Image, JointState
+    from std_msgs.msg import String
 
     from jsrl_ros.conversions import named_vector, numpy_to_image
-    from jsrl_ros.qos import RELIABLE, SENSOR
+    from jsrl_ros.qos import LATCHED, RELIABLE, SENSOR
     from jsrl_ros.step_clock import StepClock, stamp_key
     from jsrl_ros.vectors import state_names
 
     clock = StepClock(DT)
     total = settings.warmup + settings.samples
     ros = _Ros(domain)
+    obs_mode = "image" if mode == "image" else "state"
+    explorer = mode == "state_explorer"
     children = Children(_params(obs_mode, ""), domain, workdir)
     arbiter = children.start("policy_arbiter")
     try:
@@ -177,7 +201,10 @@ def measure_latency(obs_mode: str, settings: Settings, domain: int, workdir: Pat
         state_pub = ros.node.create_publisher(JointState, "jsrl/state", RELIABLE)
         guide_pub = ros.node.create_publisher(JointState, "jsrl/guide_action", RELIABLE)
         image_pub = ros.node.create_publisher(Image, "jsrl/obs/image", SENSOR)
-        _latched_choices(ros, total + 1)  # the guide keeps control: nothing but ROS is timed
+        _latched_choices(ros, 0 if explorer else total + 1)  # who acts at every step
+        if explorer:
+            checkpoint = _explorer_checkpoint(workdir / "explorer.pt", settings.state_dim)
+            ros.node.create_publisher(String, "jsrl/checkpoint", LATCHED).publish(String(data=str(checkpoint)))
         rng = np.random.default_rng(0)
         state = rng.uniform(-1, 1, settings.state_dim).astype(np.float32)
         image = rng.integers(0, 256, (settings.image_size, settings.image_size, 3), dtype=np.uint8)
@@ -197,6 +224,7 @@ def measure_latency(obs_mode: str, settings: Settings, domain: int, workdir: Pat
             children.check_alive()
             publish(0)
             return ros.spin_until(lambda: stamp_key(clock.stamp(0, 0)) in answered, 0.5)
+
         if not ros.spin_until(ready, START_TIMEOUT_S):
             raise RuntimeError(f"bench ros: the arbiter never answered ({workdir / 'policy_arbiter.log'})")
         cpu0 = _cpu_s(arbiter.pid)
@@ -206,7 +234,7 @@ def measure_latency(obs_mode: str, settings: Settings, domain: int, workdir: Pat
             key = stamp_key(clock.stamp(0, t))
             if not ros.spin_until(lambda: key in answered, 10.0):
                 children.check_alive()
-                raise RuntimeError(f"bench ros: no answer to observation {t} within 10 s ({obs_mode} mode)")
+                raise RuntimeError(f"bench ros: no answer to observation {t} within 10 s ({mode} mode)")
             if t >= settings.warmup:
                 ms.append((answered[key] - sent) * 1e3)
         cpu = _cpu_s(arbiter.pid) - cpu0
@@ -229,28 +257,26 @@ def measure_graph(settings: Settings, domain: int, workdir: Path) -> dict[str, A
         steps: list[float] = []
         ros.node.create_subscription(JointState, "jsrl/step", lambda m: steps.append(time.perf_counter()), RELIABLE)
         _latched_choices(ros, ENV_KWARGS["max_steps"] + 1)  # the scripted guide drives every step
-        arbiter = children.start("policy_arbiter")
-        bridge = children.start("sim_bridge")
-        warm = settings.warmup
+        nodes = {name: children.start(name) for name in ("policy_arbiter", "sim_bridge")}
 
-        def progressed() -> bool:
+        def reached(n: int) -> bool:
             children.check_alive()
-            return len(steps) >= warm + settings.graph_steps
-        if not ros.spin_until(lambda: children.check_alive() or len(steps) >= warm, START_TIMEOUT_S):
+            return len(steps) >= n
+
+        if not ros.spin_until(lambda: reached(settings.warmup), START_TIMEOUT_S):
             raise RuntimeError(f"bench ros: the graph made no steps ({workdir})")
-        cpu0 = {n: _cpu_s(p.pid) for n, p in (("sim_bridge", bridge), ("policy_arbiter", arbiter))}
-        own0, wall0 = time.process_time(), time.perf_counter()
+        cpu0 = {name: _cpu_s(proc.pid) for name, proc in nodes.items()}
+        own0 = time.process_time()
         begin = len(steps)
-        if not ros.spin_until(progressed, 600.0):
+        if not ros.spin_until(lambda: reached(begin + settings.graph_steps), 600.0):
             raise RuntimeError(f"bench ros: the graph stalled after {len(steps)} steps ({workdir})")
         end = len(steps)
         wall = steps[end - 1] - steps[begin - 1]
         n = end - begin
-        cpu = {n_: _cpu_s(p.pid) - cpu0[n_] for n_, p in (("sim_bridge", bridge), ("policy_arbiter", arbiter))}
+        cpu = {name: _cpu_s(proc.pid) - cpu0[name] for name, proc in nodes.items()}
         cpu["bench_subscriber"] = time.process_time() - own0
         return {"steps": n, "wall_s": wall, "steps_per_s": n / wall,
-                "cpu_ms_per_step": {k: v * 1e3 / n for k, v in cpu.items()},
-                "wall_with_waits_s": time.perf_counter() - wall0}
+                "cpu_ms_per_step": {k: v * 1e3 / n for k, v in cpu.items()}}
     finally:
         children.stop()
         ros.close()
@@ -277,6 +303,7 @@ def measure_bare(settings: Settings) -> dict[str, Any]:
                     episode += 1
                     obs, _ = env.reset(seed=episode)
                     guide.reset()
+
         run(settings.warmup)
         cpu0, wall0 = time.process_time(), time.perf_counter()
         run(settings.graph_steps)
@@ -293,7 +320,7 @@ def run_bench(settings: Settings) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="jsrl_bench_ros_") as tmp:
         work = Path(tmp)
         latency = {}
-        for mode in ("state", "image"):
+        for mode in LATENCY_MODES:
             (work / mode).mkdir()
             latency[mode] = measure_latency(mode, settings, domain, work / mode)
         (work / "graph").mkdir()
@@ -304,7 +331,9 @@ def run_bench(settings: Settings) -> dict[str, Any]:
         "lockstep": {"graph": graph, "bare": bare, "graph_over_bare": graph["steps_per_s"] / bare["steps_per_s"]},
         "settings": {**asdict(settings), "env_id": ENV_ID, "env_kwargs": ENV_KWARGS, "guide": GUIDE_TARGET,
                      "transport": "rclpy between processes (Fast DDS, localhost), EventsExecutor on both sides",
-                     "latency_controller": "scripted guide (joined from jsrl/guide_action); no explorer network",
+                     "latency_controller": {"state": "scripted guide (jsrl/guide_action joined)",
+                                            "image": "scripted guide (jsrl/guide_action joined)",
+                                            "state_explorer": {"qtopt": EXPLORER_CONFIG}},
                      "graph_nodes": ["sim_bridge", "policy_arbiter"]},
         "machine": {"cpus": os.cpu_count(), "loadavg_before": list(load_before), "loadavg_after": list(os.getloadavg()),
                     "python": sys.version.split()[0]},
@@ -322,7 +351,7 @@ def run(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, allow_nan=False) + "\n")
     for mode, r in result["latency"].items():
-        print(f"arbiter {mode:<5} p50 {r['p50_ms']:.3f} ms  p99 {r['p99_ms']:.3f} ms  ({r['samples']} samples)")
+        print(f"arbiter {mode:<14} p50 {r['p50_ms']:.3f} ms  p99 {r['p99_ms']:.3f} ms  ({r['samples']} samples)")
     lock = result["lockstep"]
     print(f"lockstep graph {lock['graph']['steps_per_s']:.1f} steps/s, bare env {lock['bare']['steps_per_s']:.1f} "
           f"steps/s: {lock['graph_over_bare']:.2f}x; load average {result['machine']['loadavg_after'][0]:.2f}")

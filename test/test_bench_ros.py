@@ -18,7 +18,7 @@ def test_a_tiny_run_writes_latencies_and_both_loop_rates(tmp_path: Path) -> None
     out = tmp_path / "ros.json"
     assert main(["bench", "ros", "--out", str(out), "--samples", "6", "--warmup", "2", "--graph-steps", "8"]) == 0
     result = json.loads(out.read_text())
-    for mode in ("state", "image"):
+    for mode in ("state", "image", "state_explorer"):
         lat = result["latency"][mode]
         assert lat["samples"] == 6
         assert 0 < lat["p50_ms"] <= lat["p99_ms"] <= lat["max_ms"]
