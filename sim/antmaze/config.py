@@ -6,11 +6,11 @@ so a typo in a scenario YAML fails loudly instead of silently using a default.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from jsrl_sim.antmaze.maze import MAZES
+from jsrl_sim.env_config import apply_overrides
 
 
 class AntMazeConfigError(ValueError):
@@ -41,16 +41,7 @@ class AntMazeConfig:
 
 def make_config(overrides: Mapping[str, Any] | None = None, base: AntMazeConfig | None = None) -> AntMazeConfig:
     """``base`` (default: D4RL umaze) with ``overrides`` applied, validated."""
-    overrides = dict(overrides or {})
-    known = {f.name for f in dataclasses.fields(AntMazeConfig)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise AntMazeConfigError(
-            f"AntMazeConfig: unknown key(s) {', '.join(map(repr, unknown))}; known keys: {', '.join(sorted(known))}"
-        )
-    config = dataclasses.replace(base or AntMazeConfig(), **overrides)
-    config.validate()
-    return config
+    return apply_overrides(base or AntMazeConfig(), overrides, AntMazeConfigError)
 
 
 def _positive_int(key: str, value: Any) -> None:

@@ -6,10 +6,10 @@ names the key, so a typo in a scenario YAML fails loudly instead of silently usi
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from jsrl_sim.env_config import apply_overrides
 from jsrl_sim.grasping.objects import OBJECT_SETS
 
 TASKS = ("indiscriminate", "instance")
@@ -58,16 +58,7 @@ class GraspConfig:
 
 def make_config(overrides: Mapping[str, Any] | None = None, base: GraspConfig | None = None) -> GraspConfig:
     """``base`` (default: the standard setup) with ``overrides`` applied, validated."""
-    overrides = dict(overrides or {})
-    known = {f.name for f in dataclasses.fields(GraspConfig)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise GraspConfigError(
-            f"GraspConfig: unknown key(s) {', '.join(map(repr, unknown))}; known keys: {', '.join(sorted(known))}"
-        )
-    config = dataclasses.replace(base or GraspConfig(), **overrides)
-    config.validate()
-    return config
+    return apply_overrides(base or GraspConfig(), overrides, GraspConfigError)
 
 
 def _choice(key: str, value: Any, allowed: tuple[str, ...]) -> None:
