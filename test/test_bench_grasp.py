@@ -1,13 +1,13 @@
 """The grasping benchmark: a tiny sweep writes the documented JSON and plot; bad settings are named."""
 import json
+from concurrent.futures import Future
 
 import pytest
 import yaml
 
-from concurrent.futures import Future
-
-from jsrl_learning.bench.grasp import (Cell, GraspBenchConfig, _outcome, default_config_path, format_table,
-                                       load_bench_config, run_grasp_bench, summarize, train_config)
+from jsrl_learning.bench.grasp import _outcome, run_grasp_bench, train_config
+from jsrl_learning.bench.grasp_config import Cell, GraspBenchConfig, default_config_path, load_bench_config
+from jsrl_learning.bench.grasp_report import format_table, summarize
 from jsrl_learning.bench.grasp_plot import plot_grasp_bench
 from jsrl_learning.cli.main import main
 from jsrl_learning.config import ConfigError, from_mapping

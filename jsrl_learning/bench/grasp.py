@@ -1,4 +1,4 @@
-"""Grasping benchmark: QT-Opt+JSRL against QT-Opt and BC with few demonstrations (the paper's Table/Fig. 5).
+"""Grasping benchmark: QT-Opt+JSRL against QT-Opt and BC with few demonstrations (the paper's simulated grasping).
 
 Per task (indiscriminate, instance), observation mode and demo count N, for every seed:
 
@@ -18,8 +18,8 @@ the explorer with no guide steps for the RL methods, the cloned policy for BC �
 
 Jobs (one demo set + BC per seed, then one online run per method and seed) run in worker
 processes with one torch thread each; the JSON is rewritten after every finished job, so a
-killed run keeps what it finished. Settings come from a YAML (``config/grasp_quick.yaml``,
-``config/grasp_full.yaml``) and are fixed a priori: see docs/grasping_results.md.
+killed run keeps what it finished. Settings: ``grasp_config.py``; summary and table:
+``grasp_report.py``; plots: ``grasp_plot.py``.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ import sys
 import time
 import warnings
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -38,126 +38,18 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from jsrl_learning.config import ConfigError, from_mapping, read_yaml, require
+from jsrl_learning.bench.grasp_config import ONLINE_METHODS, Cell, GraspBenchConfig
+from jsrl_learning.bench.grasp_report import summarize
 from jsrl_learning.curriculum import CurriculumConfig
 from jsrl_learning.datasets import load_dataset
-from jsrl_learning.demos import GRASP_ENV_ID, GRASP_OBS, GRASP_TASKS, grasp_env_kwargs, grasp_scripted_guide, \
-    record_demos
-from jsrl_learning.guides import BCConfig, BCGuide, GuideSpec
-from jsrl_learning.learners.qtopt import QTOptConfig
+from jsrl_learning.demos import GRASP_ENV_ID, grasp_env_kwargs, grasp_scripted_guide, record_demos
+from jsrl_learning.guides import BCGuide, GuideSpec
 from jsrl_learning.rollout import evaluate
 from jsrl_learning.trainer import JSRLTrainer, TrainConfig
 
-METHODS = ("bc", "qtopt", "jsrl", "jsrl_random")
-ONLINE_METHODS = ("qtopt", "jsrl", "jsrl_random")
-BENCH_KEYS_IN_ENV = ("task", "obs_mode", "object_set")  # set by the bench, never by env_kwargs
 FINAL_EVAL_SEED = 7_000_000  # first reset seed of the final held-out episodes (shared by all runs)
 # Independent seed streams per bench seed.
 DEMO_STREAM, BC_STREAM, LEARNER_STREAM, TRAIN_STREAM = 0, 1, 2, 3
-
-
-@dataclass
-class GraspBenchConfig:
-    """One sweep. ``qtopt`` is the QT-Opt learner config (``QTOptConfig`` keys; its seed is set per run).
-
-    ``h1``: JSRL's first guide-step; null (the paper's choice) estimates it per run as the BC
-    guide's mean steps to success over ``h1_rollouts`` held-out rollouts.
-    """
-
-    tasks: list[str]
-    obs: list[str]
-    demos: list[int]
-    seeds: list[int]
-    online_steps: int
-    methods: list[str] = field(default_factory=lambda: list(METHODS))
-    eval_every: int = 1000
-    eval_episodes: int = 20
-    final_eval_episodes: int = 100
-    updates_per_step: float = 1.0
-    batch_size: int = 256
-    online_capacity: int = 100_000
-    qtopt: dict[str, Any] = field(default_factory=dict)
-    qtopt_offline_updates: int = 10_000
-    qtopt_online_fraction: float = 0.75
-    bc: BCConfig = field(default_factory=BCConfig)
-    stages: int = 5
-    window: int = 3
-    tolerance: float = 0.05
-    h1_rollouts: int = 100
-    h1: float | None = None
-    demo_noise: float = 0.0
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    workers: int = 2
-
-    def validate(self, where: str) -> None:
-        require(bool(self.tasks) and set(self.tasks) <= set(GRASP_TASKS), where,
-                f"tasks must be a non-empty subset of {GRASP_TASKS}, got {self.tasks!r}")
-        require(bool(self.obs) and set(self.obs) <= set(GRASP_OBS), where,
-                f"obs must be a non-empty subset of {GRASP_OBS}, got {self.obs!r}")
-        require(bool(self.methods) and set(self.methods) <= set(METHODS), where,
-                f"methods must be a non-empty subset of {METHODS}, got {self.methods!r}")
-        require(bool(self.demos) and all(_positive_int(n) for n in self.demos), where,
-                f"demos must be positive ints, got {self.demos!r}")
-        require(bool(self.seeds) and all(isinstance(s, int) and s >= 0 for s in self.seeds)
-                and len(set(self.seeds)) == len(self.seeds), where,
-                f"seeds must be distinct ints >= 0, got {self.seeds!r}")
-        online = any(m in ONLINE_METHODS for m in self.methods)
-        require(isinstance(self.online_steps, int) and (self.online_steps > 0 or not online and self.online_steps == 0),
-                where, f"online_steps must be a positive int (0 only without online methods), got {self.online_steps!r}")
-        for name in ("eval_every", "eval_episodes", "final_eval_episodes", "batch_size",
-                     "online_capacity", "stages", "window", "h1_rollouts", "workers"):
-            require(_positive_int(getattr(self, name)), where,
-                    f"{name} must be a positive int, got {getattr(self, name)!r}")
-        require(isinstance(self.qtopt_offline_updates, int) and self.qtopt_offline_updates >= 0, where,
-                f"qtopt_offline_updates must be an int >= 0, got {self.qtopt_offline_updates!r}")
-        require(self.updates_per_step >= 0, where, f"updates_per_step must be >= 0, got {self.updates_per_step!r}")
-        require(0.0 <= self.qtopt_online_fraction <= 1.0, where,
-                f"qtopt_online_fraction must be in [0, 1], got {self.qtopt_online_fraction!r}")
-        require(self.h1 is None or (isinstance(self.h1, (int, float)) and self.h1 >= 0), where,
-                f"h1 must be a number >= 0 or null (estimate it from the BC guide), got {self.h1!r}")
-        require(self.tolerance >= 0, where, f"tolerance must be >= 0, got {self.tolerance!r}")
-        require(self.demo_noise >= 0, where, f"demo_noise must be >= 0, got {self.demo_noise!r}")
-        clashing = sorted(set(self.env_kwargs) & set(BENCH_KEYS_IN_ENV))
-        require(not clashing, where, f"env_kwargs: {clashing} are set by the bench (tasks, obs, train/test objects)")
-        require("seed" not in self.qtopt, where, "qtopt.seed is derived from the bench seed; remove it")
-        from_mapping(QTOptConfig, self.qtopt, f"{where}.qtopt")  # unknown keys and bad values, named
-        self.bc.validate(f"{where}.bc")
-
-
-def _positive_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
-def load_bench_config(path: str | Path) -> GraspBenchConfig:
-    """A bench config from YAML; unknown keys and bad values are named with the file."""
-    return from_mapping(GraspBenchConfig, read_yaml(path), str(path))
-
-
-def default_config_path(quick: bool) -> Path:
-    """``config/grasp_{quick,full}.yaml`` from the source tree, or from an installed share/jsrl_ros/config."""
-    name = f"grasp_{'quick' if quick else 'full'}.yaml"
-    candidates = [Path(__file__).resolve().parents[2] / "config" / name,
-                  Path(sys.prefix) / "share" / "jsrl_ros" / "config" / name]
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise ConfigError(f"bench config {name} not found in {', '.join(map(str, candidates))}; pass --config")
-
-
-# ----- jobs (run in worker processes) ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One (task, observation mode, demo count): a row group of the result table."""
-
-    task: str
-    obs: str
-    demos: int
-
-    @property
-    def name(self) -> str:
-        return f"{self.task}-{self.obs}-{self.demos}"
 
 
 def derive_seed(seed: int, stream: int) -> int:
@@ -340,94 +232,3 @@ def _outcome(future: Future, cell: Cell, seed: int, what: str) -> dict[str, Any]
     except Exception as exc:  # noqa: BLE001  (recorded in the JSON and reported, never swallowed)
         return {"job": "failed", "cell": asdict(cell), "seed": seed, "method": what,
                 "error": f"{type(exc).__name__}: {exc}", "wall_s": 0.0, "cpu_s": 0.0}
-
-
-def summarize(cfg: GraspBenchConfig, cells: list[Cell], jobs: list[dict[str, Any]], wall_s: float,
-              settings_extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The result JSON: per cell and method, final success (mean, std over seeds), curves, settings."""
-    results = []
-    for cell in cells:
-        preps = {j["seed"]: j for j in jobs if j["job"] == "prepare" and j["cell"] == asdict(cell)}
-        if not preps:
-            continue
-        methods: dict[str, Any] = {}
-        for method in cfg.methods:
-            runs = ([preps[s] for s in cfg.seeds if s in preps] if method == "bc" else
-                    [j for s in cfg.seeds for j in jobs if j["job"] == "online" and j["cell"] == asdict(cell)
-                     and j["method"] == method and j["seed"] == s])
-            if runs:
-                methods[method] = _method_entry(cfg, cell, method, runs)
-        results.append({"task": cell.task, "obs": cell.obs, "demos": cell.demos,
-                        "demo_stats": {str(s): {k: p[k] for k in ("demo_episodes", "demo_attempts", "demo_transitions",
-                                                                   "scripted_success_train")}
-                                       for s, p in preps.items()},
-                        "methods": methods})
-    cpu_s = sum(j["cpu_s"] for j in jobs)
-    failed = [{k: j[k] for k in ("cell", "seed", "method", "error")} for j in jobs if j["job"] == "failed"]
-    return {"benchmark": "grasp", "settings": {**asdict(cfg), **(settings_extra or {})},
-            "complete": not failed and len(jobs) == len(cells) * len(cfg.seeds) * (
-                1 + sum(m in ONLINE_METHODS for m in cfg.methods)),
-            "jobs_done": len(jobs), "failed": failed, "wall_s": wall_s, "jobs_cpu_s": cpu_s, "results": results}
-
-
-def _method_entry(cfg: GraspBenchConfig, cell: Cell, method: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
-    finals = [r["success"] for r in runs]
-    entry: dict[str, Any] = {
-        "success": float(np.mean(finals)), "success_std": float(np.std(finals)),
-        "success_per_seed": finals, "seeds": [r["seed"] for r in runs],
-        "settings": method_settings(cfg, cell, method),
-    }
-    if method == "bc":
-        entry["curve"] = {"steps": [0], "success": [entry["success"]], "success_per_seed": [[f] for f in finals]}
-        return entry
-    n = min(len(r["curve"]["steps"]) for r in runs)
-    per_seed = [r["curve"]["explorer_success"][:n] for r in runs]
-    combined = [r["curve"]["combined_success"][:n] for r in runs]
-    entry["curve"] = {
-        "steps": [(i + 1) * cfg.eval_every for i in range(n)],
-        "success": np.mean(per_seed, axis=0).tolist() if n else [],
-        "success_per_seed": per_seed,
-        "steps_per_seed": [r["curve"]["steps"][:n] for r in runs],
-        "combined_success": np.mean(combined, axis=0).tolist() if n else [],
-        "guide_steps_per_seed": [r["curve"]["guide_steps"][:n] for r in runs],
-    }
-    entry["runs"] = [{k: r[k] for k in ("seed", "h1", "bc_success_h1_rollouts", "stages", "final_stage",
-                                         "final_guide_step", "env_steps", "episodes", "updates", "wall_s", "cpu_s")}
-                     for r in runs]
-    return entry
-
-
-def method_settings(cfg: GraspBenchConfig, cell: Cell, method: str) -> dict[str, Any]:
-    """Everything that defines a method's runs in this cell (the JSON's per-method settings)."""
-    base = {"task": cell.task, "obs": cell.obs, "demos": cell.demos, "seeds": list(cfg.seeds),
-            "train_objects": "train", "eval_objects": "test", "final_eval_episodes": cfg.final_eval_episodes,
-            "env_kwargs": dict(cfg.env_kwargs), "demo_noise": cfg.demo_noise, "bc": asdict(cfg.bc)}
-    if method == "bc":
-        return {**base, "online_steps": 0}
-    online = {**base, "online_steps": cfg.online_steps, "learner": "qtopt",
-              "qtopt": asdict(from_mapping(QTOptConfig, cfg.qtopt, "qtopt")), "batch_size": cfg.batch_size,
-              "updates_per_step": cfg.updates_per_step, "online_capacity": cfg.online_capacity,
-              "eval_every": cfg.eval_every, "eval_episodes": cfg.eval_episodes}
-    if method == "qtopt":
-        return {**online, "guide": None, "demos_in_replay": True, "offline_updates": cfg.qtopt_offline_updates,
-                "online_fraction": cfg.qtopt_online_fraction}
-    return {**online, "guide": "bc", "demos_in_replay": False, "warm_start": False,
-            "curriculum": {"mode": "random" if method == "jsrl_random" else "curriculum", "n_stages": cfg.stages,
-                           "window": cfg.window, "tolerance": cfg.tolerance, "metric": "success_rate",
-                           "h1": "estimated from the BC guide" if cfg.h1 is None else cfg.h1,
-                           "h1_rollouts": cfg.h1_rollouts}}
-
-
-def format_table(result: Mapping[str, Any]) -> str:
-    """Final held-out success per cell and method: mean ± std over seeds, and the seeds' values."""
-    lines = [f"{'task':<15}{'obs':<7}{'demos':>6}  {'method':<12}{'success':>8}{'± std':>8}  per seed"]
-    for cell in result["results"]:
-        for method, entry in cell["methods"].items():
-            seeds = " ".join(f"{v:.2f}" for v in entry["success_per_seed"])
-            extra = ""
-            if "runs" in entry and method != "qtopt":
-                extra = "  final h " + ",".join(str(r["final_guide_step"]) for r in entry["runs"])
-            lines.append(f"{cell['task']:<15}{cell['obs']:<7}{cell['demos']:>6}  {method:<12}"
-                         f"{entry['success']:>8.2f}{entry['success_std']:>8.2f}  {seeds}{extra}")
-    return "\n".join(lines)
-

@@ -23,7 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jsrl_learning.bench.grasp import default_config_path, format_table, load_bench_config, run_grasp_bench
+    from jsrl_learning.bench.grasp import run_grasp_bench
+    from jsrl_learning.bench.grasp_config import default_config_path, load_bench_config
+    from jsrl_learning.bench.grasp_report import format_table
     from jsrl_learning.bench.grasp_plot import plot_grasp_bench
 
     out = Path(args.out)

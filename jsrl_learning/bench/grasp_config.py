@@ -1,0 +1,121 @@
+"""Settings of the grasping benchmark (``jsrl bench grasp``): one strict dataclass, read from YAML.
+
+The shipped files are ``config/grasp_{quick,long,full,bc}.yaml``; every value is fixed a priori
+(docs/grasping_results.md says why), and an unknown key or bad value is an error naming it.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jsrl_learning.config import ConfigError, from_mapping, read_yaml, require
+from jsrl_learning.demos import GRASP_OBS, GRASP_TASKS
+from jsrl_learning.guides import BCConfig
+from jsrl_learning.learners.qtopt import QTOptConfig
+
+METHODS = ("bc", "qtopt", "jsrl", "jsrl_random")
+ONLINE_METHODS = ("qtopt", "jsrl", "jsrl_random")
+BENCH_KEYS_IN_ENV = ("task", "obs_mode", "object_set")  # set by the bench, never by env_kwargs
+
+
+@dataclass
+class GraspBenchConfig:
+    """One sweep. ``qtopt`` is the QT-Opt learner config (``QTOptConfig`` keys; its seed is set per run).
+
+    ``h1``: JSRL's first guide-step; null (the paper's choice) estimates it per run as the BC
+    guide's mean steps to success over ``h1_rollouts`` held-out rollouts.
+    """
+
+    tasks: list[str]
+    obs: list[str]
+    demos: list[int]
+    seeds: list[int]
+    online_steps: int
+    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    eval_every: int = 1000
+    eval_episodes: int = 20
+    final_eval_episodes: int = 100
+    updates_per_step: float = 1.0
+    batch_size: int = 256
+    online_capacity: int = 100_000
+    qtopt: dict[str, Any] = field(default_factory=dict)
+    qtopt_offline_updates: int = 10_000
+    qtopt_online_fraction: float = 0.75
+    bc: BCConfig = field(default_factory=BCConfig)
+    stages: int = 5
+    window: int = 3
+    tolerance: float = 0.05
+    h1_rollouts: int = 100
+    h1: float | None = None
+    demo_noise: float = 0.0
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    workers: int = 2
+
+    def validate(self, where: str) -> None:
+        require(bool(self.tasks) and set(self.tasks) <= set(GRASP_TASKS), where,
+                f"tasks must be a non-empty subset of {GRASP_TASKS}, got {self.tasks!r}")
+        require(bool(self.obs) and set(self.obs) <= set(GRASP_OBS), where,
+                f"obs must be a non-empty subset of {GRASP_OBS}, got {self.obs!r}")
+        require(bool(self.methods) and set(self.methods) <= set(METHODS), where,
+                f"methods must be a non-empty subset of {METHODS}, got {self.methods!r}")
+        require(bool(self.demos) and all(_positive_int(n) for n in self.demos), where,
+                f"demos must be positive ints, got {self.demos!r}")
+        require(bool(self.seeds) and all(isinstance(s, int) and s >= 0 for s in self.seeds)
+                and len(set(self.seeds)) == len(self.seeds), where,
+                f"seeds must be distinct ints >= 0, got {self.seeds!r}")
+        online = any(m in ONLINE_METHODS for m in self.methods)
+        require(isinstance(self.online_steps, int) and (self.online_steps > 0 or not online and self.online_steps == 0),
+                where, f"online_steps must be a positive int (0 only without online methods), got {self.online_steps!r}")
+        for name in ("eval_every", "eval_episodes", "final_eval_episodes", "batch_size",
+                     "online_capacity", "stages", "window", "h1_rollouts", "workers"):
+            require(_positive_int(getattr(self, name)), where,
+                    f"{name} must be a positive int, got {getattr(self, name)!r}")
+        require(isinstance(self.qtopt_offline_updates, int) and self.qtopt_offline_updates >= 0, where,
+                f"qtopt_offline_updates must be an int >= 0, got {self.qtopt_offline_updates!r}")
+        require(self.updates_per_step >= 0, where, f"updates_per_step must be >= 0, got {self.updates_per_step!r}")
+        require(0.0 <= self.qtopt_online_fraction <= 1.0, where,
+                f"qtopt_online_fraction must be in [0, 1], got {self.qtopt_online_fraction!r}")
+        require(self.h1 is None or (isinstance(self.h1, (int, float)) and self.h1 >= 0), where,
+                f"h1 must be a number >= 0 or null (estimate it from the BC guide), got {self.h1!r}")
+        require(self.tolerance >= 0, where, f"tolerance must be >= 0, got {self.tolerance!r}")
+        require(self.demo_noise >= 0, where, f"demo_noise must be >= 0, got {self.demo_noise!r}")
+        clashing = sorted(set(self.env_kwargs) & set(BENCH_KEYS_IN_ENV))
+        require(not clashing, where, f"env_kwargs: {clashing} are set by the bench (tasks, obs, train/test objects)")
+        require("seed" not in self.qtopt, where, "qtopt.seed is derived from the bench seed; remove it")
+        from_mapping(QTOptConfig, self.qtopt, f"{where}.qtopt")  # unknown keys and bad values, named
+        self.bc.validate(f"{where}.bc")
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def load_bench_config(path: str | Path) -> GraspBenchConfig:
+    """A bench config from YAML; unknown keys and bad values are named with the file."""
+    return from_mapping(GraspBenchConfig, read_yaml(path), str(path))
+
+
+def default_config_path(quick: bool) -> Path:
+    """``config/grasp_{quick,full}.yaml`` from the source tree, or from an installed share/jsrl_ros/config."""
+    name = f"grasp_{'quick' if quick else 'full'}.yaml"
+    candidates = [Path(__file__).resolve().parents[2] / "config" / name,
+                  Path(sys.prefix) / "share" / "jsrl_ros" / "config" / name]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise ConfigError(f"bench config {name} not found in {', '.join(map(str, candidates))}; pass --config")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (task, observation mode, demo count): a row group of the result table."""
+
+    task: str
+    obs: str
+    demos: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.task}-{self.obs}-{self.demos}"

@@ -1,0 +1,102 @@
+"""The grasping benchmark's result: JSON summary per cell and method, and the printed table."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, Mapping
+
+import numpy as np
+
+from jsrl_learning.bench.grasp_config import ONLINE_METHODS, Cell, GraspBenchConfig
+from jsrl_learning.config import from_mapping
+from jsrl_learning.learners.qtopt import QTOptConfig
+
+
+def summarize(cfg: GraspBenchConfig, cells: list[Cell], jobs: list[dict[str, Any]], wall_s: float,
+              settings_extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The result JSON: per cell and method, final success (mean, std over seeds), curves, settings."""
+    results = []
+    for cell in cells:
+        preps = {j["seed"]: j for j in jobs if j["job"] == "prepare" and j["cell"] == asdict(cell)}
+        if not preps:
+            continue
+        methods: dict[str, Any] = {}
+        for method in cfg.methods:
+            runs = ([preps[s] for s in cfg.seeds if s in preps] if method == "bc" else
+                    [j for s in cfg.seeds for j in jobs if j["job"] == "online" and j["cell"] == asdict(cell)
+                     and j["method"] == method and j["seed"] == s])
+            if runs:
+                methods[method] = _method_entry(cfg, cell, method, runs)
+        results.append({"task": cell.task, "obs": cell.obs, "demos": cell.demos,
+                        "demo_stats": {str(s): {k: p[k] for k in ("demo_episodes", "demo_attempts", "demo_transitions",
+                                                                   "scripted_success_train")}
+                                       for s, p in preps.items()},
+                        "methods": methods})
+    cpu_s = sum(j["cpu_s"] for j in jobs)
+    failed = [{k: j[k] for k in ("cell", "seed", "method", "error")} for j in jobs if j["job"] == "failed"]
+    return {"benchmark": "grasp", "settings": {**asdict(cfg), **(settings_extra or {})},
+            "complete": not failed and len(jobs) == len(cells) * len(cfg.seeds) * (
+                1 + sum(m in ONLINE_METHODS for m in cfg.methods)),
+            "jobs_done": len(jobs), "failed": failed, "wall_s": wall_s, "jobs_cpu_s": cpu_s, "results": results}
+
+
+def _method_entry(cfg: GraspBenchConfig, cell: Cell, method: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    finals = [r["success"] for r in runs]
+    entry: dict[str, Any] = {
+        "success": float(np.mean(finals)), "success_std": float(np.std(finals)),
+        "success_per_seed": finals, "seeds": [r["seed"] for r in runs],
+        "settings": method_settings(cfg, cell, method),
+    }
+    if method == "bc":
+        entry["curve"] = {"steps": [0], "success": [entry["success"]], "success_per_seed": [[f] for f in finals]}
+        return entry
+    n = min(len(r["curve"]["steps"]) for r in runs)
+    per_seed = [r["curve"]["explorer_success"][:n] for r in runs]
+    combined = [r["curve"]["combined_success"][:n] for r in runs]
+    entry["curve"] = {
+        "steps": [(i + 1) * cfg.eval_every for i in range(n)],
+        "success": np.mean(per_seed, axis=0).tolist() if n else [],
+        "success_per_seed": per_seed,
+        "steps_per_seed": [r["curve"]["steps"][:n] for r in runs],
+        "combined_success": np.mean(combined, axis=0).tolist() if n else [],
+        "guide_steps_per_seed": [r["curve"]["guide_steps"][:n] for r in runs],
+    }
+    entry["runs"] = [{k: r[k] for k in ("seed", "h1", "bc_success_h1_rollouts", "stages", "final_stage",
+                                         "final_guide_step", "env_steps", "episodes", "updates", "wall_s", "cpu_s")}
+                     for r in runs]
+    return entry
+
+
+def method_settings(cfg: GraspBenchConfig, cell: Cell, method: str) -> dict[str, Any]:
+    """Everything that defines a method's runs in this cell (the JSON's per-method settings)."""
+    base = {"task": cell.task, "obs": cell.obs, "demos": cell.demos, "seeds": list(cfg.seeds),
+            "train_objects": "train", "eval_objects": "test", "final_eval_episodes": cfg.final_eval_episodes,
+            "env_kwargs": dict(cfg.env_kwargs), "demo_noise": cfg.demo_noise, "bc": asdict(cfg.bc)}
+    if method == "bc":
+        return {**base, "online_steps": 0}
+    online = {**base, "online_steps": cfg.online_steps, "learner": "qtopt",
+              "qtopt": asdict(from_mapping(QTOptConfig, cfg.qtopt, "qtopt")), "batch_size": cfg.batch_size,
+              "updates_per_step": cfg.updates_per_step, "online_capacity": cfg.online_capacity,
+              "eval_every": cfg.eval_every, "eval_episodes": cfg.eval_episodes}
+    if method == "qtopt":
+        return {**online, "guide": None, "demos_in_replay": True, "offline_updates": cfg.qtopt_offline_updates,
+                "online_fraction": cfg.qtopt_online_fraction}
+    return {**online, "guide": "bc", "demos_in_replay": False, "warm_start": False,
+            "curriculum": {"mode": "random" if method == "jsrl_random" else "curriculum", "n_stages": cfg.stages,
+                           "window": cfg.window, "tolerance": cfg.tolerance, "metric": "success_rate",
+                           "h1": "estimated from the BC guide" if cfg.h1 is None else cfg.h1,
+                           "h1_rollouts": cfg.h1_rollouts}}
+
+
+def format_table(result: Mapping[str, Any]) -> str:
+    """Final held-out success per cell and method: mean ± std over seeds, and the seeds' values."""
+    lines = [f"{'task':<15}{'obs':<7}{'demos':>6}  {'method':<12}{'success':>8}{'± std':>8}  per seed"]
+    for cell in result["results"]:
+        for method, entry in cell["methods"].items():
+            seeds = " ".join(f"{v:.2f}" for v in entry["success_per_seed"])
+            extra = ""
+            if "runs" in entry and method != "qtopt":
+                extra = "  final h " + ",".join(str(r["final_guide_step"]) for r in entry["runs"])
+            lines.append(f"{cell['task']:<15}{cell['obs']:<7}{cell['demos']:>6}  {method:<12}"
+                         f"{entry['success']:>8.2f}{entry['success_std']:>8.2f}  {seeds}{extra}")
+    return "\n".join(lines)
+
