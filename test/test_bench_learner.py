@@ -78,8 +78,8 @@ def test_two_update_threads_make_the_plain_update():
 
 
 def test_compiled_and_threaded_update_matches_the_plain_update():
-    plain = iql(compile=False, batch_size=16, hidden=[8])  # one hidden layer: fewer kernels to compile
-    fast = iql(compile=True, compile_after=2, update_threads=2, batch_size=16, hidden=[8])
+    plain = iql(compile=False, hidden=[8])  # one hidden layer: fewer kernels to compile
+    fast = iql(compile=True, compile_after=2, update_threads=2, hidden=[8])
     batches = [random_batch(seed=s) for s in range(3)] + [random_batch(n=8, seed=3), random_batch(seed=4)]
     for batch in batches:  # eager, compiled (first call), compiled on two threads, another size, back
         assert_metrics_close(fast.update(batch), plain.update(batch))
