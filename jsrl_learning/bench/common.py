@@ -1,0 +1,121 @@
+"""Pieces every learning benchmark shares: seeds, worker processes, a job queue, JSON, curves.
+
+A benchmark is a set of jobs (build data, pre-train, one online run per method and seed)
+whose results arrive in any order; each finished job may queue follow-ups. Jobs run in
+worker processes with one torch thread each (two processes on two cores beat two threads in
+one, and threads collapse next to other work: DESIGN.md), or inline for ``workers == 1``.
+Results are written atomically after every job, so a killed run keeps what it finished.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import sys
+import warnings
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from jsrl_learning.config import ConfigError
+
+Job = tuple[Callable[..., dict[str, Any]], tuple[Any, ...]]
+"""A function to run in a worker and its (picklable) arguments; it returns a JSON-ready dict."""
+
+
+def positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def derive_seed(seed: int, stream: int) -> int:
+    """An independent 32-bit seed per (bench seed, stream): the learner, env episodes, data, ..."""
+    return int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])
+
+
+def default_config_path(name: str) -> Path:
+    """``config/<name>`` from the source tree, or from an installed ``share/jsrl_ros/config``."""
+    candidates = [Path(__file__).resolve().parents[2] / "config" / name,
+                  Path(sys.prefix) / "share" / "jsrl_ros" / "config" / name]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise ConfigError(f"bench config {name} not found in {', '.join(map(str, candidates))}; pass --config")
+
+
+def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+    """Replace ``path`` whole (temp file + rename): a reader never sees half a result."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
+    tmp.replace(path)
+
+
+class EvalRecorder:
+    """A trainer callback (TrainLogger) that keeps the evaluations, for learning curves."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, float]] = []
+
+    def log(self, step: int, scalars: Mapping[str, float]) -> None:
+        if "eval/explorer_success_rate" in scalars:
+            self.rows.append({"step": step, **{k: float(v) for k, v in scalars.items()}})
+
+    def column(self, key: str) -> list[float]:
+        return [row[key] for row in self.rows]
+
+
+def init_worker() -> None:
+    """One torch thread per worker process; libraries' warnings stay out of the bench's log."""
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore")
+
+
+class InlineExecutor(Executor):
+    """Runs each job at submission in this process (workers = 1: tests, debugging), one torch thread."""
+
+    def __init__(self) -> None:
+        torch.set_num_threads(1)
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # surfaced by future.result(), as a process pool would
+            future.set_exception(exc)
+        return future
+
+
+def make_executor(workers: int) -> Executor:
+    """``workers`` spawned processes (one torch thread each), or inline for 1."""
+    if workers == 1:
+        return InlineExecutor()
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker)
+
+
+def run_jobs(executor: Executor, first: Iterable[Job], on_done: Callable[[dict[str, Any]], Sequence[Job]]) -> None:
+    """Run ``first`` and whatever ``on_done(result)`` queues after each finished job, until none is left.
+
+    The pool runs jobs in submission order, so queuing a stage's follow-ups as it finishes keeps
+    early cells ahead of later ones (an interrupted run has whole cells rather than a bit of each).
+    A failing job stops the run: queued jobs are cancelled (running ones finish) and its error raised.
+    """
+    with executor:
+        pending = {executor.submit(fn, *args) for fn, args in first}
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    pending |= {executor.submit(fn, *args) for fn, args in on_done(future.result())}
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+
+
+def mean_curves(curves: Sequence[Sequence[float]]) -> tuple[list[float], int]:
+    """The seeds' curves cut to the shortest and averaged point by point; also that length."""
+    n = min((len(c) for c in curves), default=0)
+    if n == 0:
+        return [], 0
+    return np.mean([list(c)[:n] for c in curves], axis=0).tolist(), n
