@@ -14,7 +14,7 @@ import argparse
 import sys
 
 from jsrl_learning.checkpoint import CheckpointError
-from jsrl_learning.cli import bench_cmd, demos_cmd, evaluate_cmd, train_cmd
+from jsrl_learning.cli import bench_cmd, datasets_cmd, demos_cmd, evaluate_cmd, train_cmd
 from jsrl_learning.config import ConfigError
 from jsrl_learning.datasets import DatasetError
 
@@ -25,7 +25,7 @@ EXIT_USER_ERROR = 2
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jsrl", description="Jump-Start RL: train, evaluate, benchmark.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (train_cmd, evaluate_cmd, bench_cmd, demos_cmd):
+    for module in (train_cmd, evaluate_cmd, bench_cmd, demos_cmd, datasets_cmd):
         module.add_parser(commands)
     return parser
 
