@@ -13,7 +13,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Callable, NamedTuple
 
-from jsrl_learning.cli import bench_grasp_cmd
+from jsrl_learning.cli import bench_antmaze_cmd, bench_grasp_cmd
 from jsrl_learning.cli import bench_learner_cmd
 from jsrl_learning.config import ConfigError
 
@@ -61,6 +61,7 @@ BENCHES: dict[str, Bench] = {
     "lock": Bench("combination lock: episodes to solve vs horizon, JSRL vs ε-greedy (Theorem 4.1)",
                   _lock_arguments, _run_lock),
     "grasp": Bench(bench_grasp_cmd.HELP, bench_grasp_cmd.add_arguments, bench_grasp_cmd.run),
+    "antmaze": Bench(bench_antmaze_cmd.HELP, bench_antmaze_cmd.add_arguments, bench_antmaze_cmd.run),
     "learner": Bench(bench_learner_cmd.HELP, bench_learner_cmd.add_arguments, bench_learner_cmd.run),
 }
 

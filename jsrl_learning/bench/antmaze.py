@@ -1,0 +1,360 @@
+"""AntMaze benchmark: IQL+JSRL against IQL fine-tuning in the small-data regime (the paper's Table 1).
+
+Per maze and dataset size (transitions of the noisy scripted guide, ``jsrl_learning.antmaze_data``),
+for every seed:
+
+1. ``iql_offline``: IQL pre-trained on the dataset alone (``offline_updates``), scored as is;
+   its greedy policy is saved as a checkpoint: JSRL's guide, as in the paper;
+2. ``iql``: that policy fine-tuned online (warm start), replay = dataset + online FIFO sampled
+   25/75, no guide;
+3. ``jsrl``: a fresh IQL explorer (cold start, DESIGN.md's default; ``warm_start`` copies the
+   guide instead) with the same replay mix, behind the pre-trained guide, with the curriculum;
+4. ``jsrl_random``: the same with JSRL-Random (h drawn per episode from the stages).
+
+H1 (the guide's mean steps to success) comes from the ``iql_offline`` scoring rollouts; if the
+pre-trained policy never reaches the goal it is their mean length, i.e. the time limit (the
+guide then drives whole episodes until the curriculum hands over). The score is the paper's
+normalised score, 100 x the success rate of the policy alone (explorer, no guide steps) over
+``final_eval_episodes`` episodes with the same reset seeds for every method and seed; curves
+are the trainer's evaluations every ``eval_every`` online steps (explorer alone, and the
+combined policy). IQL's rewards are shifted by ``iql.reward_shift`` (-1, D4RL) in the learner,
+and with ``normalize_obs`` every run's IQL standardises observations with the dataset's mean and
+std (CORL's IQL does; without it, IQL took far more updates to walk: docs/antmaze_results.md).
+
+One dataset per (maze, size) is shared by the seeds (the paper's seeds vary the learner, not
+D4RL's data). Jobs run in worker processes (``common.py``); the JSON is rewritten after every
+job. Settings come from a YAML (``config/antmaze_quick.yaml``, ``config/antmaze_full.yaml``),
+fixed a priori: see docs/antmaze_results.md.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import gymnasium as gym
+import numpy as np
+
+from jsrl_learning.antmaze_data import ANTMAZE_ENV_ID, ANTMAZE_MAZES, generate_antmaze_dataset
+from jsrl_learning.bench.common import (EvalRecorder, Job, derive_seed, make_executor, mean_curves, positive_int,
+                                        run_jobs, write_json_atomic)
+from jsrl_learning.buffers import Batch
+from jsrl_learning.checkpoint import save_checkpoint
+from jsrl_learning.config import from_mapping, read_yaml, require
+from jsrl_learning.curriculum import CurriculumConfig
+from jsrl_learning.datasets import load_dataset
+from jsrl_learning.guides import GuideSpec, PolicyCheckpointGuide
+from jsrl_learning.guides.policy_checkpoint import policy_state
+from jsrl_learning.learners import make_learner
+from jsrl_learning.learners.iql import IQLConfig
+from jsrl_learning.online import OnlineLearning
+from jsrl_learning.rollout import evaluate, run_episode
+from jsrl_learning.trainer import JSRLTrainer, TrainConfig
+
+METHODS = ("iql_offline", "iql", "jsrl", "jsrl_random")
+ONLINE_METHODS = ("iql", "jsrl", "jsrl_random")
+FINAL_EVAL_SEED = 8_000_000  # first reset seed of the scoring episodes (shared by all methods and runs)
+# Independent seed streams per bench seed.
+LEARNER_STREAM, PRETRAIN_STREAM, TRAIN_STREAM = 0, 1, 2
+
+
+@dataclass
+class AntMazeBenchConfig:
+    """One sweep. ``iql`` holds ``IQLConfig`` keys (its seed is derived per run); ``env_kwargs`` are
+    extra ``jsrl/AntMaze-v0`` settings (e.g. ``max_steps``) for the data, training and scoring envs."""
+
+    mazes: list[str]
+    dataset_sizes: list[int]
+    seeds: list[int]
+    offline_updates: int
+    online_steps: int
+    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    dataset_noise: float = 0.2
+    dataset_seed: int = 0
+    iql: dict[str, Any] = field(default_factory=lambda: {"reward_shift": -1.0})
+    batch_size: int = 256
+    updates_per_step: float = 1.0
+    online_capacity: int = 100_000
+    online_fraction: float = 0.75
+    eval_every: int = 10_000
+    eval_episodes: int = 10
+    final_eval_episodes: int = 100
+    stages: int = 10
+    window: int = 5
+    tolerance: float = 0.05
+    warm_start: bool = False
+    normalize_obs: bool = True
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    workers: int = 2
+
+    def validate(self, where: str) -> None:
+        require(bool(self.mazes) and set(self.mazes) <= set(ANTMAZE_MAZES), where,
+                f"mazes must be a non-empty subset of {ANTMAZE_MAZES}, got {self.mazes!r}")
+        require(bool(self.methods) and set(self.methods) <= set(METHODS), where,
+                f"methods must be a non-empty subset of {METHODS}, got {self.methods!r}")
+        require(bool(self.dataset_sizes) and all(positive_int(n) for n in self.dataset_sizes), where,
+                f"dataset_sizes must be positive ints, got {self.dataset_sizes!r}")
+        require(bool(self.seeds) and all(isinstance(s, int) and s >= 0 for s in self.seeds)
+                and len(set(self.seeds)) == len(self.seeds), where,
+                f"seeds must be distinct ints >= 0, got {self.seeds!r}")
+        for name in ("offline_updates", "online_steps", "batch_size", "online_capacity", "eval_every",
+                     "eval_episodes", "final_eval_episodes", "stages", "window", "workers"):
+            require(positive_int(getattr(self, name)), where,
+                    f"{name} must be a positive int, got {getattr(self, name)!r}")
+        require(self.updates_per_step >= 0, where, f"updates_per_step must be >= 0, got {self.updates_per_step!r}")
+        require(0.0 <= self.online_fraction <= 1.0, where,
+                f"online_fraction must be in [0, 1], got {self.online_fraction!r}")
+        require(self.dataset_noise >= 0, where, f"dataset_noise must be >= 0, got {self.dataset_noise!r}")
+        require(self.tolerance >= 0, where, f"tolerance must be >= 0, got {self.tolerance!r}")
+        for name in ("warm_start", "normalize_obs"):
+            require(isinstance(getattr(self, name), bool), where,
+                    f"{name} must be true or false, got {getattr(self, name)!r}")
+        for key, why in (("seed", "derived from the bench seed"), ("batch_size", "the bench's batch_size"),
+                         ("obs_mean", "the dataset's (normalize_obs)"), ("obs_std", "the dataset's (normalize_obs)")):
+            require(key not in self.iql, where, f"iql.{key} is {why}; remove it")
+        require("maze" not in self.env_kwargs, where, "env_kwargs.maze is set by the bench (mazes); remove it")
+        from_mapping(IQLConfig, self.iql, f"{where}.iql")  # unknown keys and bad values, named
+
+
+def load_bench_config(path: str | Path) -> AntMazeBenchConfig:
+    """A bench config from YAML; unknown keys and bad values are named with the file."""
+    return from_mapping(AntMazeBenchConfig, read_yaml(path), str(path))
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (maze, dataset size): a row of the result table."""
+
+    maze: str
+    dataset_size: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.maze}-{self.dataset_size}"
+
+
+# ----- jobs (run in worker processes) ---------------------------------------------------------
+
+
+def make_dataset(cfg: AntMazeBenchConfig, cell: Cell, work_dir: Path) -> dict[str, Any]:
+    """The cell's dataset, generated fresh under ``work_dir`` (Minari never overwrites)."""
+    root = work_dir / cell.name / "minari"
+    shutil.rmtree(root, ignore_errors=True)
+    record = generate_antmaze_dataset(cell.maze, cell.dataset_size, cfg.dataset_noise,
+                                      f"jsrl/antmaze/bench-{cell.name}-v0", cfg.dataset_seed, root, cfg.env_kwargs)
+    return {"job": "dataset", "cell": asdict(cell), **record.to_json()}
+
+
+def _learner_config(cfg: AntMazeBenchConfig, seed: int, obs_stats: Mapping[str, list[float]]) -> dict[str, Any]:
+    """The IQL config of every run of a seed: the bench's, its seed, and the dataset's observation statistics."""
+    return {**cfg.iql, **obs_stats, "batch_size": cfg.batch_size, "seed": derive_seed(seed, LEARNER_STREAM) % 2**31}
+
+
+def obs_statistics(data: Batch) -> dict[str, list[float]]:
+    """The dataset's per-entry observation mean and std (std floored at 1e-3: constant entries stay finite)."""
+    return {"obs_mean": data.obs.mean(axis=0).tolist(),
+            "obs_std": np.maximum(data.obs.std(axis=0), 1e-3).tolist()}
+
+
+def _env_kwargs(cfg: AntMazeBenchConfig, cell: Cell) -> dict[str, Any]:
+    return {**cfg.env_kwargs, "maze": cell.maze}
+
+
+def pretrain(cfg: AntMazeBenchConfig, cell: Cell, seed: int, dataset: str, work_dir: Path) -> dict[str, Any]:
+    """IQL on the dataset alone; saves its policy (JSRL's guide) and scores it, which also gives H1."""
+    start, cpu = time.perf_counter(), time.process_time()
+    env = gym.make(ANTMAZE_ENV_ID, **_env_kwargs(cfg, cell))
+    data = load_dataset(dataset)
+    obs_stats = obs_statistics(data) if cfg.normalize_obs else {}
+    learner_config = _learner_config(cfg, seed, obs_stats)
+    learner = make_learner("iql", learner_config, env.observation_space, env.action_space, "antmaze bench.iql")
+    learning = OnlineLearning(learner, env.observation_space, env.action_space, capacity=1,
+                              batch_size=cfg.batch_size, updates_per_step=0.0,
+                              rng=np.random.default_rng(derive_seed(seed, PRETRAIN_STREAM)), offline=data)
+    losses = [learning.offline_step() for _ in range(cfg.offline_updates)]
+    guide_path = work_dir / cell.name / f"seed{seed}" / "iql_offline.pt"
+    save_checkpoint(guide_path, {"policy": policy_state("iql", learner_config, env.observation_space,
+                                                        env.action_space, learner)})
+    greedy = PolicyCheckpointGuide(learner, "iql")
+    episodes = [run_episode(env, greedy, greedy.act, sys.maxsize, seed=FINAL_EVAL_SEED + i)
+                for i in range(cfg.final_eval_episodes)]
+    to_goal = [e.length for e in episodes if e.success]
+    h1 = float(np.mean(to_goal)) if to_goal else float(np.mean([e.length for e in episodes]))
+    last = {k: float(np.mean([m[k] for m in losses[-100:]])) for k in losses[-1]}
+    return {"job": "pretrain", "cell": asdict(cell), "seed": seed, "guide_path": str(guide_path), "obs_stats": obs_stats,
+            "success": len(to_goal) / len(episodes), "h1": h1, "h1_from_successes": bool(to_goal),
+            "final_losses": last, "wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu}
+
+
+def train_config(cfg: AntMazeBenchConfig, cell: Cell, seed: int, method: str, dataset: str, guide_path: str,
+                 h1: float, obs_stats: Mapping[str, list[float]], out_dir: Path) -> TrainConfig:
+    """The trainer's config for one online run: what makes the methods differ is all here."""
+    iql = method == "iql"
+    curriculum = CurriculumConfig(
+        mode="random" if method == "jsrl_random" else "curriculum", n_stages=cfg.stages, window=cfg.window,
+        tolerance=cfg.tolerance, metric="success_rate", h1=0.0 if iql else h1)  # h1 = 0: the guide never acts
+    return TrainConfig(
+        env_id=ANTMAZE_ENV_ID, env_kwargs=_env_kwargs(cfg, cell), seed=derive_seed(seed, TRAIN_STREAM),
+        total_env_steps=cfg.online_steps, learner="iql", learner_config=_learner_config(cfg, seed, obs_stats),
+        guide=GuideSpec(kind="policy_checkpoint", path=guide_path), curriculum=curriculum,
+        warm_start=iql or cfg.warm_start, offline_dataset=dataset, offline_updates=0,
+        online_fraction=cfg.online_fraction, updates_per_step=cfg.updates_per_step, batch_size=cfg.batch_size,
+        online_capacity=cfg.online_capacity, eval_every=cfg.eval_every, eval_episodes=cfg.eval_episodes,
+        checkpoint_every=0, out_dir=str(out_dir))
+
+
+def run_online(cfg: AntMazeBenchConfig, cell: Cell, seed: int, method: str, dataset: str, guide_path: str,
+               h1: float, obs_stats: Mapping[str, list[float]], work_dir: Path) -> dict[str, Any]:
+    """One fine-tuning run; its curve and its explorer's final success, alone."""
+    start, cpu = time.perf_counter(), time.process_time()
+    recorder = EvalRecorder()
+    out_dir = work_dir / cell.name / f"seed{seed}" / method
+    trainer = JSRLTrainer(train_config(cfg, cell, seed, method, dataset, guide_path, h1, obs_stats, out_dir),
+                          callbacks=[recorder])
+    trainer.train()
+    greedy = lambda obs: trainer.learner.act(obs, explore=False)  # noqa: E731
+    final = evaluate(trainer.eval_env, trainer.guide, greedy, 0, cfg.final_eval_episodes, FINAL_EVAL_SEED)
+    return {"job": "online", "cell": asdict(cell), "seed": seed, "method": method, "success": final.success_rate,
+            "mean_length": final.mean_length,
+            "curve": {"steps": [int(s) for s in recorder.column("step")],
+                      "explorer_success": recorder.column("eval/explorer_success_rate"),
+                      "combined_success": recorder.column("eval/combined_success_rate"),
+                      "guide_steps": [int(h) for h in recorder.column("eval/guide_steps")]},
+            "h1": trainer.h1, "stages": trainer.curriculum.stages, "final_stage": trainer.curriculum.stage,
+            "final_guide_step": trainer.curriculum.guide_step, "env_steps": trainer.env_steps,
+            "episodes": trainer.episodes, "updates": trainer.learning.updates,
+            "wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu}
+
+
+# ----- the sweep -------------------------------------------------------------------------------
+
+
+def run_antmaze_bench(cfg: AntMazeBenchConfig, out: Path, work_dir: Path,
+                      report: Callable[[dict[str, Any]], None] = lambda job: None,
+                      settings_extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Run every cell's jobs, rewriting ``out`` (JSON) after each; return the result.
+
+    Cells run in config order, dataset sizes outermost, then mazes. A cell's dataset is
+    generated first, then its seeds' pre-training, then their online runs; the next cell's
+    dataset is queued once this cell's online runs are, so cells finish in order.
+    """
+    cfg.validate("antmaze bench")
+    started = time.perf_counter()
+    cells = [Cell(m, n) for n in cfg.dataset_sizes for m in cfg.mazes]
+    online = [m for m in cfg.methods if m in ONLINE_METHODS]
+    jobs: list[dict[str, Any]] = []
+    waiting_seeds: dict[str, int] = {}
+    datasets: dict[str, str] = {}
+
+    def dataset_job(index: int) -> list[Job]:
+        return [(make_dataset, (cfg, cells[index], work_dir))] if index < len(cells) else []
+
+    def on_done(job: dict[str, Any]) -> list[Job]:
+        jobs.append(job)
+        report(job)
+        write_json_atomic(out, summarize(cfg, cells, jobs, time.perf_counter() - started, settings_extra))
+        cell = Cell(**job["cell"])
+        if job["job"] == "dataset":
+            datasets[cell.name] = job["path"]
+            waiting_seeds[cell.name] = len(cfg.seeds)
+            return [(pretrain, (cfg, cell, s, job["path"], work_dir)) for s in cfg.seeds]
+        if job["job"] == "pretrain":
+            follow = [(run_online, (cfg, cell, job["seed"], m, datasets[cell.name], job["guide_path"], job["h1"],
+                                    job["obs_stats"], work_dir)) for m in online]
+            waiting_seeds[cell.name] -= 1
+            if waiting_seeds[cell.name] == 0:
+                follow += dataset_job(cells.index(cell) + 1)
+            return follow
+        return []
+
+    run_jobs(make_executor(cfg.workers), dataset_job(0), on_done)
+    result = summarize(cfg, cells, jobs, time.perf_counter() - started, settings_extra)
+    write_json_atomic(out, result)
+    return result
+
+
+def summarize(cfg: AntMazeBenchConfig, cells: list[Cell], jobs: list[dict[str, Any]], wall_s: float,
+              settings_extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The result JSON: per cell and method, final score (mean, std over seeds), curves, settings."""
+    results = []
+    for cell in cells:
+        mine = [j for j in jobs if j["cell"] == asdict(cell)]
+        dataset = next((j for j in mine if j["job"] == "dataset"), None)
+        if dataset is None:
+            continue
+        methods: dict[str, Any] = {}
+        for method in cfg.methods:
+            kind = "pretrain" if method == "iql_offline" else "online"
+            runs = [j for s in cfg.seeds for j in mine
+                    if j["job"] == kind and j["seed"] == s and j.get("method", "iql_offline") == method]
+            if runs:
+                methods[method] = _method_entry(cfg, cell, method, runs)
+        results.append({"maze": cell.maze, "dataset_size": cell.dataset_size,
+                        "dataset": {k: v for k, v in dataset.items() if k not in ("job", "cell")},
+                        "methods": methods})
+    per_cell = 1 + len(cfg.seeds) * (1 + sum(m in ONLINE_METHODS for m in cfg.methods))
+    return {"benchmark": "antmaze", "score": "100 x success rate of the policy alone",
+            "settings": {**asdict(cfg), **(settings_extra or {})},
+            "complete": len(jobs) == len(cells) * per_cell, "jobs_done": len(jobs), "wall_s": wall_s,
+            "jobs_cpu_s": sum(j.get("cpu_s", 0.0) for j in jobs), "results": results}
+
+
+def _method_entry(cfg: AntMazeBenchConfig, cell: Cell, method: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    scores = [100.0 * r["success"] for r in runs]
+    entry: dict[str, Any] = {"score": float(np.mean(scores)), "score_std": float(np.std(scores)),
+                             "score_per_seed": scores, "seeds": [r["seed"] for r in runs],
+                             "settings": method_settings(cfg, cell, method)}
+    if method == "iql_offline":
+        entry["curve"] = {"steps": [0], "score": [entry["score"]], "score_per_seed": [[s] for s in scores]}
+        entry["runs"] = [{k: r[k] for k in ("seed", "h1", "h1_from_successes", "final_losses", "wall_s", "cpu_s")}
+                         for r in runs]
+        return entry
+    explorer = [[100.0 * v for v in r["curve"]["explorer_success"]] for r in runs]
+    combined = [[100.0 * v for v in r["curve"]["combined_success"]] for r in runs]
+    score, n = mean_curves(explorer)
+    entry["curve"] = {"steps": [(i + 1) * cfg.eval_every for i in range(n)], "score": score,
+                      "score_per_seed": [c[:n] for c in explorer], "combined_score": mean_curves(combined)[0],
+                      "guide_steps_per_seed": [r["curve"]["guide_steps"][:n] for r in runs],
+                      "steps_per_seed": [r["curve"]["steps"][:n] for r in runs]}
+    entry["runs"] = [{k: r[k] for k in ("seed", "h1", "stages", "final_stage", "final_guide_step", "env_steps",
+                                         "episodes", "updates", "wall_s", "cpu_s")} for r in runs]
+    return entry
+
+
+def method_settings(cfg: AntMazeBenchConfig, cell: Cell, method: str) -> dict[str, Any]:
+    """Everything that defines a method's runs in this cell (the JSON's per-method settings)."""
+    base = {"maze": cell.maze, "dataset_size": cell.dataset_size, "dataset_noise": cfg.dataset_noise,
+            "dataset_seed": cfg.dataset_seed, "seeds": list(cfg.seeds), "learner": "iql",
+            "iql": asdict(from_mapping(IQLConfig, {**cfg.iql, "batch_size": cfg.batch_size}, "iql")),
+            "normalize_obs": "the dataset's mean and std" if cfg.normalize_obs else False,
+            "env_kwargs": dict(cfg.env_kwargs),
+            "offline_updates": cfg.offline_updates, "final_eval_episodes": cfg.final_eval_episodes}
+    if method == "iql_offline":
+        return {**base, "online_steps": 0}
+    online = {**base, "online_steps": cfg.online_steps, "updates_per_step": cfg.updates_per_step,
+              "online_capacity": cfg.online_capacity, "online_fraction": cfg.online_fraction,
+              "eval_every": cfg.eval_every, "eval_episodes": cfg.eval_episodes}
+    if method == "iql":
+        return {**online, "guide": None, "init": "iql_offline (warm start)"}
+    return {**online, "guide": "iql_offline (greedy)", "init": "iql_offline (warm start)" if cfg.warm_start
+            else "fresh (cold start)",
+            "curriculum": {"mode": "random" if method == "jsrl_random" else "curriculum", "n_stages": cfg.stages,
+                           "window": cfg.window, "tolerance": cfg.tolerance, "metric": "success_rate",
+                           "h1": "iql_offline's mean steps to success (its scoring rollouts)"}}
+
+
+def format_table(result: Mapping[str, Any]) -> str:
+    """Final normalised score per cell and method: mean ± std over seeds, and the seeds' values."""
+    lines = [f"{'maze':<8}{'dataset':>8}  {'method':<13}{'score':>7}{'± std':>7}  per seed"]
+    for cell in result["results"]:
+        for method, entry in cell["methods"].items():
+            seeds = " ".join(f"{v:.0f}" for v in entry["score_per_seed"])
+            extra = ""
+            if method in ("jsrl", "jsrl_random"):
+                extra = "  final h " + ",".join(str(r["final_guide_step"]) for r in entry["runs"])
+            lines.append(f"{cell['maze']:<8}{cell['dataset_size']:>8}  {method:<13}{entry['score']:>7.1f}"
+                         f"{entry['score_std']:>7.1f}  {seeds}{extra}")
+    return "\n".join(lines)
