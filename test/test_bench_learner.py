@@ -83,7 +83,12 @@ def test_compiled_and_threaded_update_matches_the_plain_update():
     batches = [random_batch(seed=s) for s in range(3)] + [random_batch(n=8, seed=3), random_batch(seed=4)]
     for batch in batches:  # eager, compiled (first call), compiled on two threads, another size, back
         assert_metrics_close(fast.update(batch), plain.update(batch))
-    assert fast._trusted_batch_size == 16  # the guard-skipping path ran for the last batch
+    assert fast._trusted_state == (16, torch.get_num_threads(), True)  # the last batch skipped guards
+    torch.set_num_threads(2)  # another thread count: recompiled with guards, not a refused skip
+    try:
+        assert_metrics_close(fast.update(batches[0]), plain.update(batches[0]))
+    finally:
+        torch.set_num_threads(1)
     for name, tensor in flat_state(plain).items():
         torch.testing.assert_close(fast.flat[name].flat, tensor, rtol=1e-4, atol=1e-6)
 

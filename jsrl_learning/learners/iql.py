@@ -175,7 +175,7 @@ class IQLLearner(Learner):
         self.updates = 0
         self._halves: tuple[Callable[..., Any], Callable[..., Any]] = (self._value_actor_half, self._critic_half)
         self._compile_pending = config.compile
-        self._trusted_batch_size: int | None = None  # compiled for it: its guards may be skipped
+        self._trusted_state: tuple[int, int, bool] | None = None  # compiled in it: guards may be skipped
         self._pool: ThreadPoolExecutor | None = None
 
     def act(self, obs: np.ndarray, explore: bool = True) -> np.ndarray:
@@ -248,9 +248,9 @@ class IQLLearner(Learner):
         if self._compile_pending and self.updates >= self.config.compile_after:
             (new_value, value_actor_metrics), (new_target, critic_metrics) = self._first_compiled_update(tensors)
         else:
-            # For the batch size the halves were compiled for, dynamo's guards only re-check what
-            # cannot change (dtypes, strides and layouts are fixed above) and cost ~0.1 ms a call.
-            trusted = self._trusted_batch_size == len(tensors[2])
+            # In the state the halves were compiled in, dynamo's guards only re-check what cannot
+            # change (dtypes, strides and layouts are fixed above) and cost ~0.1 ms a call.
+            trusted = self._trusted_state == self._compile_state(tensors)
             with torch.compiler.set_stance("default", skip_guard_eval_unsafe=trusted):
                 (new_value, value_actor_metrics), (new_target, critic_metrics) = self._run_halves(
                     self._halves, tensors, self.config.update_threads == 2)
@@ -289,8 +289,14 @@ class IQLLearner(Learner):
                           f"eagerly. Set compile: false to skip the attempt.", RuntimeWarning, stacklevel=3)
             return self._run_halves(self._halves, tensors, threaded=False)
         self._halves = compiled
-        self._trusted_batch_size = len(tensors[2])
+        self._trusted_state = self._compile_state(tensors)
         return outputs
+
+    @staticmethod
+    def _compile_state(tensors: list[torch.Tensor]) -> tuple[int, int, bool]:
+        """What a compiled graph depends on besides fixed dtypes and layouts: the batch size and the
+        global state dynamo guards (torch threads are baked into the kernels, grad mode)."""
+        return len(tensors[2]), torch.get_num_threads(), torch.is_grad_enabled()
 
     def state_dict(self) -> dict[str, Any]:
         """A snapshot (deep copy), loadable with ``torch.load(weights_only=True)``."""
