@@ -78,11 +78,15 @@ def test_two_update_threads_make_the_plain_update():
 
 
 def test_compiled_and_threaded_update_matches_the_plain_update():
-    plain = iql(compile=False, hidden=[8])  # one hidden layer: fewer kernels to compile
-    fast = iql(compile=True, compile_after=2, update_threads=2, hidden=[8])
+    # Two compiled learners of one shape but different settings, updated in turn: each compiled
+    # graph must keep its own learner's constants (compiled entries are per learner).
+    pairs = [(iql(compile=False, hidden=[8], **kw), iql(compile=True, compile_after=2, update_threads=2, hidden=[8], **kw))
+             for kw in ({}, {"lr": 1e-3, "reward_shift": 0.0, "expectile": 0.7})]  # hidden [8]: quick to compile
     batches = [random_batch(seed=s) for s in range(3)] + [random_batch(n=8, seed=3), random_batch(seed=4)]
     for batch in batches:  # eager, compiled (first call), compiled on two threads, another size, back
-        assert_metrics_close(fast.update(batch), plain.update(batch))
+        for plain, fast in pairs:
+            assert_metrics_close(fast.update(batch), plain.update(batch))
+    plain, fast = pairs[0]
     assert fast._trusted_state == (16, torch.get_num_threads(), True)  # the last batch skipped guards
     torch.set_num_threads(2)  # another thread count: recompiled with guards, not a refused skip
     try:
@@ -136,12 +140,14 @@ def test_tiny_bench_run_writes_every_field(tmp_path):
     for row in rows:
         assert row["updates"] >= 2 * 3 and len(row["rounds"]) == 2
         assert row["updates_per_s_wall"] > 0 and row["updates_per_s_cpu"] > 0 and row["cores_used"] > 0
+        assert row["updates_per_s_critical"] >= 0.9 * row["updates_per_s_cpu"]  # one thread: at most the process
         assert {"load_avg", "warmup_wall_s", "warmup_cpu_s", "cores", "compile", "name"} <= set(row)
     summaries = {(s["learner"], s.get("variant")): s for s in loaded["summary"]}
     assert set(summaries) == {("iql", None), ("qtopt", "default"), ("qtopt", "one_iter")}
     iql_summary = summaries[("iql", None)]
     assert iql_summary["flops_per_update"] == iql_flops(5, 8, [8], 8)
-    for key in ("speedup_wall", "speedup_cpu", "fraction_of_floor_wall", "fraction_of_gemm_floor_cpu"):
+    for key in ("speedup_wall", "speedup_cpu", "speedup_critical", "fraction_of_floor_wall",
+                "fraction_of_floor_critical", "fraction_of_gemm_floor_cpu"):
         assert iql_summary[key] > 0
     assert iql_summary["reference_best_wall"]["name"].startswith("reference")
     assert "fraction_of_floor_wall" not in summaries[("qtopt", "default")]

@@ -11,12 +11,20 @@ Every contender runs at 1 and 2 torch threads; the project's IQL also with its t
 halves on two threads of one torch thread each (``update_threads: 2``, two cores). Timing is
 on pre-sampled batches (sampling excluded) in interleaved rounds, so a burst of other work
 on this shared machine hits every contender alike; a contender's rate is its median round.
-Both clocks are reported: updates per wall second (what a run gets now) and per CPU second
-of this process (its own work, which other processes' turns do not inflate), with the load
-average, and ``cores_used`` = CPU / wall (how much of the machine the contender really had).
-The IQL summary compares the project's best against the reference at its best thread count,
-and gives the fraction of the ~190 updates/s two-core floor (DESIGN.md) and of a floor
-measured here: one update's matmul FLOPs at this machine's single-thread sgemm rate.
+Three clocks, with the load average and ``cores_used`` = CPU / wall (how much of the machine
+the contender really had):
+
+* wall: updates per wall second, what a run gets on this machine now;
+* cpu: per CPU second of the whole process (all its threads), its work per core-second,
+  which other processes' turns do not inflate;
+* critical: per CPU second of its busiest thread (``/proc/self/task/*/schedstat``, OpenMP
+  workers included): the rate if every thread had a core of its own; for a multi-threaded
+  contender an upper bound on what two idle cores would give (waits between threads are not
+  counted), for a single-threaded one the same as ``cpu``.
+
+The summary compares the project's best against the reference at its best thread count on
+each clock and, for IQL, gives the fraction of the ~190 updates/s two-core floor (DESIGN.md)
+and of a floor measured here: one update's matmul FLOPs at this machine's sgemm rate.
 """
 from __future__ import annotations
 
@@ -146,6 +154,29 @@ def _timed(fn: Callable[[], Any]) -> dict[str, float]:
     return {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
 
 
+def thread_cpu_ns() -> dict[int, int]:
+    """Nanoseconds each thread of this process (OpenMP workers included) has run on a CPU, from
+    ``/proc/self/task/*/schedstat``; empty where the kernel does not provide it."""
+    times = {}
+    try:
+        tasks = list(os.scandir("/proc/self/task"))
+    except OSError:
+        return {}
+    for task in tasks:
+        try:
+            with open(os.path.join(task.path, "schedstat")) as f:
+                times[int(task.name)] = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):  # the thread ended meanwhile, or no schedstat
+            continue
+    return times
+
+
+def busiest_thread_s(before: dict[int, int], after: dict[int, int]) -> float | None:
+    """CPU seconds of the thread that ran most between two :func:`thread_cpu_ns` snapshots."""
+    deltas = [ns - before.get(tid, 0) for tid, ns in after.items()]
+    return max(deltas) / 1e9 if deltas and max(deltas) > 0 else None
+
+
 def run_rounds(contenders: list[Contender], batches: list[Batch], settings: LearnerBenchSettings) -> None:
     """Warm every contender up (compiling, first-call allocations), then time them in
     interleaved rounds of ``round_seconds`` (at least 3 updates) each."""
@@ -157,22 +188,26 @@ def run_rounds(contenders: list[Contender], batches: list[Batch], settings: Lear
         for c in contenders:
             with_threads(c.torch_threads)
             c.setup()
+            threads0 = thread_cpu_ns()
             n, wall0, cpu0, load = 0, time.perf_counter(), time.process_time(), os.getloadavg()[0]
             while n < 3 or time.perf_counter() - wall0 < settings.round_seconds:
                 c.update(batches[n % len(batches)])
                 n += 1
-            c.rounds.append({"updates": n, "wall_s": time.perf_counter() - wall0,
-                             "cpu_s": time.process_time() - cpu0, "load_avg": load})
+            wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+            c.rounds.append({"updates": n, "wall_s": wall, "cpu_s": cpu, "load_avg": load,
+                             "busiest_thread_cpu_s": busiest_thread_s(threads0, thread_cpu_ns())})
 
 
 def contender_row(c: Contender, extra: dict[str, Any]) -> dict[str, Any]:
     wall = statistics.median(r["updates"] / r["wall_s"] for r in c.rounds)
     cpu = statistics.median(r["updates"] / r["cpu_s"] for r in c.rounds)
+    busiest = [r["busiest_thread_cpu_s"] for r in c.rounds]
+    critical = statistics.median(r["updates"] / t for r, t in zip(c.rounds, busiest)) if all(busiest) else None
     return {"learner": c.learner, "case": c.case, **extra, "impl": c.impl, "name": c.name,
             "torch_threads": c.torch_threads, "update_threads": c.update_threads,
             "cores": c.torch_threads * c.update_threads, "compile": c.compile,
             "updates": sum(r["updates"] for r in c.rounds),
-            "updates_per_s_wall": wall, "updates_per_s_cpu": cpu,
+            "updates_per_s_wall": wall, "updates_per_s_cpu": cpu, "updates_per_s_critical": critical,
             "cores_used": statistics.median(r["cpu_s"] / r["wall_s"] for r in c.rounds),
             "load_avg": statistics.median(r["load_avg"] for r in c.rounds),
             "warmup_wall_s": c.warmup["wall_s"], "warmup_cpu_s": c.warmup["cpu_s"], "rounds": c.rounds}
@@ -183,24 +218,21 @@ def best(rows: list[dict[str, Any]], impl: str, key: str, max_cores: int = 2) ->
 
 
 def summarise(rows: list[dict[str, Any]], floor_cpu: float | None) -> dict[str, Any]:
-    """Project vs reference, each at its best setting, on both clocks; for IQL, fractions of floors."""
-    ref_wall, proj_wall = best(rows, "reference", "updates_per_s_wall"), best(rows, "project", "updates_per_s_wall")
-    ref_cpu, proj_cpu = best(rows, "reference", "updates_per_s_cpu"), best(rows, "project", "updates_per_s_cpu")
-    summary = {
-        "reference_best_wall": {"name": ref_wall["name"], "updates_per_s": ref_wall["updates_per_s_wall"]},
-        "project_best_wall": {"name": proj_wall["name"], "updates_per_s": proj_wall["updates_per_s_wall"]},
-        "speedup_wall": proj_wall["updates_per_s_wall"] / ref_wall["updates_per_s_wall"],
-        "reference_best_cpu": {"name": ref_cpu["name"], "updates_per_s": ref_cpu["updates_per_s_cpu"]},
-        "project_best_cpu": {"name": proj_cpu["name"], "updates_per_s": proj_cpu["updates_per_s_cpu"]},
-        "speedup_cpu": proj_cpu["updates_per_s_cpu"] / ref_cpu["updates_per_s_cpu"],
-    }
+    """Project vs reference, each at its best setting, on every clock measured; for IQL, the
+    fractions of the 2-core floor (wall and critical-thread clocks) and of the sgemm floor (CPU)."""
+    clocks = ["wall", "cpu"] + (["critical"] if all(r["updates_per_s_critical"] for r in rows) else [])
+    summary: dict[str, Any] = {}
+    for clock in clocks:
+        key = f"updates_per_s_{clock}"
+        ref, proj = best(rows, "reference", key), best(rows, "project", key)
+        summary.update({f"reference_best_{clock}": {"name": ref["name"], "updates_per_s": ref[key]},
+                        f"project_best_{clock}": {"name": proj["name"], "updates_per_s": proj[key]},
+                        f"speedup_{clock}": proj[key] / ref[key]})
     if floor_cpu is not None:
-        summary.update({
-            "floor_updates_per_s": FLOOR_UPDATES_PER_S,
-            "fraction_of_floor_wall": proj_wall["updates_per_s_wall"] / FLOOR_UPDATES_PER_S,
-            "gemm_floor_updates_per_cpu_s": floor_cpu,
-            "fraction_of_gemm_floor_cpu": proj_cpu["updates_per_s_cpu"] / floor_cpu,
-        })
+        summary.update({f"fraction_of_floor_{clock}": summary[f"project_best_{clock}"]["updates_per_s"]
+                        / FLOOR_UPDATES_PER_S for clock in clocks if clock != "cpu"})
+        summary.update({"floor_updates_per_s": FLOOR_UPDATES_PER_S, "gemm_floor_updates_per_cpu_s": floor_cpu,
+                        "fraction_of_gemm_floor_cpu": summary["project_best_cpu"]["updates_per_s"] / floor_cpu})
     return summary
 
 
@@ -277,8 +309,10 @@ def run_learner_bench(settings: LearnerBenchSettings, report: Callable[[dict[str
 
 def format_row(row: dict[str, Any]) -> str:
     where = f"obs {row['obs_dim']}" if row["learner"] == "iql" else f"{row['obs']} {row['variant']}"
-    return (f"{row['learner']:>5} {where:<18} batch {row['batch_size']:>3}  {row['name']:<52} "
-            f"{row['updates_per_s_wall']:7.1f}/s wall {row['updates_per_s_cpu']:7.1f}/CPU-s  "
+    critical = row["updates_per_s_critical"]
+    return (f"{row['learner']:>5} {where:<15} batch {row['batch_size']:>3}  {row['name']:<52} "
+            f"{row['updates_per_s_wall']:6.1f}/s wall {row['updates_per_s_cpu']:6.1f}/CPU-s "
+            f"{'-' if critical is None else f'{critical:6.1f}'}/busiest-thread-s  "
             f"cores used {row['cores_used']:.2f}  load {row['load_avg']:.1f}")
 
 
@@ -286,11 +320,14 @@ def format_table(result: dict[str, Any]) -> str:
     lines = [format_row(row) for row in result["results"]]
     for s in result["summary"]:
         where = f"obs {s['obs_dim']}" if s["learner"] == "iql" else f"{s['obs']} {s['variant']}"
-        lines.append(f"{s['learner']} {where} batch {s['batch_size']}: project/reference x{s['speedup_wall']:.2f} "
-                     f"wall ({s['project_best_wall']['name']} vs {s['reference_best_wall']['name']}), "
-                     f"x{s['speedup_cpu']:.2f} per CPU-s")
-        if "fraction_of_floor_wall" in s:
-            lines.append(f"    {s['fraction_of_floor_wall']:.0%} of the {s['floor_updates_per_s']:.0f}/s 2-core floor (wall); "
+        speedups = ", ".join(f"x{s[f'speedup_{clock}']:.2f} {clock} ({s[f'project_best_{clock}']['name']} vs "
+                             f"{s[f'reference_best_{clock}']['name']})"
+                             for clock in ("wall", "cpu", "critical") if f"speedup_{clock}" in s)
+        lines.append(f"{s['learner']} {where} batch {s['batch_size']}: project/reference {speedups}")
+        if "floor_updates_per_s" in s:
+            floors = ", ".join(f"{s[f'fraction_of_floor_{clock}']:.0%} ({clock})" for clock in ("wall", "critical")
+                               if f"fraction_of_floor_{clock}" in s)
+            lines.append(f"    of the {s['floor_updates_per_s']:.0f}/s 2-core floor: {floors}; "
                          f"{s['fraction_of_gemm_floor_cpu']:.0%} of this machine's sgemm floor "
                          f"({s['gemm_floor_updates_per_cpu_s']:.0f}/CPU-s)")
     meta = result["meta"]

@@ -69,9 +69,10 @@ class IQLConfig(TDConfig):
     ``compile``: run the update through ``torch.compile`` once ``compile_after`` updates have
     run eagerly. Compiling costs tens of seconds once per process (less when inductor's disk
     cache has the graphs) and pays back within a few thousand updates, so short runs (and
-    tests) never pay it. ``update_threads: 2`` runs the two halves of an update at once on two
-    threads: for a process that owns two cores and uses one torch thread; where every core
-    already has a process, keep 1.
+    tests) never pay it. The compiled update keeps the settings it was compiled with: change
+    the config before the first update, not during a run. ``update_threads: 2`` runs the two
+    halves of an update at once on two threads: for a process that owns two cores and uses one
+    torch thread; where every core already has a process, keep 1.
     """
 
     expectile: float = 0.9
@@ -280,8 +281,10 @@ class IQLLearner(Learner):
     def _first_compiled_update(self, tensors: list[torch.Tensor]) -> tuple[Any, Any]:
         """Compile both halves (on this thread) and run them; if compiling fails, warn and stay eager."""
         self._compile_pending = False
-        compiled = tuple(torch.compile(half, fullgraph=True, dynamic=False, options={"cpp_wrapper": True})
-                         for half in self._halves)  # C++ wrapper: no Python, and no GIL, inside a graph
+        # C++ wrapper: no Python, and no GIL, inside a graph. Isolated: this learner's graphs are
+        # its own (the method's code is shared by every IQLLearner, and so would be its cache).
+        compiled = tuple(torch.compile(half, fullgraph=True, dynamic=False, isolate_recompiles=True,
+                                       options={"cpp_wrapper": True}) for half in self._halves)
         try:
             outputs = self._run_halves(compiled, tensors, threaded=False)
         except Exception as error:  # noqa: BLE001 - the same halves ran eagerly before: compiling failed
