@@ -4,6 +4,7 @@ import json
 import pytest
 import yaml
 
+from jsrl_learning.bench import antmaze
 from jsrl_learning.bench.antmaze import (AntMazeBenchConfig, Cell, format_table, load_bench_config,
                                          run_antmaze_bench, train_config)
 from jsrl_learning.bench.antmaze_plot import plot_antmaze_bench
@@ -100,3 +101,18 @@ def test_shipped_configs_load():
     assert set(full.mazes) >= {"umaze", "medium"} and set(full.dataset_sizes) >= {10000, 100000}
     for cfg in (quick, full):
         assert cfg.iql["reward_shift"] == -1.0 and cfg.online_fraction == 0.75 and len(cfg.seeds) >= 3
+
+
+def test_a_failed_job_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch, capsys):
+    def broken(cfg, cell, work_dir):
+        raise ValueError(f"no data for {cell.name}")
+
+    monkeypatch.setattr(antmaze, "make_dataset", broken)
+    path = tmp_path / "two_cells.yaml"
+    path.write_text(yaml.safe_dump({**TINY, "dataset_sizes": [60, 80]}))
+    assert main(["bench", "antmaze", "--config", str(path), "--out", str(tmp_path / "r.json")]) == 0
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert not result["complete"] and result["jobs_done"] == 2 and result["results"] == []
+    assert [(f["cell"]["dataset_size"], f["method"], f["error"]) for f in result["failed"]] == [
+        (60, "dataset", "ValueError: no data for umaze-60"), (80, "dataset", "ValueError: no data for umaze-80")]
+    assert "umaze/80 dataset FAILED: ValueError: no data for umaze-80" in capsys.readouterr().out

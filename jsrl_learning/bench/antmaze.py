@@ -39,8 +39,8 @@ import gymnasium as gym
 import numpy as np
 
 from jsrl_learning.antmaze_data import ANTMAZE_ENV_ID, ANTMAZE_MAZES, generate_antmaze_dataset
-from jsrl_learning.bench.common import (EvalRecorder, Job, derive_seed, make_executor, mean_curves, positive_int,
-                                        run_jobs, write_json_atomic)
+from jsrl_learning.bench.common import (EvalRecorder, Job, derive_seed, failures, job_name, make_executor, mean_curves,
+                                        positive_int, run_jobs, write_json_atomic)
 from jsrl_learning.buffers import Batch
 from jsrl_learning.checkpoint import save_checkpoint
 from jsrl_learning.config import from_mapping, read_yaml, require
@@ -239,7 +239,8 @@ def run_antmaze_bench(cfg: AntMazeBenchConfig, out: Path, work_dir: Path,
 
     Cells run in config order, dataset sizes outermost, then mazes. A cell's dataset is
     generated first, then its seeds' pre-training, then their online runs; the next cell's
-    dataset is queued once this cell's online runs are, so cells finish in order.
+    dataset is queued once this cell's online runs are, so cells finish in order. A failed job
+    is recorded (``failed`` in the JSON) and its follow-ups skipped; the sweep goes on.
     """
     cfg.validate("antmaze bench")
     started = time.perf_counter()
@@ -250,20 +251,26 @@ def run_antmaze_bench(cfg: AntMazeBenchConfig, out: Path, work_dir: Path,
     datasets: dict[str, str] = {}
 
     def dataset_job(index: int) -> list[Job]:
-        return [(make_dataset, (cfg, cells[index], work_dir))] if index < len(cells) else []
+        if index >= len(cells):
+            return []
+        return [Job(make_dataset, (cfg, cells[index], work_dir), {"cell": asdict(cells[index]), "method": "dataset"})]
 
     def on_done(job: dict[str, Any]) -> list[Job]:
         jobs.append(job)
         report(job)
         write_json_atomic(out, summarize(cfg, cells, jobs, time.perf_counter() - started, settings_extra))
-        cell = Cell(**job["cell"])
-        if job["job"] == "dataset":
+        cell, ok = Cell(**job["cell"]), job["job"] != "failed"
+        if job_name(job) == "dataset":
+            if not ok:  # no data, no seeds to run: on to the next cell
+                return dataset_job(cells.index(cell) + 1)
             datasets[cell.name] = job["path"]
             waiting_seeds[cell.name] = len(cfg.seeds)
-            return [(pretrain, (cfg, cell, s, job["path"], work_dir)) for s in cfg.seeds]
-        if job["job"] == "pretrain":
-            follow = [(run_online, (cfg, cell, job["seed"], m, datasets[cell.name], job["guide_path"], job["h1"],
-                                    job["obs_stats"], work_dir)) for m in online]
+            return [Job(pretrain, (cfg, cell, s, job["path"], work_dir),
+                        {"cell": job["cell"], "seed": s, "method": "pretrain"}) for s in cfg.seeds]
+        if job_name(job) == "pretrain":
+            follow = [Job(run_online, (cfg, cell, job["seed"], m, datasets[cell.name], job["guide_path"], job["h1"],
+                                       job["obs_stats"], work_dir), {"cell": job["cell"], "seed": job["seed"], "method": m})
+                      for m in (online if ok else ())]
             waiting_seeds[cell.name] -= 1
             if waiting_seeds[cell.name] == 0:
                 follow += dataset_job(cells.index(cell) + 1)
@@ -296,10 +303,11 @@ def summarize(cfg: AntMazeBenchConfig, cells: list[Cell], jobs: list[dict[str, A
                         "dataset": {k: v for k, v in dataset.items() if k not in ("job", "cell")},
                         "methods": methods})
     per_cell = 1 + len(cfg.seeds) * (1 + sum(m in ONLINE_METHODS for m in cfg.methods))
+    failed = failures(jobs)
     return {"benchmark": "antmaze", "score": "100 x success rate of the policy alone",
             "settings": {**asdict(cfg), **(settings_extra or {})},
-            "complete": len(jobs) == len(cells) * per_cell, "jobs_done": len(jobs), "wall_s": wall_s,
-            "jobs_cpu_s": sum(j.get("cpu_s", 0.0) for j in jobs), "results": results}
+            "complete": not failed and len(jobs) == len(cells) * per_cell, "jobs_done": len(jobs), "failed": failed,
+            "wall_s": wall_s, "jobs_cpu_s": sum(j.get("cpu_s", 0.0) for j in jobs), "results": results}
 
 
 def _method_entry(cfg: AntMazeBenchConfig, cell: Cell, method: str, runs: list[dict[str, Any]]) -> dict[str, Any]:

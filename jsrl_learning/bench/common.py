@@ -4,7 +4,8 @@ A benchmark is a set of jobs (build data, pre-train, one online run per method a
 whose results arrive in any order; each finished job may queue follow-ups. Jobs run in
 worker processes with one torch thread each (two processes on two cores beat two threads in
 one, and threads collapse next to other work: DESIGN.md), or inline for ``workers == 1``.
-Results are written atomically after every job, so a killed run keeps what it finished.
+Results are written atomically after every job, so a killed run keeps what it finished, and
+a failing job is recorded rather than raised: one broken run must not end a sweep of hours.
 """
 from __future__ import annotations
 
@@ -14,15 +15,21 @@ import sys
 import warnings
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import torch
 
 from jsrl_learning.config import ConfigError
 
-Job = tuple[Callable[..., dict[str, Any]], tuple[Any, ...]]
-"""A function to run in a worker and its (picklable) arguments; it returns a JSON-ready dict."""
+
+class Job(NamedTuple):
+    """A function to run in a worker, its (picklable) arguments, and what the job is (its cell,
+    seed, stage or method: the fields of its failure record). The function returns a JSON-ready dict."""
+
+    fn: Callable[..., dict[str, Any]]
+    args: tuple[Any, ...]
+    about: Mapping[str, Any]
 
 
 def positive_int(value: Any) -> bool:
@@ -93,20 +100,43 @@ def make_executor(workers: int) -> Executor:
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker)
 
 
+def failure_record(about: Mapping[str, Any], error: Exception) -> dict[str, Any]:
+    """A failed job's result: what it was and its error (its wall and CPU time count as none)."""
+    return {"job": "failed", **about, "error": f"{type(error).__name__}: {error}", "wall_s": 0.0, "cpu_s": 0.0}
+
+
+def job_name(result: Mapping[str, Any]) -> str:
+    """What a finished job ran: its method, or the stage (e.g. ``dataset``) of a job that has none.
+    A failure record's ``method`` comes from its job's ``about``, so it names the same."""
+    return result.get("method", result["job"])
+
+
+def failures(jobs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The failed jobs of a result, each as what it was and its error."""
+    return [{k: v for k, v in job.items() if k not in ("job", "wall_s", "cpu_s")} for job in jobs
+            if job["job"] == "failed"]
+
+
 def run_jobs(executor: Executor, first: Iterable[Job], on_done: Callable[[dict[str, Any]], Sequence[Job]]) -> None:
     """Run ``first`` and whatever ``on_done(result)`` queues after each finished job, until none is left.
 
     The pool runs jobs in submission order, so queuing a stage's follow-ups as it finishes keeps
     early cells ahead of later ones (an interrupted run has whole cells rather than a bit of each).
-    A failing job stops the run: queued jobs are cancelled (running ones finish) and its error raised.
+    A job that raises is handed to ``on_done`` as its ``failure_record`` and the run goes on; an
+    interrupt (or an error of ``on_done``) cancels the queued jobs (running ones finish) and is raised.
     """
     with executor:
-        pending = {executor.submit(fn, *args) for fn, args in first}
+        pending = {executor.submit(job.fn, *job.args): job for job in first}
         try:
             while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    pending |= {executor.submit(fn, *args) for fn, args in on_done(future.result())}
+                    about = pending.pop(future).about
+                    try:
+                        result = future.result()
+                    except Exception as error:  # noqa: BLE001  (recorded in the JSON and reported, never swallowed)
+                        result = failure_record(about, error)
+                    pending |= {executor.submit(job.fn, *job.args): job for job in on_done(result)}
         except BaseException:
             for future in pending:
                 future.cancel()

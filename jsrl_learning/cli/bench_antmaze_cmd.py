@@ -46,6 +46,10 @@ def run(args: argparse.Namespace) -> int:
 
     def report(job: dict) -> None:
         c = job["cell"]
+        if job["job"] == "failed":
+            seed = f" seed {job['seed']}" if "seed" in job else ""
+            print(f"  {c['maze']}/{c['dataset_size']} {job['method']}{seed} FAILED: {job['error']}", flush=True)
+            return
         if job["job"] == "dataset":
             what = f"dataset: {job['episodes']} episodes, {job['successes']} reach the goal"
         else:
