@@ -1,13 +1,14 @@
 """The grasping benchmark: a tiny sweep writes the documented JSON and plot; bad settings are named."""
 import json
-from concurrent.futures import Future
 
 import pytest
 import yaml
 
-from jsrl_learning.bench.grasp import _outcome, run_grasp_bench, train_config
-from jsrl_learning.bench.grasp_config import Cell, GraspBenchConfig, default_config_path, load_bench_config
-from jsrl_learning.bench.grasp_report import format_table, summarize
+from jsrl_learning.bench import grasp
+from jsrl_learning.bench.common import default_config_path
+from jsrl_learning.bench.grasp import run_grasp_bench, train_config
+from jsrl_learning.bench.grasp_config import Cell, GraspBenchConfig, load_bench_config
+from jsrl_learning.bench.grasp_report import format_table
 from jsrl_learning.bench.grasp_plot import plot_grasp_bench
 from jsrl_learning.cli.main import main
 from jsrl_learning.config import ConfigError, from_mapping
@@ -107,9 +108,8 @@ def test_cli_names_a_bad_config_file_and_key(tmp_path, capsys):
 
 
 def test_shipped_configs_are_valid_and_share_one_learner():
-    quick, full = load_bench_config(default_config_path(True)), load_bench_config(default_config_path(False))
-    long = load_bench_config(default_config_path(True).with_name("grasp_long.yaml"))
-    bc = load_bench_config(default_config_path(True).with_name("grasp_bc.yaml"))
+    quick, full = (load_bench_config(default_config_path(f"grasp_{name}.yaml")) for name in ("quick", "full"))
+    long, bc = (load_bench_config(default_config_path(f"grasp_{name}.yaml")) for name in ("long", "bc"))
     assert quick.obs == ["state"] and quick.demos == [20] and len(quick.seeds) >= 3 and quick.workers == 2
     assert quick.online_steps < long.online_steps < full.online_steps == 100_000
     assert bc.methods == ["bc"] and bc.obs == ["state", "image"]
@@ -121,12 +121,31 @@ def test_shipped_configs_are_valid_and_share_one_learner():
     assert bc.bc == quick.bc
 
 
-def test_a_failed_job_is_recorded_and_marks_the_sweep_incomplete(tiny):
-    future = Future()
-    future.set_exception(ValueError("GraspEnv: action must be 5 finite numbers"))
-    failed = _outcome(future, Cell("indiscriminate", "state", 2), 3, "jsrl")
-    assert failed["job"] == "failed" and failed["error"] == "ValueError: GraspEnv: action must be 5 finite numbers"
-    cfg = from_mapping(GraspBenchConfig, TINY, "tiny")
-    result = summarize(cfg, [Cell("indiscriminate", "state", 2)], [failed], 1.0)
-    assert not result["complete"] and result["failed"][0]["method"] == "jsrl" and result["results"] == []
+def test_a_failed_preparation_is_recorded_and_the_sweep_goes_on(tiny, tmp_path, monkeypatch, capsys):
+    def broken(cfg, cell, seed, work_dir):
+        raise ValueError("GraspEnv: action must be 5 finite numbers")
+
+    monkeypatch.setattr(grasp, "prepare_seed", broken)
+    path = tmp_path / "two_cells.yaml"
+    path.write_text(yaml.safe_dump({**TINY, "demos": [2, 3]}))
+    assert main(["bench", "grasp", "--config", str(path), "--out", str(tmp_path / "r.json")]) == 0
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert not result["complete"] and result["jobs_done"] == 2 and result["results"] == []
+    error = "ValueError: GraspEnv: action must be 5 finite numbers"
+    assert result["failed"] == [{"cell": {"task": "indiscriminate", "obs": "state", "demos": n}, "seed": 3,
+                                 "method": "prepare", "error": error} for n in (2, 3)]
+    assert f"indiscriminate/state/3 seed 3 prepare      FAILED: {error}" in capsys.readouterr().out
     assert tiny[1]["failed"] == []
+
+
+def test_failed_online_runs_are_recorded_beside_the_finished_jobs(tmp_path, monkeypatch):
+    def broken(cfg, cell, seed, method, dataset, bc_path, work_dir):
+        raise RuntimeError(f"{method} diverged")
+
+    monkeypatch.setattr(grasp, "run_online", broken)
+    result = run_grasp_bench(from_mapping(GraspBenchConfig, TINY, "tiny"), tmp_path / "r.json", tmp_path / "work")
+    assert not result["complete"] and result["jobs_done"] == 4
+    assert sorted((f["method"], f["error"]) for f in result["failed"]) == [
+        (m, f"RuntimeError: {m} diverged") for m in ("jsrl", "jsrl_random", "qtopt")]
+    (cell,) = result["results"]
+    assert list(cell["methods"]) == ["bc"]

@@ -59,12 +59,16 @@ def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
 
 
 class EvalRecorder:
-    """A trainer callback (TrainLogger) that keeps the evaluations, for learning curves."""
+    """A trainer callback (TrainLogger) that keeps the evaluations, for learning curves, and the
+    guide's success over the rollouts that estimated H1 (None unless the curriculum estimated it)."""
 
     def __init__(self) -> None:
         self.rows: list[dict[str, float]] = []
+        self.guide_success: float | None = None
 
     def log(self, step: int, scalars: Mapping[str, float]) -> None:
+        if "curriculum/guide_success_rate" in scalars:
+            self.guide_success = scalars["curriculum/guide_success_rate"]
         if "eval/explorer_success_rate" in scalars:
             self.rows.append({"step": step, **{k: float(v) for k, v in scalars.items()}})
 

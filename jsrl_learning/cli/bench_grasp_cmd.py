@@ -24,14 +24,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from jsrl_learning.bench.grasp import run_grasp_bench
-    from jsrl_learning.bench.grasp_config import default_config_path, load_bench_config
+    from jsrl_learning.bench.common import default_config_path
+    from jsrl_learning.bench.grasp_config import load_bench_config
     from jsrl_learning.bench.grasp_report import format_table
     from jsrl_learning.bench.grasp_plot import plot_grasp_bench
 
     out = Path(args.out)
     if out.suffix != ".json":
         raise ConfigError(f"--out must name a .json file, got {out}")
-    config_path = Path(args.config) if args.config else default_config_path(args.quick)
+    config_path = Path(args.config) if args.config else default_config_path(f"grasp_{'quick' if args.quick else 'full'}.yaml")
     cfg = load_bench_config(config_path)
     if args.workers is not None:
         cfg.workers = args.workers
