@@ -39,7 +39,7 @@ import gymnasium as gym
 import numpy as np
 
 from jsrl_learning.antmaze_data import ANTMAZE_ENV_ID, ANTMAZE_MAZES, generate_antmaze_dataset
-from jsrl_learning.bench.common import (EvalRecorder, Job, derive_seed, failures, job_name, make_executor, mean_curves,
+from jsrl_learning.bench.common import (Job, derive_seed, failures, job_name, make_executor, mean_curves, online_run,
                                         positive_int, run_jobs, write_json_atomic)
 from jsrl_learning.buffers import Batch
 from jsrl_learning.checkpoint import save_checkpoint
@@ -51,8 +51,8 @@ from jsrl_learning.guides.policy_checkpoint import policy_state
 from jsrl_learning.learners import make_learner
 from jsrl_learning.learners.iql import IQLConfig
 from jsrl_learning.online import OnlineLearning
-from jsrl_learning.rollout import evaluate, run_episode
-from jsrl_learning.trainer import JSRLTrainer, TrainConfig
+from jsrl_learning.rollout import run_episode
+from jsrl_learning.trainer import TrainConfig
 
 METHODS = ("iql_offline", "iql", "jsrl", "jsrl_random")
 ONLINE_METHODS = ("iql", "jsrl", "jsrl_random")
@@ -209,24 +209,10 @@ def train_config(cfg: AntMazeBenchConfig, cell: Cell, seed: int, method: str, da
 def run_online(cfg: AntMazeBenchConfig, cell: Cell, seed: int, method: str, dataset: str, guide_path: str,
                h1: float, obs_stats: Mapping[str, list[float]], work_dir: Path) -> dict[str, Any]:
     """One fine-tuning run; its curve and its explorer's final success, alone."""
-    start, cpu = time.perf_counter(), time.process_time()
-    recorder = EvalRecorder()
     out_dir = work_dir / cell.name / f"seed{seed}" / method
-    trainer = JSRLTrainer(train_config(cfg, cell, seed, method, dataset, guide_path, h1, obs_stats, out_dir),
-                          callbacks=[recorder])
-    trainer.train()
-    greedy = lambda obs: trainer.learner.act(obs, explore=False)  # noqa: E731
-    final = evaluate(trainer.eval_env, trainer.guide, greedy, 0, cfg.final_eval_episodes, FINAL_EVAL_SEED)
-    return {"job": "online", "cell": asdict(cell), "seed": seed, "method": method, "success": final.success_rate,
-            "mean_length": final.mean_length,
-            "curve": {"steps": [int(s) for s in recorder.column("step")],
-                      "explorer_success": recorder.column("eval/explorer_success_rate"),
-                      "combined_success": recorder.column("eval/combined_success_rate"),
-                      "guide_steps": [int(h) for h in recorder.column("eval/guide_steps")]},
-            "h1": trainer.h1, "stages": trainer.curriculum.stages, "final_stage": trainer.curriculum.stage,
-            "final_guide_step": trainer.curriculum.guide_step, "env_steps": trainer.env_steps,
-            "episodes": trainer.episodes, "updates": trainer.learning.updates,
-            "wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu}
+    config = train_config(cfg, cell, seed, method, dataset, guide_path, h1, obs_stats, out_dir)
+    return {"job": "online", "cell": asdict(cell), "seed": seed, "method": method,
+            **online_run(config, cfg.final_eval_episodes, FINAL_EVAL_SEED)}
 
 
 # ----- the sweep -------------------------------------------------------------------------------
@@ -325,7 +311,7 @@ def _method_entry(cfg: AntMazeBenchConfig, cell: Cell, method: str, runs: list[d
     score, n = mean_curves(explorer)
     entry["curve"] = {"steps": [(i + 1) * cfg.eval_every for i in range(n)], "score": score,
                       "score_per_seed": [c[:n] for c in explorer], "combined_score": mean_curves(combined)[0],
-                      "guide_steps_per_seed": [r["curve"]["guide_steps"][:n] for r in runs],
+                      "guide_steps_per_seed": [[int(h) for h in r["curve"]["guide_steps"][:n]] for r in runs],
                       "steps_per_seed": [r["curve"]["steps"][:n] for r in runs]}
     entry["runs"] = [{k: r[k] for k in ("seed", "h1", "stages", "final_stage", "final_guide_step", "env_steps",
                                          "episodes", "updates", "wall_s", "cpu_s")} for r in runs]

@@ -1,4 +1,4 @@
-"""Pieces every learning benchmark shares: seeds, worker processes, a job queue, JSON, curves.
+"""Pieces every learning benchmark shares: seeds, online runs, worker processes, a job queue, JSON, curves.
 
 A benchmark is a set of jobs (build data, pre-train, one online run per method and seed)
 whose results arrive in any order; each finished job may queue follow-ups. Jobs run in
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import sys
+import time
 import warnings
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -21,6 +22,8 @@ import numpy as np
 import torch
 
 from jsrl_learning.config import ConfigError
+from jsrl_learning.rollout import evaluate
+from jsrl_learning.trainer import JSRLTrainer, TrainConfig
 
 
 class Job(NamedTuple):
@@ -74,6 +77,28 @@ class EvalRecorder:
 
     def column(self, key: str) -> list[float]:
         return [row[key] for row in self.rows]
+
+
+def online_run(config: TrainConfig, final_eval_episodes: int, final_eval_seed: int) -> dict[str, Any]:
+    """Train one run, then score its explorer alone (no guide steps) over the final episodes (reset
+    seeds from ``final_eval_seed``, the same for every method and seed): its final success, the
+    trainer's evaluation curve, the curriculum's course, the counts and the job's clocks."""
+    start, cpu = time.perf_counter(), time.process_time()
+    recorder = EvalRecorder()
+    trainer = JSRLTrainer(config, callbacks=[recorder])
+    trainer.train()
+    greedy = lambda obs: trainer.learner.act(obs, explore=False)  # noqa: E731
+    final = evaluate(trainer.eval_env, trainer.guide, greedy, 0, final_eval_episodes, final_eval_seed)
+    return {"success": final.success_rate, "mean_length": final.mean_length,
+            "curve": {"steps": recorder.column("step"),
+                      "explorer_success": recorder.column("eval/explorer_success_rate"),
+                      "combined_success": recorder.column("eval/combined_success_rate"),
+                      "guide_steps": recorder.column("eval/guide_steps")},
+            "h1": trainer.h1, "guide_success_h1_rollouts": recorder.guide_success,
+            "stages": trainer.curriculum.stages, "final_stage": trainer.curriculum.stage,
+            "final_guide_step": trainer.curriculum.guide_step, "env_steps": trainer.env_steps,
+            "episodes": trainer.episodes, "updates": trainer.learning.updates,
+            "wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu}
 
 
 def init_worker() -> None:

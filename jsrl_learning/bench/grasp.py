@@ -33,7 +33,7 @@ from typing import Any, Callable, Mapping
 import gymnasium as gym
 import numpy as np
 
-from jsrl_learning.bench.common import (EvalRecorder, Job, derive_seed, job_name, make_executor, run_jobs,
+from jsrl_learning.bench.common import (Job, derive_seed, job_name, make_executor, online_run, run_jobs,
                                         write_json_atomic)
 from jsrl_learning.bench.grasp_config import ONLINE_METHODS, Cell, GraspBenchConfig
 from jsrl_learning.bench.grasp_report import summarize
@@ -42,7 +42,7 @@ from jsrl_learning.datasets import load_dataset
 from jsrl_learning.demos import GRASP_ENV_ID, grasp_env_kwargs, grasp_scripted_guide, record_demos
 from jsrl_learning.guides import BCGuide, GuideSpec
 from jsrl_learning.rollout import evaluate
-from jsrl_learning.trainer import JSRLTrainer, TrainConfig
+from jsrl_learning.trainer import TrainConfig
 
 FINAL_EVAL_SEED = 7_000_000  # first reset seed of the final held-out episodes (shared by all runs)
 # Independent seed streams per bench seed.
@@ -104,24 +104,9 @@ def train_config(cfg: GraspBenchConfig, cell: Cell, seed: int, method: str, data
 def run_online(cfg: GraspBenchConfig, cell: Cell, seed: int, method: str, dataset: str, bc_path: str,
                work_dir: Path) -> dict[str, Any]:
     """One online run; its curve (held-out evaluations) and its explorer's final held-out success."""
-    start, cpu = time.perf_counter(), time.process_time()
-    recorder = EvalRecorder()
     config = train_config(cfg, cell, seed, method, dataset, bc_path, _seed_dir(work_dir, cell, seed) / method)
-    trainer = JSRLTrainer(config, callbacks=[recorder])
-    trainer.train()
-    greedy = lambda obs: trainer.learner.act(obs, explore=False)  # noqa: E731
-    final = evaluate(trainer.eval_env, trainer.guide, greedy, 0, cfg.final_eval_episodes, FINAL_EVAL_SEED)
     return {"job": "online", "cell": asdict(cell), "seed": seed, "method": method,
-            "success": final.success_rate, "mean_length": final.mean_length,
-            "curve": {"steps": recorder.column("step"),
-                      "explorer_success": recorder.column("eval/explorer_success_rate"),
-                      "combined_success": recorder.column("eval/combined_success_rate"),
-                      "guide_steps": recorder.column("eval/guide_steps")},
-            "h1": trainer.h1, "bc_success_h1_rollouts": recorder.guide_success,
-            "stages": trainer.curriculum.stages, "final_stage": trainer.curriculum.stage,
-            "final_guide_step": trainer.curriculum.guide_step, "env_steps": trainer.env_steps,
-            "episodes": trainer.episodes, "updates": trainer.learning.updates,
-            "wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu}
+            **online_run(config, cfg.final_eval_episodes, FINAL_EVAL_SEED)}
 
 
 # ----- the sweep -------------------------------------------------------------------------------

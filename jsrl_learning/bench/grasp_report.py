@@ -60,9 +60,9 @@ def _method_entry(cfg: GraspBenchConfig, cell: Cell, method: str, runs: list[dic
         "combined_success": np.mean(combined, axis=0).tolist() if n else [],
         "guide_steps_per_seed": [r["curve"]["guide_steps"][:n] for r in runs],
     }
-    entry["runs"] = [{k: r[k] for k in ("seed", "h1", "bc_success_h1_rollouts", "stages", "final_stage",
-                                         "final_guide_step", "env_steps", "episodes", "updates", "wall_s", "cpu_s")}
-                     for r in runs]
+    entry["runs"] = [{"seed": r["seed"], "h1": r["h1"], "bc_success_h1_rollouts": r["guide_success_h1_rollouts"],
+                      **{k: r[k] for k in ("stages", "final_stage", "final_guide_step", "env_steps", "episodes", "updates",
+                                           "wall_s", "cpu_s")}} for r in runs]
     return entry
 
 
