@@ -40,7 +40,7 @@ import numpy as np
 
 from jsrl_learning.antmaze_data import ANTMAZE_ENV_ID, ANTMAZE_MAZES, generate_antmaze_dataset
 from jsrl_learning.bench.common import (Job, derive_seed, failures, job_name, make_executor, mean_curves, online_run,
-                                        positive_int, run_jobs, write_json_atomic)
+                                        positive_int, run_jobs, table_rows, write_json_atomic)
 from jsrl_learning.buffers import Batch
 from jsrl_learning.checkpoint import save_checkpoint
 from jsrl_learning.config import from_mapping, read_yaml, require
@@ -343,12 +343,7 @@ def method_settings(cfg: AntMazeBenchConfig, cell: Cell, method: str) -> dict[st
 def format_table(result: Mapping[str, Any]) -> str:
     """Final normalised score per cell and method: mean ± std over seeds, and the seeds' values."""
     lines = [f"{'maze':<8}{'dataset':>8}  {'method':<13}{'score':>7}{'± std':>7}  per seed"]
-    for cell in result["results"]:
-        for method, entry in cell["methods"].items():
-            seeds = " ".join(f"{v:.0f}" for v in entry["score_per_seed"])
-            extra = ""
-            if method in ("jsrl", "jsrl_random"):
-                extra = "  final h " + ",".join(str(r["final_guide_step"]) for r in entry["runs"])
-            lines.append(f"{cell['maze']:<8}{cell['dataset_size']:>8}  {method:<13}{entry['score']:>7.1f}"
-                         f"{entry['score_std']:>7.1f}  {seeds}{extra}")
+    for cell, method, entry, tail in table_rows(result, "score", "{:.0f}"):
+        lines.append(f"{cell['maze']:<8}{cell['dataset_size']:>8}  {method:<13}{entry['score']:>7.1f}"
+                     f"{entry['score_std']:>7.1f}  {tail}")
     return "\n".join(lines)

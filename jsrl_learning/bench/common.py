@@ -1,4 +1,5 @@
-"""Pieces every learning benchmark shares: seeds, online runs, worker processes, a job queue, JSON, curves.
+"""Pieces every learning benchmark shares: seeds, online runs, worker processes, a job queue, JSON,
+curves, table rows.
 
 A benchmark is a set of jobs (build data, pre-train, one online run per method and seed)
 whose results arrive in any order; each finished job may queue follow-ups. Jobs run in
@@ -16,7 +17,7 @@ import time
 import warnings
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -24,6 +25,9 @@ import torch
 from jsrl_learning.config import ConfigError
 from jsrl_learning.rollout import evaluate
 from jsrl_learning.trainer import JSRLTrainer, TrainConfig
+
+
+JSRL_METHODS = ("jsrl", "jsrl_random")  # the sweeps' JSRL methods (curriculum, random), by the same names
 
 
 class Job(NamedTuple):
@@ -178,3 +182,15 @@ def mean_curves(curves: Sequence[Sequence[float]]) -> tuple[list[float], int]:
     if n == 0:
         return [], 0
     return np.mean([list(c)[:n] for c in curves], axis=0).tolist(), n
+
+
+def table_rows(result: Mapping[str, Any], metric: str, seed_format: str
+               ) -> Iterator[tuple[Mapping[str, Any], str, Mapping[str, Any], str]]:
+    """Per cell and method of a sweep's result: the cell, the method, its entry, and the row's tail:
+    the seeds' ``metric`` (``seed_format``) and, for the JSRL methods, each seed's final guide-step."""
+    for cell in result["results"]:
+        for method, entry in cell["methods"].items():
+            tail = " ".join(seed_format.format(v) for v in entry[metric + "_per_seed"])
+            if method in JSRL_METHODS:
+                tail += "  final h " + ",".join(str(r["final_guide_step"]) for r in entry["runs"])
+            yield cell, method, entry, tail
