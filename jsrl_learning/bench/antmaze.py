@@ -40,7 +40,8 @@ import numpy as np
 
 from jsrl_learning.antmaze_data import ANTMAZE_ENV_ID, ANTMAZE_MAZES, generate_antmaze_dataset
 from jsrl_learning.bench.common import (Job, derive_seed, failures, job_name, make_executor, mean_curves, online_run,
-                                        positive_int, run_jobs, table_rows, write_json_atomic)
+                                        run_jobs, table_rows, write_json_atomic)
+from jsrl_learning.bench.config_checks import require_choices, require_positive_ints, require_seeds, require_sizes
 from jsrl_learning.buffers import Batch
 from jsrl_learning.checkpoint import save_checkpoint
 from jsrl_learning.config import from_mapping, read_yaml, require
@@ -91,19 +92,12 @@ class AntMazeBenchConfig:
     workers: int = 2
 
     def validate(self, where: str) -> None:
-        require(bool(self.mazes) and set(self.mazes) <= set(ANTMAZE_MAZES), where,
-                f"mazes must be a non-empty subset of {ANTMAZE_MAZES}, got {self.mazes!r}")
-        require(bool(self.methods) and set(self.methods) <= set(METHODS), where,
-                f"methods must be a non-empty subset of {METHODS}, got {self.methods!r}")
-        require(bool(self.dataset_sizes) and all(positive_int(n) for n in self.dataset_sizes), where,
-                f"dataset_sizes must be positive ints, got {self.dataset_sizes!r}")
-        require(bool(self.seeds) and all(isinstance(s, int) and s >= 0 for s in self.seeds)
-                and len(set(self.seeds)) == len(self.seeds), where,
-                f"seeds must be distinct ints >= 0, got {self.seeds!r}")
-        for name in ("offline_updates", "online_steps", "batch_size", "online_capacity", "eval_every",
-                     "eval_episodes", "final_eval_episodes", "stages", "window", "workers"):
-            require(positive_int(getattr(self, name)), where,
-                    f"{name} must be a positive int, got {getattr(self, name)!r}")
+        require_choices(self, "mazes", ANTMAZE_MAZES, where)
+        require_choices(self, "methods", METHODS, where)
+        require_sizes(self, "dataset_sizes", where)
+        require_seeds(self, where)
+        require_positive_ints(self, ("offline_updates", "online_steps", "batch_size", "online_capacity", "eval_every",
+                                     "eval_episodes", "final_eval_episodes", "stages", "window", "workers"), where)
         require(self.updates_per_step >= 0, where, f"updates_per_step must be >= 0, got {self.updates_per_step!r}")
         require(0.0 <= self.online_fraction <= 1.0, where,
                 f"online_fraction must be in [0, 1], got {self.online_fraction!r}")

@@ -39,10 +39,6 @@ class Job(NamedTuple):
     about: Mapping[str, Any]
 
 
-def positive_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
 def derive_seed(seed: int, stream: int) -> int:
     """An independent 32-bit seed per (bench seed, stream): the learner, env episodes, data, ..."""
     return int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])

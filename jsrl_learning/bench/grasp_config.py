@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jsrl_learning.bench.common import positive_int
+from jsrl_learning.bench.config_checks import require_choices, require_positive_ints, require_seeds, require_sizes
 from jsrl_learning.config import from_mapping, read_yaml, require
 from jsrl_learning.demos import GRASP_OBS, GRASP_TASKS
 from jsrl_learning.guides import BCConfig
@@ -54,24 +54,16 @@ class GraspBenchConfig:
     workers: int = 2
 
     def validate(self, where: str) -> None:
-        require(bool(self.tasks) and set(self.tasks) <= set(GRASP_TASKS), where,
-                f"tasks must be a non-empty subset of {GRASP_TASKS}, got {self.tasks!r}")
-        require(bool(self.obs) and set(self.obs) <= set(GRASP_OBS), where,
-                f"obs must be a non-empty subset of {GRASP_OBS}, got {self.obs!r}")
-        require(bool(self.methods) and set(self.methods) <= set(METHODS), where,
-                f"methods must be a non-empty subset of {METHODS}, got {self.methods!r}")
-        require(bool(self.demos) and all(positive_int(n) for n in self.demos), where,
-                f"demos must be positive ints, got {self.demos!r}")
-        require(bool(self.seeds) and all(isinstance(s, int) and s >= 0 for s in self.seeds)
-                and len(set(self.seeds)) == len(self.seeds), where,
-                f"seeds must be distinct ints >= 0, got {self.seeds!r}")
+        require_choices(self, "tasks", GRASP_TASKS, where)
+        require_choices(self, "obs", GRASP_OBS, where)
+        require_choices(self, "methods", METHODS, where)
+        require_sizes(self, "demos", where)
+        require_seeds(self, where)
         online = any(m in ONLINE_METHODS for m in self.methods)
         require(isinstance(self.online_steps, int) and (self.online_steps > 0 or not online and self.online_steps == 0),
                 where, f"online_steps must be a positive int (0 only without online methods), got {self.online_steps!r}")
-        for name in ("eval_every", "eval_episodes", "final_eval_episodes", "batch_size",
-                     "online_capacity", "stages", "window", "h1_rollouts", "workers"):
-            require(positive_int(getattr(self, name)), where,
-                    f"{name} must be a positive int, got {getattr(self, name)!r}")
+        require_positive_ints(self, ("eval_every", "eval_episodes", "final_eval_episodes", "batch_size",
+                                     "online_capacity", "stages", "window", "h1_rollouts", "workers"), where)
         require(isinstance(self.qtopt_offline_updates, int) and self.qtopt_offline_updates >= 0, where,
                 f"qtopt_offline_updates must be an int >= 0, got {self.qtopt_offline_updates!r}")
         require(self.updates_per_step >= 0, where, f"updates_per_step must be >= 0, got {self.updates_per_step!r}")
