@@ -1,6 +1,4 @@
 """The grasping benchmark: a tiny sweep writes the documented JSON and plot; bad settings are named."""
-import json
-
 import pytest
 import yaml
 
@@ -12,6 +10,7 @@ from jsrl_learning.bench.grasp_report import format_table
 from jsrl_learning.bench.grasp_plot import plot_grasp_bench
 from jsrl_learning.cli.main import main
 from jsrl_learning.config import ConfigError, from_mapping
+from bench_helpers import read_back, run_cli, run_tiny
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 TINY = {  # every cost cut to the bone: this checks the plumbing, not the result
@@ -27,15 +26,11 @@ SETTINGS = ("task", "obs", "demos", "online_steps", "seeds")
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    out = tmp_path_factory.mktemp("bench") / "grasp.json"
-    result = run_grasp_bench(from_mapping(GraspBenchConfig, TINY, "tiny"), out, out.parent / "work")
-    return out, result
+    return run_tiny(run_grasp_bench, from_mapping(GraspBenchConfig, TINY, "tiny"), tmp_path_factory, "grasp")
 
 
 def test_tiny_bench_writes_json_with_the_required_fields(tiny):
-    out, result = tiny
-    written = json.loads(out.read_text())
-    assert written == json.loads(json.dumps(result, allow_nan=False))
+    written = read_back(*tiny)
     assert written["complete"] and written["jobs_done"] == 4
     (cell,) = written["results"]
     assert (cell["task"], cell["obs"], cell["demos"]) == ("indiscriminate", "state", 2)
@@ -126,10 +121,7 @@ def test_a_failed_preparation_is_recorded_and_the_sweep_goes_on(tiny, tmp_path, 
         raise ValueError("GraspEnv: action must be 5 finite numbers")
 
     monkeypatch.setattr(grasp, "prepare_seed", broken)
-    path = tmp_path / "two_cells.yaml"
-    path.write_text(yaml.safe_dump({**TINY, "demos": [2, 3]}))
-    assert main(["bench", "grasp", "--config", str(path), "--out", str(tmp_path / "r.json")]) == 0
-    result = json.loads((tmp_path / "r.json").read_text())
+    result = run_cli("grasp", {**TINY, "demos": [2, 3]}, tmp_path)
     assert not result["complete"] and result["jobs_done"] == 2 and result["results"] == []
     error = "ValueError: GraspEnv: action must be 5 finite numbers"
     assert result["failed"] == [{"cell": {"task": "indiscriminate", "obs": "state", "demos": n}, "seed": 3,
