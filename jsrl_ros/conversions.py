@@ -48,6 +48,14 @@ def numpy_to_image(array: np.ndarray, stamp: Time, frame_id: str = "camera", enc
     return msg
 
 
+def restamped(image: Image, stamp: Time) -> Image:
+    """A copy of ``image`` (same pixels, same frame) stamped ``stamp``: a driver's frame as a step's observation."""
+    msg = Image(height=image.height, width=image.width, encoding=image.encoding, is_bigendian=image.is_bigendian,
+                step=image.step, data=image.data)
+    msg.header.stamp, msg.header.frame_id = stamp, image.header.frame_id
+    return msg
+
+
 def named_vector(names: Sequence[str], values: np.ndarray | Sequence[float], stamp: Time,
                  frame_id: str = "") -> JointState:
     """A stamped named vector (sensor_msgs/JointState; see docs/topics.md)."""

@@ -3,6 +3,7 @@ values (plus overrides), and a probe that plays the policy and the operator."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,20 @@ def bridge_params(**overrides: Any) -> list[Parameter]:
     values = {**flat(section("real_arm_bridge")), "dt": 0.1, "action_names": ACTIONS,
               "autostart": True, "auto_confirm": True, "safety.deadman": "off", **overrides}
     return [Parameter(k, value=v) for k, v in values.items() if v is not None]
+
+
+class ParameterSource:
+    """Stands in for the bridge node while RealArmConfig declares its parameters (no rclpy context):
+    each gets its value from :func:`bridge_params`, else its default."""
+
+    def __init__(self, **overrides: Any) -> None:
+        self.values = {p.name: p.value for p in bridge_params(**overrides)}
+
+    def get_name(self) -> str:
+        return "real_arm_bridge"
+
+    def declare_parameter(self, name: str, default: Any, descriptor: Any = None) -> SimpleNamespace:
+        return SimpleNamespace(value=self.values.get(name, None if isinstance(default, Parameter.Type) else default))
 
 
 def fake_arm(ros, **overrides: Any) -> FakeArm:

@@ -43,7 +43,7 @@ def test_a_flood_of_malformed_and_out_of_range_actions_never_moves_the_arm_out_o
     node = bridge(ros)
     floods = 0
     for _ in range(8):
-        assert ros.spin_until(lambda: probe.latest is not None and node.phase == "act", 20.0)
+        assert ros.spin_until(lambda: probe.latest is not None and node.cycle.phase == "act", 20.0)
         ident = probe.latest
         for bad, names in (([np.nan, 0, 0, 0, -1], ACTIONS), ([0, np.inf, 0, 0, -1], ACTIONS),
                            ([0, 0, 0, 0], ACTIONS[:4]), ([0, 0, 0, 0, -1], ["a", "b", "c", "d", "e"]),
@@ -53,7 +53,7 @@ def test_a_flood_of_malformed_and_out_of_range_actions_never_moves_the_arm_out_o
         probe.act(ident, [50.0, 50.0, -50.0, 9.0, -1.0])  # far out of range: clipped, then limited
         assert ros.spin_until(lambda: probe.latest != ident, 20.0)
     assert ros.spin_until(lambda: node.safety.counts["rejected"] == floods, 10.0)
-    assert node.safety.counts["clipped"] == 8 and node.steps == 8
+    assert node.safety.counts["clipped"] == 8 and node.cycle.outcomes.steps == 8
     assert_in_box(arm, node)
     v_max = np.array(node.safety.limits.max_velocity)
     assert all(np.all(np.abs(v) <= v_max + 1e-12) for _, v in probe.twists)
@@ -67,12 +67,13 @@ def test_silence_trips_the_watchdog_and_the_arm_holds(ros) -> None:
     node = bridge(ros)
     probe.drive(TOWARD_CORNER, 2)  # moving; then the policy falls silent
     timeout = node.safety.limits.watchdog_timeout
-    assert ros.spin_until(lambda: node.safety.counts["watchdog_stops"] >= 1 and node.republished >= 1, 10.0)
+    assert ros.spin_until(lambda: node.safety.counts["watchdog_stops"] >= 1 and node.cycle.republished >= 1, 10.0)
     assert ros.spin_until(lambda: "watchdog" in probe.status, 10.0)
-    silent_since = max(node.safety.last_action_at, node.policy_since)  # the last action, or the observation after it
+    # the last action, or the observation after it
+    silent_since = max(node.safety.last_action_at, node.cycle.policy_since)
     assert moving_after(probe.twists, silent_since + timeout) == []
     assert any(s > silent_since + timeout for s, _ in probe.twists)  # the stream goes on: zero velocity
-    assert stationary(arm, probe) and node.phase == "act"
+    assert stationary(arm, probe) and node.cycle.phase == "act"
     assert_in_box(arm, node)
 
 
@@ -84,9 +85,9 @@ def test_releasing_the_deadman_mid_motion_stops_the_arm(ros) -> None:
     arm = fake_arm(ros)
     node = bridge(ros, **{"safety.deadman": "always"})
     probe.drive([0.0, 1.0, -1.0, 0.0, -1.0], 2)
-    assert ros.spin_until(lambda: node.phase == "act", 10.0)
+    assert ros.spin_until(lambda: node.cycle.phase == "act", 10.0)
     probe.act(probe.latest, [0.0, 1.0, -1.0, 0.0, -1.0])
-    assert ros.spin_until(lambda: node.phase == "move", 10.0)
+    assert ros.spin_until(lambda: node.cycle.phase == "move", 10.0)
     held["value"] = False
     probe.deadman_pub.publish(Bool(data=False))
     assert ros.spin_until(lambda: node.safety.counts["deadman_stops"] >= 1, 10.0)
@@ -102,16 +103,16 @@ def test_an_estop_mid_motion_stops_the_arm_until_it_is_explicitly_cleared(ros) -
     arm = fake_arm(ros)
     node = bridge(ros)
     probe.drive(TOWARD_CORNER, 2)
-    assert ros.spin_until(lambda: node.phase == "act", 10.0)
+    assert ros.spin_until(lambda: node.cycle.phase == "act", 10.0)
     probe.act(probe.latest, TOWARD_CORNER)
-    assert ros.spin_until(lambda: node.phase == "move", 10.0)
+    assert ros.spin_until(lambda: node.cycle.phase == "move", 10.0)
     probe.estop_pub.publish(Bool(data=True))
     assert ros.spin_until(lambda: node.safety.estop_latched, 10.0)
     engaged = node.safety.estop_at
     probe.estop_pub.publish(Bool(data=False))  # releasing the button does not clear the latch
     assert not probe.call("jsrl/reset").success
     probe.act(probe.latest, TOWARD_CORNER)
-    assert stationary(arm, probe, 1.0) and node.phase == "wait"
+    assert stationary(arm, probe, 1.0) and node.cycle.phase == "wait"
     assert moving_after(probe.twists, engaged) == []
     assert ros.spin_until(lambda: probe.status[-1] == "estop", 10.0) and node.counters()["estop"] == 1.0
 
@@ -127,9 +128,9 @@ def test_deactivating_mid_motion_stops_the_arm_and_only_an_active_bridge_command
     node = bridge(ros)
     client = probe.node.create_client(ChangeState, "real_arm_bridge/change_state")
     probe.drive(TOWARD_CORNER, 2)
-    assert ros.spin_until(lambda: node.phase == "act", 10.0)
+    assert ros.spin_until(lambda: node.cycle.phase == "act", 10.0)
     probe.act(probe.latest, TOWARD_CORNER)
-    assert ros.spin_until(lambda: node.phase == "move", 10.0)
+    assert ros.spin_until(lambda: node.cycle.phase == "move", 10.0)
     assert client.wait_for_service(timeout_sec=10.0)
     asked = node._now()
     future = client.call_async(ChangeState.Request(transition=Transition(id=Transition.TRANSITION_DEACTIVATE)))
@@ -158,7 +159,7 @@ def test_joint_trajectory_commands_stay_in_the_box_and_an_estop_holds_the_arm(ro
     assert probe.trajectories and all(np.all(p >= low) and np.all(p <= high) for _, p in probe.trajectories)
     assert probe.twists == []
     probe.act(probe.latest, [-1.0, -1.0, 1.0, -1.0, -1.0])
-    assert ros.spin_until(lambda: node.phase == "move", 10.0)
+    assert ros.spin_until(lambda: node.cycle.phase == "move", 10.0)
     probe.estop_pub.publish(Bool(data=True))
     assert ros.spin_until(lambda: node.safety.estop_latched, 10.0)
     assert ros.spin_until(lambda: probe.trajectories[-1][0] >= node.safety.estop_at, 10.0)  # the hold
@@ -175,7 +176,7 @@ def test_the_pose_can_come_from_an_end_effector_pose_topic(ros) -> None:
     node = bridge(ros, ee_pose_topic="ee_pose", axis_joints=["joint1"])
     probe.drive([1.0, -1.0, 1.0, -1.0, -1.0], 6)
     assert_in_box(arm, node)
-    assert np.allclose(node._position(), arm.arm.position, atol=0.005)
+    assert np.allclose(node.sensors.position(), arm.arm.position, atol=0.005)
     proprio = probe.states[probe.latest].position
     assert proprio[0] == pytest.approx(arm.arm.position[2] - node.cfg.floor_z, abs=0.005)  # height
     assert proprio[1] == pytest.approx(arm.arm.position[3] / (np.pi / 2), abs=0.01)  # yaw
@@ -186,16 +187,16 @@ def test_a_grasp_is_detected_by_width_after_the_lift_and_a_human_label_sets_the_
     probe = Probe(ros)
     arm = fake_arm(ros, object=[0.55, 0.0, 0.03, 0.05])
     node = bridge(ros, auto_confirm=False, reward_source="label")
-    assert ros.spin_until(lambda: node.phase == "wait", 10.0)
+    assert ros.spin_until(lambda: node.cycle.phase == "wait", 10.0)
     assert probe.call("jsrl/reset").success  # the operator: home the arm
-    assert ros.spin_until(lambda: node.phase == "wait" and node.after_wait == "episode", 20.0)
+    assert ros.spin_until(lambda: node.cycle.phase == "wait" and node.cycle.after_wait == "episode", 20.0)
     assert probe.call("jsrl/reset").success  # the operator: the scene is ready
     probe.drive([0.0, 0.0, -1.0, 0.0, -1.0], 5)  # down onto the object
     probe.act(probe.latest, [0.0, 0.0, 0.0, 0.0, 1.0])  # close and lift
-    assert ros.spin_until(lambda: node.phase == "wait" and node.after_wait == "episode", 20.0)
-    assert node.detected and (0, 6) not in probe.steps  # the end waits for the operator
+    assert ros.spin_until(lambda: node.cycle.phase == "wait" and node.cycle.after_wait == "episode", 20.0)
+    assert node.cycle.outcomes.detected and (0, 6) not in probe.steps  # the end waits for the operator
     probe.label_pub.publish(String(data="failure"))
-    assert ros.spin_until(lambda: node.label == "failure", 10.0)
+    assert ros.spin_until(lambda: node.cycle.outcomes.label == "failure", 10.0)
     assert probe.call("jsrl/reset").success
     assert ros.spin_until(lambda: (0, 6) in probe.steps and (1, 0) in probe.states, 10.0)
     outcome = dict(zip(STEP_NAMES, probe.steps[(0, 6)]))

@@ -6,7 +6,7 @@ import pytest
 from builtin_interfaces.msg import Time
 
 from jsrl_ros.conversions import (MalformedMessage, image_to_numpy, named_vector, named_vector_values,
-                                  numpy_to_image)
+                                  numpy_to_image, restamped)
 from jsrl_ros.step_clock import StepClock, stamp_key
 
 
@@ -51,6 +51,15 @@ def test_malformed_images_are_rejected(mutate, match: str) -> None:
     mutate(msg)
     with pytest.raises(MalformedMessage, match=match):
         image_to_numpy(msg)
+
+
+def test_a_restamped_image_keeps_its_pixels_and_frame_and_leaves_the_original_alone() -> None:
+    array = np.random.default_rng(1).integers(0, 256, (4, 5, 3), dtype=np.uint8)
+    original = numpy_to_image(array, Time(sec=1), frame_id="camera_optical", encoding="bgr8")
+    copy = restamped(original, Time(sec=7, nanosec=5))
+    assert (copy.header.stamp.sec, copy.header.stamp.nanosec, copy.header.frame_id) == (7, 5, "camera_optical")
+    assert copy.encoding == "bgr8" and original.header.stamp.sec == 1
+    np.testing.assert_array_equal(image_to_numpy(copy), array)
 
 
 def test_named_vectors_check_names_length_and_finiteness() -> None:
