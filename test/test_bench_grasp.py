@@ -114,6 +114,10 @@ def test_shipped_configs_are_valid_and_share_one_learner():
                     "qtopt_online_fraction", "methods", "env_kwargs", "demo_noise"):
             assert getattr(cfg, key) == getattr(quick, key), key
     assert bc.bc == quick.bc
+    instance = load_bench_config(default_config_path("grasp_instance_quick.yaml"))
+    assert instance.tasks == ["instance"] and quick.tasks == ["indiscriminate"]
+    assert {k: v for k, v in vars(instance).items() if k != "tasks"} == {
+        k: v for k, v in vars(quick).items() if k != "tasks"}  # only the task differs from --quick
 
 
 def test_a_failed_preparation_is_recorded_and_the_sweep_goes_on(tiny, tmp_path, monkeypatch, capsys):
