@@ -132,6 +132,18 @@ def _series(history: Sequence[Mapping[str, float]], key: str) -> tuple[list[floa
     return [r[0] for r in rows], [r[1] for r in rows]
 
 
+def title_and_legend_below(fig: plt.Figure, ax: plt.Axes, title: str, columns: int = 2) -> None:
+    """Suptitle, and ``ax``'s legend under the panels with room kept for all its rows (long
+    method labels in three columns ran off the figure's sides)."""
+    handles, labels = ax.get_legend_handles_labels()
+    rows = -(-len(labels) // columns)
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=columns, fontsize=8)
+    legend_height = (0.2 + 0.17 * rows) / fig.get_figheight()  # inches of 8-pt rows, over figure inches
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, legend_height, 1, 0.95))
+
+
 def save_figure(fig: plt.Figure, path: str | Path) -> Path:
     """Write ``fig`` to ``path`` (its folder made), close it, return the path."""
     path = Path(path)

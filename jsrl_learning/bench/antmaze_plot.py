@@ -14,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
-from jsrl_learning.plotting import CurveStyle, plot_methods, save_figure  # noqa: E402
+from jsrl_learning.plotting import CurveStyle, plot_methods, save_figure, title_and_legend_below  # noqa: E402
 
 STYLE = CurveStyle(
     metric="score", offline="iql_offline", unguided="iql", decimals=1, markersize=3,
@@ -26,14 +26,10 @@ STYLE = CurveStyle(
 def plot_antmaze_bench(result: Mapping[str, Any], path: Path) -> Path:
     """Write the figure to ``path`` (a .png) and return it."""
     cells = result["results"]
-    fig, axes = plt.subplots(1, max(1, len(cells)), figsize=(6 * max(1, len(cells)), 4.5), squeeze=False)
+    fig, axes = plt.subplots(1, max(1, len(cells)), figsize=(6.5 * max(1, len(cells)), 5.5), squeeze=False)
     for ax, cell in zip(axes[0], cells):
         _panel(ax, cell, result["settings"]["online_steps"])
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, loc="lower center", ncol=min(3, len(labels)), fontsize=8)
-    fig.suptitle("AntMaze: normalised score of the policy alone (100 x success rate)")
-    fig.tight_layout(rect=(0, 0.14, 1, 0.95))
+    title_and_legend_below(fig, axes[0][0], "AntMaze: normalised score of the policy alone (100 x success rate)")
     return save_figure(fig, path)
 
 

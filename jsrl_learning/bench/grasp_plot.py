@@ -14,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
-from jsrl_learning.plotting import CurveStyle, plot_methods, save_figure  # noqa: E402
+from jsrl_learning.plotting import CurveStyle, plot_methods, save_figure, title_and_legend_below  # noqa: E402
 
 STYLE = CurveStyle(
     metric="success", offline="bc", unguided="qtopt", decimals=2, markersize=2,
@@ -31,13 +31,10 @@ def plot_grasp_bench(result: Mapping[str, Any], stem: Path) -> list[Path]:
     online_steps = result["settings"]["online_steps"]
     paths = []
     for (task, obs), cells in groups.items():
-        fig, axes = plt.subplots(1, len(cells), figsize=(6.5 * len(cells), 4.5), squeeze=False)
+        fig, axes = plt.subplots(1, len(cells), figsize=(6.5 * len(cells), 5.5), squeeze=False)
         for ax, cell in zip(axes[0], cells):
             _panel(ax, cell, online_steps)
-        handles, labels = axes[0][0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=min(3, max(1, len(labels))), fontsize=8)
-        fig.suptitle(f"Grasping ({task}, {obs} observations), held-out objects")
-        fig.tight_layout(rect=(0, 0.1, 1, 0.95))
+        title_and_legend_below(fig, axes[0][0], f"Grasping ({task}, {obs} observations), held-out objects")
         paths.append(save_figure(fig, f"{stem}_{task}_{obs}.png"))
     return paths
 
