@@ -1,11 +1,13 @@
-"""PNG figures: a JSRL learning curve with its guide-step, and the lock benchmark's growth plot.
+"""PNG figures: a JSRL learning curve with its guide-step, the lock benchmark's growth plot, and
+the sweeps' method curves (``plot_methods``, drawn by bench/grasp_plot.py and bench/antmaze_plot.py).
 
 matplotlib runs headless (Agg): training and benches run on machines without a display.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import matplotlib
 
@@ -52,7 +54,7 @@ def plot_learning_curve(history: Sequence[Mapping[str, float]], path: str | Path
     fig.legend(handles, labels, loc="lower center", ncol=min(4, max(1, len(labels))), fontsize=8)
     ax.set_title(title or "JSRL learning curve")
     fig.tight_layout(rect=(0, 0.08, 1, 1))
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_lock_bench(result: Mapping, path: str | Path) -> Path:
@@ -83,7 +85,46 @@ def plot_lock_bench(result: Mapping, path: str | Path) -> Path:
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
+
+
+@dataclass(frozen=True)
+class CurveStyle:
+    """How a bench's methods are drawn. ``metric``: the result's name for it ("success", "score"),
+    keying the entry's ``<metric>``, ``<metric>_std``, ``<metric>_per_seed`` and the curve's
+    ``combined_<metric>``; ``offline``: the method drawn flat; ``unguided``: the online method with
+    no guide (no combined curve); ``decimals``: of the legend's mean ± std."""
+
+    metric: str
+    offline: str
+    unguided: str
+    labels: Mapping[str, str]
+    colors: Mapping[str, str]
+    decimals: int
+    markersize: float
+
+
+def plot_methods(ax: plt.Axes, cell: Mapping[str, Any], style: CurveStyle) -> None:
+    """Every method of a sweep's result cell in one panel: its policy alone against online env steps
+    (mean over seeds, the seeds' range shaded), the offline method flat (dashed), JSRL's combined
+    policy (guide, then explorer) dotted; each with its mean ± std over seeds in the legend."""
+    metric = style.metric
+    for method, entry in cell["methods"].items():
+        color, label = style.colors.get(method), style.labels.get(method, method)
+        text = (f"{label}: {entry[metric]:.{style.decimals}f} ± {entry[metric + '_std']:.{style.decimals}f} "
+                f"(n={len(entry[metric + '_per_seed'])})")
+        curve = entry["curve"]
+        if method == style.offline:
+            ax.axhline(entry[metric], color=color, linestyle="--", label=text)
+            continue
+        if not curve["steps"]:
+            continue
+        per_seed = np.asarray(curve[metric + "_per_seed"])
+        ax.plot(curve["steps"], curve[metric], color=color, marker="o", markersize=style.markersize, label=text)
+        ax.fill_between(curve["steps"], per_seed.min(axis=0), per_seed.max(axis=0), color=color, alpha=0.15)
+        if method != style.unguided:
+            ax.plot(curve["steps"], curve["combined_" + metric], color=color, linestyle=":", alpha=0.8,
+                    label=f"{label}: guide + explorer")
 
 
 def _series(history: Sequence[Mapping[str, float]], key: str) -> tuple[list[float], list[float]]:
@@ -91,7 +132,20 @@ def _series(history: Sequence[Mapping[str, float]], key: str) -> tuple[list[floa
     return [r[0] for r in rows], [r[1] for r in rows]
 
 
-def _save(fig: plt.Figure, path: str | Path) -> Path:
+def title_and_legend_below(fig: plt.Figure, ax: plt.Axes, title: str, columns: int = 2) -> None:
+    """Suptitle, and ``ax``'s legend under the panels with room kept for all its rows (long
+    method labels in three columns ran off the figure's sides)."""
+    handles, labels = ax.get_legend_handles_labels()
+    rows = -(-len(labels) // columns)
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=columns, fontsize=8)
+    legend_height = (0.2 + 0.17 * rows) / fig.get_figheight()  # inches of 8-pt rows, over figure inches
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, legend_height, 1, 0.95))
+
+
+def save_figure(fig: plt.Figure, path: str | Path) -> Path:
+    """Write ``fig`` to ``path`` (its folder made), close it, return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

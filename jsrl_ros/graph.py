@@ -62,6 +62,24 @@ def _check(options: tuple[Option, ...], values: dict[str, str]) -> None:
             raise ValueError(f"{option.name}:={values[option.name]!r}: choose one of {', '.join(option.choices)}")
 
 
+def _learning_loop(out: Path, mode: str, recorder: dict[str, Any], learner: dict[str, Any]) -> list[NodeSpec]:
+    """The nodes every JSRL graph runs behind its arbiter: the recorder writes episode bags to
+    OUT/episodes, the learner trains on them (checkpoint OUT/checkpoints/explorer.pt), the curriculum
+    manager moves the guide-step (state OUT/curriculum.json). ``recorder``/``learner``: their extra params."""
+    episodes = str(out / "episodes")
+    return [
+        NodeSpec("recorder", "recorder", {"episode_dir": episodes, **recorder}),
+        NodeSpec("learner", "learner", {**learner, "episode_dir": episodes,
+                                        "checkpoint_path": str(out / "checkpoints" / "explorer.pt")}),
+        NodeSpec("curriculum_manager", "curriculum_manager", {"mode": mode, "state_file": str(out / "curriculum.json")}),
+    ]
+
+
+def _keyboard(wanted: bool) -> list[NodeSpec]:
+    """The keyboard teleop (in its own terminal), where a human guides and a window is wanted."""
+    return [NodeSpec("teleop_keyboard", "teleop_keyboard", terminal=True)] if wanted else []
+
+
 GRASPING_SIM_OPTIONS = (
     Option("guide", "scripted", "who guides: the privileged-state script, a BC policy or a human (keyboard/joystick)",
            ("scripted", "bc", "teleop")),
@@ -79,8 +97,7 @@ def grasping_sim(guide: str = "scripted", learner: str = "qtopt", mode: str = "c
     """JSRL on the PyBullet grasping sim: bridge -> (observation) -> arbiter -> bridge, recorder ->
     learner -> arbiter, recorder -> curriculum manager -> arbiter."""
     _check(GRASPING_SIM_OPTIONS, locals())
-    out, image, teleop = Path(out_dir), obs == "image", guide == "teleop"
-    episodes = str(out / "episodes")
+    image, teleop = obs == "image", guide == "teleop"
     bridge: dict[str, Any] = {"obs_mode": obs, "publish_camera": not _flag(headless)}
     if teleop:
         bridge["realtime"] = True  # a human needs the sim at the speed they watch
@@ -93,13 +110,9 @@ def grasping_sim(guide: str = "scripted", learner: str = "qtopt", mode: str = "c
         NodeSpec("sim_bridge", "sim_bridge", bridge, paces=True),
         *([NodeSpec("observation", "observation")] if image else []),
         NodeSpec("policy_arbiter", "policy_arbiter", arbiter),
-        NodeSpec("recorder", "recorder", {"episode_dir": episodes, "guide_type": guide,
-                                          "image_topic": "jsrl/obs/image" if image else ""}),
-        NodeSpec("learner", "learner", {"learner": learner, "obs_mode": obs, "episode_dir": episodes,
-                                        "checkpoint_path": str(out / "checkpoints" / "explorer.pt")}),
-        NodeSpec("curriculum_manager", "curriculum_manager",
-                 {"mode": mode, "state_file": str(out / "curriculum.json")}),
-        *([NodeSpec("teleop_keyboard", "teleop_keyboard", terminal=True)] if teleop and not _flag(headless) else []),
+        *_learning_loop(Path(out_dir), mode, {"guide_type": guide, "image_topic": "jsrl/obs/image" if image else ""},
+                        {"learner": learner, "obs_mode": obs}),
+        *_keyboard(teleop and not _flag(headless)),
     ]
     return Graph("grasping_sim.yaml", nodes)
 
@@ -123,7 +136,7 @@ def record_demos(obs: str = "state", headless: str = "false", out_dir: str = "ru
         NodeSpec("recorder", "recorder", {"episode_dir": str(Path(out_dir) / "episodes"),
                                           "image_topic": "jsrl/obs/image" if image else ""}),
         NodeSpec("curriculum_manager", "curriculum_manager"),
-        *([NodeSpec("teleop_keyboard", "teleop_keyboard", terminal=True)] if not _flag(headless) else []),
+        *_keyboard(not _flag(headless)),
     ]
     return Graph("record_demos.yaml", nodes)
 
@@ -149,8 +162,7 @@ def real_arm(hardware: str = "fake", guide: str = "teleop", learner: str = "qtop
     in place of the sim bridge; hardware:=fake adds the fake arm, activates the bridge and confirms
     every scene reset itself, and turns the deadman off (nobody holds one in CI)."""
     _check(REAL_ARM_OPTIONS, locals())
-    out, fake, teleop = Path(out_dir), hardware == "fake", guide == "teleop"
-    episodes = str(out / "episodes")
+    fake, teleop = hardware == "fake", guide == "teleop"
     bridge: dict[str, Any] = {"command_mode": command_mode, "autostart": fake or _flag(autostart),
                               "auto_confirm": fake}
     if fake:
@@ -163,12 +175,8 @@ def real_arm(hardware: str = "fake", guide: str = "teleop", learner: str = "qtop
         NodeSpec("real_arm_bridge", "real_arm_bridge", bridge),
         NodeSpec("observation", "observation"),
         NodeSpec("policy_arbiter", "policy_arbiter", arbiter),
-        NodeSpec("recorder", "recorder", {"episode_dir": episodes, "guide_type": "human" if teleop else "bc"}),
-        NodeSpec("learner", "learner", {"learner": learner, "episode_dir": episodes,
-                                        "checkpoint_path": str(out / "checkpoints" / "explorer.pt")}),
-        NodeSpec("curriculum_manager", "curriculum_manager",
-                 {"mode": mode, "state_file": str(out / "curriculum.json")}),
-        *([NodeSpec("teleop_keyboard", "teleop_keyboard", terminal=True)] if teleop and not _flag(headless) else []),
+        *_learning_loop(Path(out_dir), mode, {"guide_type": "human" if teleop else "bc"}, {"learner": learner}),
+        *_keyboard(teleop and not _flag(headless)),
     ]
     return Graph("real_arm.yaml", nodes)
 
@@ -185,16 +193,10 @@ def antmaze_sim(mode: str = "curriculum", headless: str = "false", out_dir: str 
     """JSRL-IQL on AntMaze (the paper's IQL benchmark): the grasping graph's nodes over the sim bridge
     running jsrl/AntMaze-v0 on state vectors, the scripted AntMaze guide in the bridge."""
     _check(ANTMAZE_SIM_OPTIONS, locals())
-    out = Path(out_dir)
-    episodes = str(out / "episodes")
     nodes = [
         NodeSpec("sim_bridge", "sim_bridge", {"publish_camera": not _flag(headless)}, paces=True),
         NodeSpec("policy_arbiter", "policy_arbiter"),
-        NodeSpec("recorder", "recorder", {"episode_dir": episodes}),
-        NodeSpec("learner", "learner", {"episode_dir": episodes,
-                                        "checkpoint_path": str(out / "checkpoints" / "explorer.pt")}),
-        NodeSpec("curriculum_manager", "curriculum_manager",
-                 {"mode": mode, "state_file": str(out / "curriculum.json")}),
+        *_learning_loop(Path(out_dir), mode, {}, {}),
     ]
     return Graph("antmaze_sim.yaml", nodes)
 

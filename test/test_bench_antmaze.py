@@ -1,15 +1,15 @@
 """The AntMaze benchmark: a tiny sweep writes the documented JSON and plot; methods differ only where they should."""
-import json
-
 import pytest
 import yaml
 
+from jsrl_learning.bench import antmaze
 from jsrl_learning.bench.antmaze import (AntMazeBenchConfig, Cell, format_table, load_bench_config,
                                          run_antmaze_bench, train_config)
 from jsrl_learning.bench.antmaze_plot import plot_antmaze_bench
 from jsrl_learning.bench.common import default_config_path
 from jsrl_learning.cli.main import main
 from jsrl_learning.config import ConfigError, from_mapping
+from bench_helpers import read_back, run_cli, run_tiny
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 TINY = {  # every cost cut to the bone (40-step episodes): this checks the plumbing, not the result
@@ -22,15 +22,11 @@ METHODS = ["iql_offline", "iql", "jsrl", "jsrl_random"]
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    out = tmp_path_factory.mktemp("bench") / "antmaze.json"
-    result = run_antmaze_bench(from_mapping(AntMazeBenchConfig, TINY, "tiny"), out, out.parent / "work")
-    return out, result
+    return run_tiny(run_antmaze_bench, from_mapping(AntMazeBenchConfig, TINY, "tiny"), tmp_path_factory, "antmaze")
 
 
 def test_tiny_bench_writes_json_with_the_required_fields(tiny):
-    out, result = tiny
-    written = json.loads(out.read_text())
-    assert written == json.loads(json.dumps(result, allow_nan=False))
+    written = read_back(*tiny)
     assert written["complete"] and written["jobs_done"] == 5  # dataset, pre-training, 3 online runs
     (cell,) = written["results"]
     assert (cell["maze"], cell["dataset_size"]) == ("umaze", 60)
@@ -100,3 +96,15 @@ def test_shipped_configs_load():
     assert set(full.mazes) >= {"umaze", "medium"} and set(full.dataset_sizes) >= {10000, 100000}
     for cfg in (quick, full):
         assert cfg.iql["reward_shift"] == -1.0 and cfg.online_fraction == 0.75 and len(cfg.seeds) >= 3
+
+
+def test_a_failed_job_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch, capsys):
+    def broken(cfg, cell, work_dir):
+        raise ValueError(f"no data for {cell.name}")
+
+    monkeypatch.setattr(antmaze, "make_dataset", broken)
+    result = run_cli("antmaze", {**TINY, "dataset_sizes": [60, 80]}, tmp_path)
+    assert not result["complete"] and result["jobs_done"] == 2 and result["results"] == []
+    assert [(f["cell"]["dataset_size"], f["method"], f["error"]) for f in result["failed"]] == [
+        (60, "dataset", "ValueError: no data for umaze-60"), (80, "dataset", "ValueError: no data for umaze-80")]
+    assert "umaze/80 dataset FAILED: ValueError: no data for umaze-80" in capsys.readouterr().out

@@ -1,16 +1,16 @@
 """The grasping benchmark: a tiny sweep writes the documented JSON and plot; bad settings are named."""
-import json
-from concurrent.futures import Future
-
 import pytest
 import yaml
 
-from jsrl_learning.bench.grasp import _outcome, run_grasp_bench, train_config
-from jsrl_learning.bench.grasp_config import Cell, GraspBenchConfig, default_config_path, load_bench_config
-from jsrl_learning.bench.grasp_report import format_table, summarize
+from jsrl_learning.bench import grasp
+from jsrl_learning.bench.common import default_config_path
+from jsrl_learning.bench.grasp import run_grasp_bench, train_config
+from jsrl_learning.bench.grasp_config import Cell, GraspBenchConfig, load_bench_config
+from jsrl_learning.bench.grasp_report import format_table
 from jsrl_learning.bench.grasp_plot import plot_grasp_bench
 from jsrl_learning.cli.main import main
 from jsrl_learning.config import ConfigError, from_mapping
+from bench_helpers import read_back, run_cli, run_tiny
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 TINY = {  # every cost cut to the bone: this checks the plumbing, not the result
@@ -26,15 +26,11 @@ SETTINGS = ("task", "obs", "demos", "online_steps", "seeds")
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    out = tmp_path_factory.mktemp("bench") / "grasp.json"
-    result = run_grasp_bench(from_mapping(GraspBenchConfig, TINY, "tiny"), out, out.parent / "work")
-    return out, result
+    return run_tiny(run_grasp_bench, from_mapping(GraspBenchConfig, TINY, "tiny"), tmp_path_factory, "grasp")
 
 
 def test_tiny_bench_writes_json_with_the_required_fields(tiny):
-    out, result = tiny
-    written = json.loads(out.read_text())
-    assert written == json.loads(json.dumps(result, allow_nan=False))
+    written = read_back(*tiny)
     assert written["complete"] and written["jobs_done"] == 4
     (cell,) = written["results"]
     assert (cell["task"], cell["obs"], cell["demos"]) == ("indiscriminate", "state", 2)
@@ -107,9 +103,8 @@ def test_cli_names_a_bad_config_file_and_key(tmp_path, capsys):
 
 
 def test_shipped_configs_are_valid_and_share_one_learner():
-    quick, full = load_bench_config(default_config_path(True)), load_bench_config(default_config_path(False))
-    long = load_bench_config(default_config_path(True).with_name("grasp_long.yaml"))
-    bc = load_bench_config(default_config_path(True).with_name("grasp_bc.yaml"))
+    quick, full = (load_bench_config(default_config_path(f"grasp_{name}.yaml")) for name in ("quick", "full"))
+    long, bc = (load_bench_config(default_config_path(f"grasp_{name}.yaml")) for name in ("long", "bc"))
     assert quick.obs == ["state"] and quick.demos == [20] and len(quick.seeds) >= 3 and quick.workers == 2
     assert quick.online_steps < long.online_steps < full.online_steps == 100_000
     assert bc.methods == ["bc"] and bc.obs == ["state", "image"]
@@ -119,14 +114,34 @@ def test_shipped_configs_are_valid_and_share_one_learner():
                     "qtopt_online_fraction", "methods", "env_kwargs", "demo_noise"):
             assert getattr(cfg, key) == getattr(quick, key), key
     assert bc.bc == quick.bc
+    instance = load_bench_config(default_config_path("grasp_instance_quick.yaml"))
+    assert instance.tasks == ["instance"] and quick.tasks == ["indiscriminate"]
+    assert {k: v for k, v in vars(instance).items() if k != "tasks"} == {
+        k: v for k, v in vars(quick).items() if k != "tasks"}  # only the task differs from --quick
 
 
-def test_a_failed_job_is_recorded_and_marks_the_sweep_incomplete(tiny):
-    future = Future()
-    future.set_exception(ValueError("GraspEnv: action must be 5 finite numbers"))
-    failed = _outcome(future, Cell("indiscriminate", "state", 2), 3, "jsrl")
-    assert failed["job"] == "failed" and failed["error"] == "ValueError: GraspEnv: action must be 5 finite numbers"
-    cfg = from_mapping(GraspBenchConfig, TINY, "tiny")
-    result = summarize(cfg, [Cell("indiscriminate", "state", 2)], [failed], 1.0)
-    assert not result["complete"] and result["failed"][0]["method"] == "jsrl" and result["results"] == []
+def test_a_failed_preparation_is_recorded_and_the_sweep_goes_on(tiny, tmp_path, monkeypatch, capsys):
+    def broken(cfg, cell, seed, work_dir):
+        raise ValueError("GraspEnv: action must be 5 finite numbers")
+
+    monkeypatch.setattr(grasp, "prepare_seed", broken)
+    result = run_cli("grasp", {**TINY, "demos": [2, 3]}, tmp_path)
+    assert not result["complete"] and result["jobs_done"] == 2 and result["results"] == []
+    error = "ValueError: GraspEnv: action must be 5 finite numbers"
+    assert result["failed"] == [{"cell": {"task": "indiscriminate", "obs": "state", "demos": n}, "seed": 3,
+                                 "method": "prepare", "error": error} for n in (2, 3)]
+    assert f"indiscriminate/state/3 seed 3 prepare      FAILED: {error}" in capsys.readouterr().out
     assert tiny[1]["failed"] == []
+
+
+def test_failed_online_runs_are_recorded_beside_the_finished_jobs(tmp_path, monkeypatch):
+    def broken(cfg, cell, seed, method, dataset, bc_path, work_dir):
+        raise RuntimeError(f"{method} diverged")
+
+    monkeypatch.setattr(grasp, "run_online", broken)
+    result = run_grasp_bench(from_mapping(GraspBenchConfig, TINY, "tiny"), tmp_path / "r.json", tmp_path / "work")
+    assert not result["complete"] and result["jobs_done"] == 4
+    assert sorted((f["method"], f["error"]) for f in result["failed"]) == [
+        (m, f"RuntimeError: {m} diverged") for m in ("jsrl", "jsrl_random", "qtopt")]
+    (cell,) = result["results"]
+    assert list(cell["methods"]) == ["bc"]

@@ -1,30 +1,16 @@
 """IQL: losses fall, V is the expectile, the actor prefers high-advantage actions, resume is exact."""
-import io
-
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
 
 from jsrl_learning.buffers import Batch
 from jsrl_learning.config import ConfigError, from_mapping
 from jsrl_learning.learners.iql import IQLConfig, IQLLearner
-
-OBS = gym.spaces.Box(-np.inf, np.inf, (3,), np.float32)
-ACT = gym.spaces.Box(np.array([-2.0, 0.0], np.float32), np.array([2.0, 1.0], np.float32))
+from learner_helpers import ACT, OBS, assert_resumes_exactly, random_batch
 
 
 def learner(seed: int = 0, **overrides) -> IQLLearner:
     return IQLLearner(IQLConfig(hidden=(32, 32), lr=1e-3, seed=seed, **overrides), OBS, ACT)
-
-
-def random_batch(n: int = 20, seed: int = 0) -> Batch:
-    rng = np.random.default_rng(seed)
-    return Batch(rng.standard_normal((n, 3)).astype(np.float32),
-                 rng.uniform(ACT.low, ACT.high, (n, 2)).astype(np.float32),
-                 rng.standard_normal(n).astype(np.float32),
-                 rng.standard_normal((n, 3)).astype(np.float32),
-                 (rng.random(n) < 0.2).astype(np.float32))
 
 
 def bandit() -> Batch:
@@ -76,20 +62,7 @@ def test_same_seed_same_learner_and_different_seed_differs():
 
 
 def test_state_dict_round_trip_resumes_exactly():
-    batch, other = random_batch(seed=0), random_batch(seed=1)
-    agent = learner(0)
-    for _ in range(5):
-        agent.update(batch)
-    agent.act(batch.obs)
-    buffer = io.BytesIO()
-    torch.save(agent.state_dict(), buffer)
-    buffer.seek(0)
-    restored = learner(7)
-    restored.load_state_dict(torch.load(buffer, weights_only=True))
-    assert np.array_equal(agent.act(batch.obs, explore=False), restored.act(batch.obs, explore=False))
-    assert np.array_equal(agent.act(batch.obs), restored.act(batch.obs))
-    assert agent.update(other) == restored.update(other)
-    assert np.array_equal(agent.act(batch.obs), restored.act(batch.obs))
+    assert_resumes_exactly(learner)
 
 
 def test_state_dict_is_a_snapshot():

@@ -1,6 +1,4 @@
 """QT-Opt: Q regression converges, CEM acting finds the best action, images work, resume is exact."""
-import io
-
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -9,9 +7,8 @@ import torch
 from jsrl_learning.buffers import Batch
 from jsrl_learning.config import ConfigError, from_mapping
 from jsrl_learning.learners.qtopt import QTOptConfig, QTOptLearner
+from learner_helpers import ACT, OBS, assert_resumes_exactly, random_batch
 
-OBS = gym.spaces.Box(-np.inf, np.inf, (3,), np.float32)
-ACT = gym.spaces.Box(np.array([-2.0, 0.0], np.float32), np.array([2.0, 1.0], np.float32))
 HALF = (ACT.high - ACT.low) / 2
 IMAGES = gym.spaces.Box(0, 255, (64, 64, 3), np.uint8)
 
@@ -19,15 +16,6 @@ IMAGES = gym.spaces.Box(0, 255, (64, 64, 3), np.uint8)
 def learner(seed: int = 0, obs_space: gym.Space = OBS, **overrides) -> QTOptLearner:
     config = from_mapping(QTOptConfig, {"hidden": [32, 32], "lr": 1e-3, "seed": seed, **overrides}, "learner")
     return QTOptLearner(config, obs_space, ACT)
-
-
-def random_batch(n: int = 20, seed: int = 0) -> Batch:
-    rng = np.random.default_rng(seed)
-    return Batch(rng.standard_normal((n, 3)).astype(np.float32),
-                 rng.uniform(ACT.low, ACT.high, (n, 2)).astype(np.float32),
-                 rng.standard_normal(n).astype(np.float32),
-                 rng.standard_normal((n, 3)).astype(np.float32),
-                 (rng.random(n) < 0.2).astype(np.float32))
 
 
 def test_q_loss_falls_on_a_fixed_dataset():
@@ -86,20 +74,7 @@ def test_image_observations_train_the_cnn():
 
 
 def test_state_dict_round_trip_resumes_exactly():
-    batch, other = random_batch(seed=0), random_batch(seed=1)
-    agent = learner(0)
-    for _ in range(5):
-        agent.update(batch)
-    agent.act(batch.obs)
-    buffer = io.BytesIO()
-    torch.save(agent.state_dict(), buffer)
-    buffer.seek(0)
-    restored = learner(9)
-    restored.load_state_dict(torch.load(buffer, weights_only=True))
-    assert np.array_equal(agent.act(batch.obs, explore=False), restored.act(batch.obs, explore=False))
-    assert np.array_equal(agent.act(batch.obs), restored.act(batch.obs))
-    assert agent.update(other) == restored.update(other)
-    assert np.array_equal(agent.act(batch.obs), restored.act(batch.obs))
+    assert_resumes_exactly(learner)
 
 
 def test_acting_does_not_change_updates():

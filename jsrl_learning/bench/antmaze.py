@@ -39,8 +39,9 @@ import gymnasium as gym
 import numpy as np
 
 from jsrl_learning.antmaze_data import ANTMAZE_ENV_ID, ANTMAZE_MAZES, generate_antmaze_dataset
-from jsrl_learning.bench.common import (EvalRecorder, Job, derive_seed, make_executor, mean_curves, positive_int,
-                                        run_jobs, write_json_atomic)
+from jsrl_learning.bench.common import (Job, derive_seed, failures, job_name, make_executor, mean_curves, online_run,
+                                        run_jobs, table_rows, write_json_atomic)
+from jsrl_learning.bench.config_checks import require_choices, require_positive_ints, require_seeds, require_sizes
 from jsrl_learning.buffers import Batch
 from jsrl_learning.checkpoint import save_checkpoint
 from jsrl_learning.config import from_mapping, read_yaml, require
@@ -51,8 +52,8 @@ from jsrl_learning.guides.policy_checkpoint import policy_state
 from jsrl_learning.learners import make_learner
 from jsrl_learning.learners.iql import IQLConfig
 from jsrl_learning.online import OnlineLearning
-from jsrl_learning.rollout import evaluate, run_episode
-from jsrl_learning.trainer import JSRLTrainer, TrainConfig
+from jsrl_learning.rollout import run_episode
+from jsrl_learning.trainer import TrainConfig
 
 METHODS = ("iql_offline", "iql", "jsrl", "jsrl_random")
 ONLINE_METHODS = ("iql", "jsrl", "jsrl_random")
@@ -91,19 +92,12 @@ class AntMazeBenchConfig:
     workers: int = 2
 
     def validate(self, where: str) -> None:
-        require(bool(self.mazes) and set(self.mazes) <= set(ANTMAZE_MAZES), where,
-                f"mazes must be a non-empty subset of {ANTMAZE_MAZES}, got {self.mazes!r}")
-        require(bool(self.methods) and set(self.methods) <= set(METHODS), where,
-                f"methods must be a non-empty subset of {METHODS}, got {self.methods!r}")
-        require(bool(self.dataset_sizes) and all(positive_int(n) for n in self.dataset_sizes), where,
-                f"dataset_sizes must be positive ints, got {self.dataset_sizes!r}")
-        require(bool(self.seeds) and all(isinstance(s, int) and s >= 0 for s in self.seeds)
-                and len(set(self.seeds)) == len(self.seeds), where,
-                f"seeds must be distinct ints >= 0, got {self.seeds!r}")
-        for name in ("offline_updates", "online_steps", "batch_size", "online_capacity", "eval_every",
-                     "eval_episodes", "final_eval_episodes", "stages", "window", "workers"):
-            require(positive_int(getattr(self, name)), where,
-                    f"{name} must be a positive int, got {getattr(self, name)!r}")
+        require_choices(self, "mazes", ANTMAZE_MAZES, where)
+        require_choices(self, "methods", METHODS, where)
+        require_sizes(self, "dataset_sizes", where)
+        require_seeds(self, where)
+        require_positive_ints(self, ("offline_updates", "online_steps", "batch_size", "online_capacity", "eval_every",
+                                     "eval_episodes", "final_eval_episodes", "stages", "window", "workers"), where)
         require(self.updates_per_step >= 0, where, f"updates_per_step must be >= 0, got {self.updates_per_step!r}")
         require(0.0 <= self.online_fraction <= 1.0, where,
                 f"online_fraction must be in [0, 1], got {self.online_fraction!r}")
@@ -209,24 +203,10 @@ def train_config(cfg: AntMazeBenchConfig, cell: Cell, seed: int, method: str, da
 def run_online(cfg: AntMazeBenchConfig, cell: Cell, seed: int, method: str, dataset: str, guide_path: str,
                h1: float, obs_stats: Mapping[str, list[float]], work_dir: Path) -> dict[str, Any]:
     """One fine-tuning run; its curve and its explorer's final success, alone."""
-    start, cpu = time.perf_counter(), time.process_time()
-    recorder = EvalRecorder()
     out_dir = work_dir / cell.name / f"seed{seed}" / method
-    trainer = JSRLTrainer(train_config(cfg, cell, seed, method, dataset, guide_path, h1, obs_stats, out_dir),
-                          callbacks=[recorder])
-    trainer.train()
-    greedy = lambda obs: trainer.learner.act(obs, explore=False)  # noqa: E731
-    final = evaluate(trainer.eval_env, trainer.guide, greedy, 0, cfg.final_eval_episodes, FINAL_EVAL_SEED)
-    return {"job": "online", "cell": asdict(cell), "seed": seed, "method": method, "success": final.success_rate,
-            "mean_length": final.mean_length,
-            "curve": {"steps": [int(s) for s in recorder.column("step")],
-                      "explorer_success": recorder.column("eval/explorer_success_rate"),
-                      "combined_success": recorder.column("eval/combined_success_rate"),
-                      "guide_steps": [int(h) for h in recorder.column("eval/guide_steps")]},
-            "h1": trainer.h1, "stages": trainer.curriculum.stages, "final_stage": trainer.curriculum.stage,
-            "final_guide_step": trainer.curriculum.guide_step, "env_steps": trainer.env_steps,
-            "episodes": trainer.episodes, "updates": trainer.learning.updates,
-            "wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu}
+    config = train_config(cfg, cell, seed, method, dataset, guide_path, h1, obs_stats, out_dir)
+    return {"job": "online", "cell": asdict(cell), "seed": seed, "method": method,
+            **online_run(config, cfg.final_eval_episodes, FINAL_EVAL_SEED)}
 
 
 # ----- the sweep -------------------------------------------------------------------------------
@@ -239,7 +219,8 @@ def run_antmaze_bench(cfg: AntMazeBenchConfig, out: Path, work_dir: Path,
 
     Cells run in config order, dataset sizes outermost, then mazes. A cell's dataset is
     generated first, then its seeds' pre-training, then their online runs; the next cell's
-    dataset is queued once this cell's online runs are, so cells finish in order.
+    dataset is queued once this cell's online runs are, so cells finish in order. A failed job
+    is recorded (``failed`` in the JSON) and its follow-ups skipped; the sweep goes on.
     """
     cfg.validate("antmaze bench")
     started = time.perf_counter()
@@ -250,20 +231,26 @@ def run_antmaze_bench(cfg: AntMazeBenchConfig, out: Path, work_dir: Path,
     datasets: dict[str, str] = {}
 
     def dataset_job(index: int) -> list[Job]:
-        return [(make_dataset, (cfg, cells[index], work_dir))] if index < len(cells) else []
+        if index >= len(cells):
+            return []
+        return [Job(make_dataset, (cfg, cells[index], work_dir), {"cell": asdict(cells[index]), "method": "dataset"})]
 
     def on_done(job: dict[str, Any]) -> list[Job]:
         jobs.append(job)
         report(job)
         write_json_atomic(out, summarize(cfg, cells, jobs, time.perf_counter() - started, settings_extra))
-        cell = Cell(**job["cell"])
-        if job["job"] == "dataset":
+        cell, ok = Cell(**job["cell"]), job["job"] != "failed"
+        if job_name(job) == "dataset":
+            if not ok:  # no data, no seeds to run: on to the next cell
+                return dataset_job(cells.index(cell) + 1)
             datasets[cell.name] = job["path"]
             waiting_seeds[cell.name] = len(cfg.seeds)
-            return [(pretrain, (cfg, cell, s, job["path"], work_dir)) for s in cfg.seeds]
-        if job["job"] == "pretrain":
-            follow = [(run_online, (cfg, cell, job["seed"], m, datasets[cell.name], job["guide_path"], job["h1"],
-                                    job["obs_stats"], work_dir)) for m in online]
+            return [Job(pretrain, (cfg, cell, s, job["path"], work_dir),
+                        {"cell": job["cell"], "seed": s, "method": "pretrain"}) for s in cfg.seeds]
+        if job_name(job) == "pretrain":
+            follow = [Job(run_online, (cfg, cell, job["seed"], m, datasets[cell.name], job["guide_path"], job["h1"],
+                                       job["obs_stats"], work_dir), {"cell": job["cell"], "seed": job["seed"], "method": m})
+                      for m in (online if ok else ())]
             waiting_seeds[cell.name] -= 1
             if waiting_seeds[cell.name] == 0:
                 follow += dataset_job(cells.index(cell) + 1)
@@ -296,10 +283,11 @@ def summarize(cfg: AntMazeBenchConfig, cells: list[Cell], jobs: list[dict[str, A
                         "dataset": {k: v for k, v in dataset.items() if k not in ("job", "cell")},
                         "methods": methods})
     per_cell = 1 + len(cfg.seeds) * (1 + sum(m in ONLINE_METHODS for m in cfg.methods))
+    failed = failures(jobs)
     return {"benchmark": "antmaze", "score": "100 x success rate of the policy alone",
             "settings": {**asdict(cfg), **(settings_extra or {})},
-            "complete": len(jobs) == len(cells) * per_cell, "jobs_done": len(jobs), "wall_s": wall_s,
-            "jobs_cpu_s": sum(j.get("cpu_s", 0.0) for j in jobs), "results": results}
+            "complete": not failed and len(jobs) == len(cells) * per_cell, "jobs_done": len(jobs), "failed": failed,
+            "wall_s": wall_s, "jobs_cpu_s": sum(j.get("cpu_s", 0.0) for j in jobs), "results": results}
 
 
 def _method_entry(cfg: AntMazeBenchConfig, cell: Cell, method: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -317,7 +305,7 @@ def _method_entry(cfg: AntMazeBenchConfig, cell: Cell, method: str, runs: list[d
     score, n = mean_curves(explorer)
     entry["curve"] = {"steps": [(i + 1) * cfg.eval_every for i in range(n)], "score": score,
                       "score_per_seed": [c[:n] for c in explorer], "combined_score": mean_curves(combined)[0],
-                      "guide_steps_per_seed": [r["curve"]["guide_steps"][:n] for r in runs],
+                      "guide_steps_per_seed": [[int(h) for h in r["curve"]["guide_steps"][:n]] for r in runs],
                       "steps_per_seed": [r["curve"]["steps"][:n] for r in runs]}
     entry["runs"] = [{k: r[k] for k in ("seed", "h1", "stages", "final_stage", "final_guide_step", "env_steps",
                                          "episodes", "updates", "wall_s", "cpu_s")} for r in runs]
@@ -349,12 +337,7 @@ def method_settings(cfg: AntMazeBenchConfig, cell: Cell, method: str) -> dict[st
 def format_table(result: Mapping[str, Any]) -> str:
     """Final normalised score per cell and method: mean ± std over seeds, and the seeds' values."""
     lines = [f"{'maze':<8}{'dataset':>8}  {'method':<13}{'score':>7}{'± std':>7}  per seed"]
-    for cell in result["results"]:
-        for method, entry in cell["methods"].items():
-            seeds = " ".join(f"{v:.0f}" for v in entry["score_per_seed"])
-            extra = ""
-            if method in ("jsrl", "jsrl_random"):
-                extra = "  final h " + ",".join(str(r["final_guide_step"]) for r in entry["runs"])
-            lines.append(f"{cell['maze']:<8}{cell['dataset_size']:>8}  {method:<13}{entry['score']:>7.1f}"
-                         f"{entry['score_std']:>7.1f}  {seeds}{extra}")
+    for cell, method, entry, tail in table_rows(result, "score", "{:.0f}"):
+        lines.append(f"{cell['maze']:<8}{cell['dataset_size']:>8}  {method:<13}{entry['score']:>7.1f}"
+                     f"{entry['score_std']:>7.1f}  {tail}")
     return "\n".join(lines)

@@ -17,27 +17,24 @@ the explorer with no guide steps for the RL methods, the cloned policy for BC â€
 ``final_eval_episodes`` held-out episodes, the same episodes for every method and seed.
 
 Jobs (one demo set + BC per seed, then one online run per method and seed) run in worker
-processes with one torch thread each; the JSON is rewritten after every finished job, so a
-killed run keeps what it finished. Settings: ``grasp_config.py``; summary and table:
-``grasp_report.py``; plots: ``grasp_plot.py``.
+processes (``common.py``); the JSON is rewritten after every finished job, so a killed run
+keeps what it finished. Settings: ``grasp_config.py``; summary and table: ``grasp_report.py``;
+plots: ``grasp_plot.py``.
 """
 from __future__ import annotations
 
-import json
-import multiprocessing
 import shutil
 import sys
 import time
-import warnings
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import gymnasium as gym
 import numpy as np
-import torch
 
+from jsrl_learning.bench.common import (Job, derive_seed, job_name, make_executor, online_run, run_jobs,
+                                        write_json_atomic)
 from jsrl_learning.bench.grasp_config import ONLINE_METHODS, Cell, GraspBenchConfig
 from jsrl_learning.bench.grasp_report import summarize
 from jsrl_learning.curriculum import CurriculumConfig
@@ -45,15 +42,11 @@ from jsrl_learning.datasets import load_dataset
 from jsrl_learning.demos import GRASP_ENV_ID, grasp_env_kwargs, grasp_scripted_guide, record_demos
 from jsrl_learning.guides import BCGuide, GuideSpec
 from jsrl_learning.rollout import evaluate
-from jsrl_learning.trainer import JSRLTrainer, TrainConfig
+from jsrl_learning.trainer import TrainConfig
 
 FINAL_EVAL_SEED = 7_000_000  # first reset seed of the final held-out episodes (shared by all runs)
 # Independent seed streams per bench seed.
 DEMO_STREAM, BC_STREAM, LEARNER_STREAM, TRAIN_STREAM = 0, 1, 2, 3
-
-
-def derive_seed(seed: int, stream: int) -> int:
-    return int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])
 
 
 def _seed_dir(work_dir: Path, cell: Cell, seed: int) -> Path:
@@ -88,21 +81,6 @@ def prepare_seed(cfg: GraspBenchConfig, cell: Cell, seed: int, work_dir: Path) -
             "wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu}
 
 
-class EvalRecorder:
-    """Keeps the trainer's evaluations (a TrainLogger)."""
-
-    def __init__(self) -> None:
-        self.rows: list[dict[str, float]] = []
-        self.h1: float | None = None
-        self.guide_success: float | None = None
-
-    def log(self, step: int, scalars: Mapping[str, float]) -> None:
-        if "curriculum/h1" in scalars:
-            self.h1, self.guide_success = scalars["curriculum/h1"], scalars["curriculum/guide_success_rate"]
-        if "eval/explorer_success_rate" in scalars:
-            self.rows.append({"step": step, **{k: float(v) for k, v in scalars.items()}})
-
-
 def train_config(cfg: GraspBenchConfig, cell: Cell, seed: int, method: str, dataset: str, bc_path: str,
                  out_dir: Path) -> TrainConfig:
     """The trainer's config for one online run: what makes the methods differ is all here."""
@@ -126,44 +104,9 @@ def train_config(cfg: GraspBenchConfig, cell: Cell, seed: int, method: str, data
 def run_online(cfg: GraspBenchConfig, cell: Cell, seed: int, method: str, dataset: str, bc_path: str,
                work_dir: Path) -> dict[str, Any]:
     """One online run; its curve (held-out evaluations) and its explorer's final held-out success."""
-    start, cpu = time.perf_counter(), time.process_time()
-    recorder = EvalRecorder()
     config = train_config(cfg, cell, seed, method, dataset, bc_path, _seed_dir(work_dir, cell, seed) / method)
-    trainer = JSRLTrainer(config, callbacks=[recorder])
-    trainer.train()
-    greedy = lambda obs: trainer.learner.act(obs, explore=False)  # noqa: E731
-    final = evaluate(trainer.eval_env, trainer.guide, greedy, 0, cfg.final_eval_episodes, FINAL_EVAL_SEED)
-    rows = recorder.rows
     return {"job": "online", "cell": asdict(cell), "seed": seed, "method": method,
-            "success": final.success_rate, "mean_length": final.mean_length,
-            "curve": {"steps": [r["step"] for r in rows],
-                      "explorer_success": [r["eval/explorer_success_rate"] for r in rows],
-                      "combined_success": [r["eval/combined_success_rate"] for r in rows],
-                      "guide_steps": [r["eval/guide_steps"] for r in rows]},
-            "h1": trainer.h1, "bc_success_h1_rollouts": recorder.guide_success,
-            "stages": trainer.curriculum.stages, "final_stage": trainer.curriculum.stage,
-            "final_guide_step": trainer.curriculum.guide_step, "env_steps": trainer.env_steps,
-            "episodes": trainer.episodes, "updates": trainer.learning.updates,
-            "wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu}
-
-
-def _init_worker() -> None:
-    """One torch thread per process: two processes on two cores beat two threads in one."""
-    torch.set_num_threads(1)
-    warnings.filterwarnings("ignore")
-
-
-class _Inline(Executor):
-    """Runs each job at submission, in this process (workers = 1: tests, debugging), which is
-    then set to one torch thread too."""
-
-    def __init__(self) -> None:
-        torch.set_num_threads(1)
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
-        future: Future = Future()
-        future.set_result(fn(*args, **kwargs))
-        return future
+            **online_run(config, cfg.final_eval_episodes, FINAL_EVAL_SEED)}
 
 
 # ----- the sweep -------------------------------------------------------------------------------
@@ -177,58 +120,43 @@ def run_grasp_bench(cfg: GraspBenchConfig, out: Path, work_dir: Path,
     Cells run in config order, demo counts outermost (all tasks with the first count first),
     then tasks, then observation modes. A cell's online runs are queued
     when its seeds' demos and BC are ready, and the next cell's preparation after them, so
-    an interrupted run has finished the first cells rather than a bit of every one.
+    an interrupted run has finished the first cells rather than a bit of every one. A failed
+    job is recorded (``failed`` in the JSON) and its follow-ups skipped; the sweep goes on.
     """
     cfg.validate("grasp bench")
     started = time.perf_counter()
     cells = [Cell(t, o, n) for n in cfg.demos for t in cfg.tasks for o in cfg.obs]
     online = [m for m in cfg.methods if m in ONLINE_METHODS]
     jobs: list[dict[str, Any]] = []
-    executor: Executor = _Inline() if cfg.workers == 1 else ProcessPoolExecutor(
-        cfg.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker)
-    pending: dict[Future, tuple[Cell, int, str]] = {}  # -> (cell, seed, "prepare" or the method)
     waiting_seeds: dict[Cell, int] = {}
+    next_cell = 0
 
-    def queue_preparation(index: int) -> None:
-        if index < len(cells):
-            waiting_seeds[cells[index]] = len(cfg.seeds)
-            for seed in cfg.seeds:
-                pending[executor.submit(prepare_seed, cfg, cells[index], seed, work_dir)] = (cells[index], seed,
-                                                                                            "prepare")
+    def preparation() -> list[Job]:
+        """The next cell's demos + BC, one job per seed (none when every cell is queued)."""
+        nonlocal next_cell
+        if next_cell == len(cells):
+            return []
+        cell, next_cell = cells[next_cell], next_cell + 1
+        waiting_seeds[cell] = len(cfg.seeds)
+        return [Job(prepare_seed, (cfg, cell, seed, work_dir), {"cell": asdict(cell), "seed": seed, "method": "prepare"})
+                for seed in cfg.seeds]
 
-    def save() -> dict[str, Any]:
-        result = summarize(cfg, cells, jobs, time.perf_counter() - started, settings_extra)
-        tmp = out.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(result, indent=1, allow_nan=False) + "\n")
-        tmp.replace(out)
-        return result
+    def on_done(job: dict[str, Any]) -> list[Job]:
+        jobs.append(job)
+        report(job)
+        write_json_atomic(out, summarize(cfg, cells, jobs, time.perf_counter() - started, settings_extra))
+        if job_name(job) != "prepare":
+            return []
+        cell, seed = Cell(**job["cell"]), job["seed"]
+        follow = [Job(run_online, (cfg, cell, seed, method, job["dataset"], job["bc_path"], work_dir),
+                      {"cell": job["cell"], "seed": seed, "method": method})
+                  for method in (online if job["job"] == "prepare" else ())]
+        waiting_seeds[cell] -= 1
+        if waiting_seeds[cell] == 0:
+            follow += preparation()
+        return follow
 
-    with executor:
-        next_cell = 0
-        queue_preparation(next_cell)
-        while pending:
-            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-            for future in done:
-                cell, seed, what = pending.pop(future)
-                job = _outcome(future, cell, seed, what)
-                jobs.append(job)
-                report(job)
-                if what == "prepare":
-                    for method in online if job["job"] == "prepare" else ():
-                        pending[executor.submit(run_online, cfg, cell, seed, method, job["dataset"], job["bc_path"],
-                                                work_dir)] = (cell, seed, method)
-                    waiting_seeds[cell] -= 1
-                    if waiting_seeds[cell] == 0:
-                        next_cell += 1
-                        queue_preparation(next_cell)
-                save()
-    return save()
-
-
-def _outcome(future: Future, cell: Cell, seed: int, what: str) -> dict[str, Any]:
-    """The job's result, or a record of its failure: one broken run must not end a sweep of hours."""
-    try:
-        return future.result()
-    except Exception as exc:  # noqa: BLE001  (recorded in the JSON and reported, never swallowed)
-        return {"job": "failed", "cell": asdict(cell), "seed": seed, "method": what,
-                "error": f"{type(exc).__name__}: {exc}", "wall_s": 0.0, "cpu_s": 0.0}
+    run_jobs(make_executor(cfg.workers), preparation(), on_done)
+    result = summarize(cfg, cells, jobs, time.perf_counter() - started, settings_extra)
+    write_json_atomic(out, result)
+    return result

@@ -5,12 +5,12 @@ The shipped files are ``config/grasp_{quick,long,full,bc}.yaml``; every value is
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jsrl_learning.config import ConfigError, from_mapping, read_yaml, require
+from jsrl_learning.bench.config_checks import require_choices, require_positive_ints, require_seeds, require_sizes
+from jsrl_learning.config import from_mapping, read_yaml, require
 from jsrl_learning.demos import GRASP_OBS, GRASP_TASKS
 from jsrl_learning.guides import BCConfig
 from jsrl_learning.learners.qtopt import QTOptConfig
@@ -54,24 +54,16 @@ class GraspBenchConfig:
     workers: int = 2
 
     def validate(self, where: str) -> None:
-        require(bool(self.tasks) and set(self.tasks) <= set(GRASP_TASKS), where,
-                f"tasks must be a non-empty subset of {GRASP_TASKS}, got {self.tasks!r}")
-        require(bool(self.obs) and set(self.obs) <= set(GRASP_OBS), where,
-                f"obs must be a non-empty subset of {GRASP_OBS}, got {self.obs!r}")
-        require(bool(self.methods) and set(self.methods) <= set(METHODS), where,
-                f"methods must be a non-empty subset of {METHODS}, got {self.methods!r}")
-        require(bool(self.demos) and all(_positive_int(n) for n in self.demos), where,
-                f"demos must be positive ints, got {self.demos!r}")
-        require(bool(self.seeds) and all(isinstance(s, int) and s >= 0 for s in self.seeds)
-                and len(set(self.seeds)) == len(self.seeds), where,
-                f"seeds must be distinct ints >= 0, got {self.seeds!r}")
+        require_choices(self, "tasks", GRASP_TASKS, where)
+        require_choices(self, "obs", GRASP_OBS, where)
+        require_choices(self, "methods", METHODS, where)
+        require_sizes(self, "demos", where)
+        require_seeds(self, where)
         online = any(m in ONLINE_METHODS for m in self.methods)
         require(isinstance(self.online_steps, int) and (self.online_steps > 0 or not online and self.online_steps == 0),
                 where, f"online_steps must be a positive int (0 only without online methods), got {self.online_steps!r}")
-        for name in ("eval_every", "eval_episodes", "final_eval_episodes", "batch_size",
-                     "online_capacity", "stages", "window", "h1_rollouts", "workers"):
-            require(_positive_int(getattr(self, name)), where,
-                    f"{name} must be a positive int, got {getattr(self, name)!r}")
+        require_positive_ints(self, ("eval_every", "eval_episodes", "final_eval_episodes", "batch_size",
+                                     "online_capacity", "stages", "window", "h1_rollouts", "workers"), where)
         require(isinstance(self.qtopt_offline_updates, int) and self.qtopt_offline_updates >= 0, where,
                 f"qtopt_offline_updates must be an int >= 0, got {self.qtopt_offline_updates!r}")
         require(self.updates_per_step >= 0, where, f"updates_per_step must be >= 0, got {self.updates_per_step!r}")
@@ -88,24 +80,9 @@ class GraspBenchConfig:
         self.bc.validate(f"{where}.bc")
 
 
-def _positive_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
 def load_bench_config(path: str | Path) -> GraspBenchConfig:
     """A bench config from YAML; unknown keys and bad values are named with the file."""
     return from_mapping(GraspBenchConfig, read_yaml(path), str(path))
-
-
-def default_config_path(quick: bool) -> Path:
-    """``config/grasp_{quick,full}.yaml`` from the source tree, or from an installed share/jsrl_ros/config."""
-    name = f"grasp_{'quick' if quick else 'full'}.yaml"
-    candidates = [Path(__file__).resolve().parents[2] / "config" / name,
-                  Path(sys.prefix) / "share" / "jsrl_ros" / "config" / name]
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise ConfigError(f"bench config {name} not found in {', '.join(map(str, candidates))}; pass --config")
 
 
 @dataclass(frozen=True)

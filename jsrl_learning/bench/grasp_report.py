@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from jsrl_learning.bench.common import failures, mean_curves, table_rows
 from jsrl_learning.bench.grasp_config import ONLINE_METHODS, Cell, GraspBenchConfig
 from jsrl_learning.config import from_mapping
 from jsrl_learning.learners.qtopt import QTOptConfig
@@ -32,7 +33,7 @@ def summarize(cfg: GraspBenchConfig, cells: list[Cell], jobs: list[dict[str, Any
                                        for s, p in preps.items()},
                         "methods": methods})
     cpu_s = sum(j["cpu_s"] for j in jobs)
-    failed = [{k: j[k] for k in ("cell", "seed", "method", "error")} for j in jobs if j["job"] == "failed"]
+    failed = failures(jobs)
     return {"benchmark": "grasp", "settings": {**asdict(cfg), **(settings_extra or {})},
             "complete": not failed and len(jobs) == len(cells) * len(cfg.seeds) * (
                 1 + sum(m in ONLINE_METHODS for m in cfg.methods)),
@@ -49,20 +50,19 @@ def _method_entry(cfg: GraspBenchConfig, cell: Cell, method: str, runs: list[dic
     if method == "bc":
         entry["curve"] = {"steps": [0], "success": [entry["success"]], "success_per_seed": [[f] for f in finals]}
         return entry
-    n = min(len(r["curve"]["steps"]) for r in runs)
-    per_seed = [r["curve"]["explorer_success"][:n] for r in runs]
-    combined = [r["curve"]["combined_success"][:n] for r in runs]
+    explorer = [r["curve"]["explorer_success"] for r in runs]
+    success, n = mean_curves(explorer)
     entry["curve"] = {
         "steps": [(i + 1) * cfg.eval_every for i in range(n)],
-        "success": np.mean(per_seed, axis=0).tolist() if n else [],
-        "success_per_seed": per_seed,
+        "success": success,
+        "success_per_seed": [c[:n] for c in explorer],
         "steps_per_seed": [r["curve"]["steps"][:n] for r in runs],
-        "combined_success": np.mean(combined, axis=0).tolist() if n else [],
+        "combined_success": mean_curves([r["curve"]["combined_success"] for r in runs])[0],
         "guide_steps_per_seed": [r["curve"]["guide_steps"][:n] for r in runs],
     }
-    entry["runs"] = [{k: r[k] for k in ("seed", "h1", "bc_success_h1_rollouts", "stages", "final_stage",
-                                         "final_guide_step", "env_steps", "episodes", "updates", "wall_s", "cpu_s")}
-                     for r in runs]
+    entry["runs"] = [{"seed": r["seed"], "h1": r["h1"], "bc_success_h1_rollouts": r["guide_success_h1_rollouts"],
+                      **{k: r[k] for k in ("stages", "final_stage", "final_guide_step", "env_steps", "episodes", "updates",
+                                           "wall_s", "cpu_s")}} for r in runs]
     return entry
 
 
@@ -90,13 +90,7 @@ def method_settings(cfg: GraspBenchConfig, cell: Cell, method: str) -> dict[str,
 def format_table(result: Mapping[str, Any]) -> str:
     """Final held-out success per cell and method: mean ± std over seeds, and the seeds' values."""
     lines = [f"{'task':<15}{'obs':<7}{'demos':>6}  {'method':<12}{'success':>8}{'± std':>8}  per seed"]
-    for cell in result["results"]:
-        for method, entry in cell["methods"].items():
-            seeds = " ".join(f"{v:.2f}" for v in entry["success_per_seed"])
-            extra = ""
-            if "runs" in entry and method != "qtopt":
-                extra = "  final h " + ",".join(str(r["final_guide_step"]) for r in entry["runs"])
-            lines.append(f"{cell['task']:<15}{cell['obs']:<7}{cell['demos']:>6}  {method:<12}"
-                         f"{entry['success']:>8.2f}{entry['success_std']:>8.2f}  {seeds}{extra}")
+    for cell, method, entry, tail in table_rows(result, "success", "{:.2f}"):
+        lines.append(f"{cell['task']:<15}{cell['obs']:<7}{cell['demos']:>6}  {method:<12}"
+                     f"{entry['success']:>8.2f}{entry['success_std']:>8.2f}  {tail}")
     return "\n".join(lines)
-

@@ -10,12 +10,11 @@ import argparse
 import json
 import time
 from importlib.metadata import entry_points
-from pathlib import Path
 from typing import Callable, NamedTuple
 
 from jsrl_learning.cli import bench_antmaze_cmd, bench_grasp_cmd
 from jsrl_learning.cli import bench_learner_cmd
-from jsrl_learning.config import ConfigError
+from jsrl_learning.cli.bench_common import json_out
 
 
 class Bench(NamedTuple):
@@ -33,9 +32,7 @@ def _run_lock(args: argparse.Namespace) -> int:
     from jsrl_learning.bench.lock import FULL, QUICK, format_table, run_lock_bench
     from jsrl_learning.plotting import plot_lock_bench
 
-    out = Path(args.out)
-    if out.suffix != ".json":
-        raise ConfigError(f"--out must name a .json file, got {out}")
+    out = json_out(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     cfg = QUICK if args.quick else FULL
     print(f"combination lock: H {cfg.horizons}, seeds {cfg.seeds}, budget {cfg.budget_episodes} episodes",

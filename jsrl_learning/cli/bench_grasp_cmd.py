@@ -6,39 +6,26 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from jsrl_learning.config import ConfigError
+from jsrl_learning.cli.bench_common import add_sweep_arguments, open_sweep, print_result
 
 HELP = "grasping: QT-Opt+JSRL vs QT-Opt and BC from few demos, success on held-out objects"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--quick", action="store_true",
-                   help="config/grasp_quick.yaml (state, indiscriminate, 20 demos, 3 seeds, a few thousand steps)")
-    p.add_argument("--config", help="bench YAML (default: config/grasp_full.yaml, or grasp_quick.yaml with --quick)")
-    p.add_argument("--out", required=True, help="result JSON, rewritten after every finished job; plots beside it")
-    p.add_argument("--workers", type=int, help="worker processes, one torch thread each (overrides the config)")
-    p.add_argument("--work-dir", help="demos, BC guides and run checkpoints (default: <out without .json>_work)")
+    add_sweep_arguments(p, "grasp", quick="state, indiscriminate, 20 demos, 3 seeds, a few thousand steps",
+                        work="demos, BC guides and run checkpoints", plots="plots")
 
 
 def run(args: argparse.Namespace) -> int:
     from jsrl_learning.bench.grasp import run_grasp_bench
-    from jsrl_learning.bench.grasp_config import default_config_path, load_bench_config
-    from jsrl_learning.bench.grasp_report import format_table
+    from jsrl_learning.bench.grasp_config import load_bench_config
     from jsrl_learning.bench.grasp_plot import plot_grasp_bench
+    from jsrl_learning.bench.grasp_report import format_table
 
-    out = Path(args.out)
-    if out.suffix != ".json":
-        raise ConfigError(f"--out must name a .json file, got {out}")
-    config_path = Path(args.config) if args.config else default_config_path(args.quick)
-    cfg = load_bench_config(config_path)
-    if args.workers is not None:
-        cfg.workers = args.workers
-        cfg.validate(f"{config_path} with --workers")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work_dir = Path(args.work_dir) if args.work_dir else out.with_name(out.stem + "_work")
-    print(f"grasp bench ({config_path}): tasks {cfg.tasks}, obs {cfg.obs}, demos {cfg.demos}, seeds {cfg.seeds}, "
+    sweep = open_sweep(args, "grasp", load_bench_config)
+    cfg = sweep.cfg
+    print(f"grasp bench ({sweep.config_path}): tasks {cfg.tasks}, obs {cfg.obs}, demos {cfg.demos}, seeds {cfg.seeds}, "
           f"methods {cfg.methods}, {cfg.online_steps} online steps, {cfg.workers} workers", flush=True)
 
     def report(job: dict) -> None:
@@ -50,9 +37,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {c['task']}/{c['obs']}/{c['demos']} seed {job['seed']} {what:<12} success {job['success']:.2f}  "
               f"({job['wall_s']:.0f} s, {job['cpu_s']:.0f} CPU s)", flush=True)
 
-    result = run_grasp_bench(cfg, out, work_dir, report, {"config_file": str(config_path)})
-    plots = plot_grasp_bench(result, out.with_suffix(""))
-    print(format_table(result))
-    print(f"wall clock {result['wall_s']:.0f} s, jobs' CPU {result['jobs_cpu_s']:.0f} s\nresults: {out}\n"
-          f"plots: {', '.join(map(str, plots))}")
+    result = run_grasp_bench(cfg, sweep.out, sweep.work_dir, report, sweep.settings_extra)
+    plots = plot_grasp_bench(result, sweep.out.with_suffix(""))
+    print_result(result, sweep.out, format_table(result), f"plots: {', '.join(map(str, plots))}")
     return 0

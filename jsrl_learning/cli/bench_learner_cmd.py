@@ -12,8 +12,9 @@ import argparse
 import json
 import time
 from dataclasses import replace
-from pathlib import Path
 
+from jsrl_learning.cli.arg_types import positive_float, positive_int
+from jsrl_learning.cli.bench_common import json_out
 from jsrl_learning.config import ConfigError
 
 HELP = "learner speed: IQL and QT-Opt updates/s vs straightforward PyTorch references, 1 and 2 threads"
@@ -22,8 +23,8 @@ HELP = "learner speed: IQL and QT-Opt updates/s vs straightforward PyTorch refer
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="result JSON")
     p.add_argument("--quick", action="store_true", help="3 short rounds, QT-Opt on the state space only")
-    p.add_argument("--rounds", type=int, help="timed rounds per contender (default 5, --quick 3)")
-    p.add_argument("--round-seconds", type=float, help="wall seconds per round (default 1.5, --quick 1)")
+    p.add_argument("--rounds", type=positive_int, help="timed rounds per contender (default 5, --quick 3)")
+    p.add_argument("--round-seconds", type=positive_float, help="wall seconds per round (default 1.5, --quick 1)")
     p.add_argument("--no-compile", action="store_true", help="time the project's IQL without torch.compile")
     p.add_argument("--no-iql", action="store_true", help="QT-Opt only")
     p.add_argument("--qtopt-obs", nargs="+", choices=["state", "image"], help="QT-Opt observation spaces")
@@ -35,9 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from jsrl_learning.bench.learner import FULL, QUICK, format_row, format_table, run_learner_bench, write_result
 
-    out = Path(args.out)
-    if out.suffix != ".json":
-        raise ConfigError(f"--out must name a .json file, got {out}")
+    out = json_out(args.out)
     settings = QUICK if args.quick else FULL
     variants = dict(settings.qtopt_variants)
     for spec in args.variant:
@@ -55,8 +54,6 @@ def run(args: argparse.Namespace) -> int:
     if args.no_iql:
         overrides["iql_obs"] = {}
     settings = replace(settings, **overrides)
-    if settings.rounds < 1 or settings.round_seconds <= 0:
-        raise ConfigError(f"--rounds must be >= 1 and --round-seconds > 0, got {settings.rounds}, {settings.round_seconds}")
     started = time.perf_counter()
     print(f"learner bench: IQL obs {list(settings.iql_obs.values())}, QT-Opt {settings.qtopt_obs} x "
           f"batch {settings.qtopt_batch_sizes} x variants {list(variants)}; threads {settings.threads}, "

@@ -12,20 +12,7 @@ import json
 from pathlib import Path
 
 from jsrl_learning.antmaze_data import ANTMAZE_MAZES, default_dataset_id, generate_antmaze_dataset
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return value
-
-
-def _noise(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
+from jsrl_learning.cli.arg_types import non_negative_float, positive_int
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -36,8 +23,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                           description="Transitions of jsrl/AntMaze-v0 walked by the scripted guide with Gaussian "
                                       "torque noise, from the task's start to its goal; exactly --transitions steps.")
     a.add_argument("--maze", choices=ANTMAZE_MAZES, default="umaze")
-    a.add_argument("--transitions", type=_positive, required=True, help="transitions to store (e.g. 1000, 10000)")
-    a.add_argument("--noise", type=_noise, default=0.2, help="std of the Gaussian torque noise (default 0.2)")
+    a.add_argument("--transitions", type=positive_int, required=True, help="transitions to store (e.g. 1000, 10000)")
+    a.add_argument("--noise", type=non_negative_float, default=0.2, help="std of the Gaussian torque noise (default 0.2)")
     a.add_argument("--seed", type=int, default=0, help="episode i resets with seed + i; also seeds the noise")
     a.add_argument("--dataset-id", help="Minari id (default: jsrl/antmaze/<maze>-<N>-noise<std>-seed<seed>-v0)")
     a.add_argument("--root", help="Minari datasets directory (default: MINARI_DATASETS_PATH or ~/.minari/datasets)")

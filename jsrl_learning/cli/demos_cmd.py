@@ -9,21 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from jsrl_learning.cli.arg_types import non_negative_float, positive_int
 from jsrl_learning.demos import GRASP_ENV_ID, GRASP_OBS, GRASP_TASKS, grasp_env_kwargs, grasp_scripted_guide, record_demos
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return value
-
-
-def _noise(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -33,14 +20,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     g = worlds.add_parser("grasp", help="scripted grasps in jsrl/Grasp-v0 (privileged-state guide)",
                           description="Scripted grasps in jsrl/Grasp-v0; only successful episodes are kept "
                                       "unless --keep-failures.")
-    g.add_argument("--episodes", type=_positive, required=True, help="demonstrations to keep (e.g. 20, 200, 2000)")
+    g.add_argument("--episodes", type=positive_int, required=True, help="demonstrations to keep (e.g. 20, 200, 2000)")
     g.add_argument("--task", choices=GRASP_TASKS, default="indiscriminate")
     g.add_argument("--obs", choices=GRASP_OBS, default="state", help="observation mode stored in the dataset")
     g.add_argument("--object-set", default="train", help="objects to grasp (default: train; test is held out)")
     g.add_argument("--dataset-id", required=True, help="Minari id, e.g. jsrl/grasp/indiscriminate-state-20-v0")
     g.add_argument("--root", help="Minari datasets directory (default: MINARI_DATASETS_PATH or ~/.minari/datasets)")
     g.add_argument("--seed", type=int, default=0, help="reset seed of the first attempt (attempt i: seed + i)")
-    g.add_argument("--noise", type=_noise, default=0.0, help="Gaussian action noise of the scripted guide")
+    g.add_argument("--noise", type=non_negative_float, default=0.0, help="Gaussian action noise of the scripted guide")
     g.add_argument("--keep-failures", action="store_true", help="keep unsuccessful episodes too")
     g.set_defaults(run=_run_grasp)
 

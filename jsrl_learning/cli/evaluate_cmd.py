@@ -7,6 +7,7 @@ import gymnasium as gym
 
 import jsrl_learning.envs  # noqa: F401  (registers the core's gymnasium envs)
 from jsrl_learning.checkpoint import CheckpointError, load_checkpoint
+from jsrl_learning.cli.arg_types import non_negative_int, positive_int
 from jsrl_learning.config import from_mapping
 from jsrl_learning.guides import make_guide
 from jsrl_learning.guides.policy_checkpoint import learner_from_policy_state
@@ -14,27 +15,13 @@ from jsrl_learning.rollout import evaluate
 from jsrl_learning.trainer import TrainConfig
 
 
-def _count(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = _count(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be > 0")
-    return value
-
-
 def add_parser(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("evaluate", help="evaluate a training checkpoint",
                             description="Evaluate the greedy explorer of a `jsrl train` checkpoint on the env "
                                         "its config names.")
     p.add_argument("--checkpoint", required=True, help="checkpoint.pt written by jsrl train")
-    p.add_argument("--episodes", type=_positive, default=20, help="evaluation episodes (default 20)")
-    p.add_argument("--guide-steps", type=_count, default=0,
+    p.add_argument("--episodes", type=positive_int, default=20, help="evaluation episodes (default 20)")
+    p.add_argument("--guide-steps", type=non_negative_int, default=0,
                    help="let the run's guide act for the first H steps (default 0: explorer alone)")
     p.add_argument("--seed", type=int, default=0, help="seed of the first evaluation episode")
     p.set_defaults(run=run)

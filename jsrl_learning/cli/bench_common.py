@@ -1,0 +1,76 @@
+"""What the ``jsrl bench`` commands share: a ``--out`` JSON path, and for the sweeps (grasp,
+antmaze) the skeleton around their bench: ``config/<bench>_{quick,full}.yaml`` or ``--config``,
+``--workers`` over it, a work dir beside the JSON, the closing table and totals."""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Generic, Mapping, Protocol, TypeVar
+
+from jsrl_learning.config import ConfigError
+
+
+
+class SweepConfig(Protocol):
+    workers: int
+
+    def validate(self, where: str) -> None: ...
+
+
+Config = TypeVar("Config", bound=SweepConfig)
+
+
+def json_out(text: str) -> Path:
+    """``--out`` as a path; it must name a .json file."""
+    out = Path(text)
+    if out.suffix != ".json":
+        raise ConfigError(f"--out must name a .json file, got {out}")
+    return out
+
+
+def add_sweep_arguments(p: argparse.ArgumentParser, bench: str, quick: str, work: str, plots: str) -> None:
+    """``--quick``/``--config``/``--out``/``--workers``/``--work-dir``; ``quick``: what the quick config
+    runs, ``work``: what the work dir holds, ``plots``: "plot" or "plots" (written beside the JSON)."""
+    p.add_argument("--quick", action="store_true", help=f"config/{bench}_quick.yaml ({quick})")
+    p.add_argument("--config", help=f"bench YAML (default: config/{bench}_full.yaml, or {bench}_quick.yaml with --quick)")
+    p.add_argument("--out", required=True, help=f"result JSON, rewritten after every finished job; {plots} beside it")
+    p.add_argument("--workers", type=int, help="worker processes, one torch thread each (overrides the config)")
+    p.add_argument("--work-dir", help=f"{work} (default: <out without .json>_work)")
+
+
+@dataclass(frozen=True)
+class Sweep(Generic[Config]):
+    """A sweep ready to run: its settings (``--workers`` applied), where they came from, its output paths."""
+
+    cfg: Config
+    config_path: Path
+    out: Path
+    work_dir: Path
+
+    @property
+    def settings_extra(self) -> dict[str, Any]:
+        """What the result JSON's settings add to the config's fields."""
+        return {"config_file": str(self.config_path)}
+
+
+def open_sweep(args: argparse.Namespace, bench: str, load_bench_config: Callable[[Path], Config]) -> Sweep[Config]:
+    """The sweep the arguments ask for; a bad ``--out``, config or ``--workers`` is a ConfigError naming it."""
+    from jsrl_learning.bench.common import default_config_path  # torch: only once a bench runs
+
+    out = json_out(args.out)
+    config_path = Path(args.config) if args.config else default_config_path(
+        f"{bench}_{'quick' if args.quick else 'full'}.yaml")
+    cfg = load_bench_config(config_path)
+    if args.workers is not None:
+        cfg.workers = args.workers
+        cfg.validate(f"{config_path} with --workers")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work_dir = Path(args.work_dir) if args.work_dir else out.with_name(out.stem + "_work")
+    return Sweep(cfg, config_path, out, work_dir)
+
+
+def print_result(result: Mapping[str, Any], out: Path, table: str, plots: str) -> None:
+    """The table, the sweep's wall clock and its jobs' CPU time, and where the results and ``plots`` are."""
+    print(table)
+    print(f"wall clock {result['wall_s']:.0f} s, jobs' CPU {result['jobs_cpu_s']:.0f} s\nresults: {out}\n{plots}")
