@@ -33,6 +33,7 @@ class GraspConfig:
     max_translation: float = 0.05  # metres per step along each of x, y, z at |action| = 1
     max_rotation: float = 0.3  # radians of gripper yaw per step at |action| = 1
     lift_height: float = 0.1  # an object this far (m) above the tray floor counts as lifted
+    sort_slots: bool = True  # state slots target/graspable/nearest first (slots.py); False: load order
     randomize_colors: bool = False  # object / tray / floor colours and tray texture per episode
     randomize_camera: bool = False  # camera eye/target/fov jitter per episode
     randomize_lighting: bool = False  # light direction, colour and shading coefficients
@@ -51,7 +52,7 @@ class GraspConfig:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise GraspConfigError(f"GraspConfig.{key} must be a positive number, got {value!r}")
-        for key in ("randomize_colors", "randomize_camera", "randomize_lighting", "randomize_dynamics"):
+        for key in ("sort_slots", "randomize_colors", "randomize_camera", "randomize_lighting", "randomize_dynamics"):
             if not isinstance(getattr(self, key), bool):
                 raise GraspConfigError(f"GraspConfig.{key} must be true or false, got {getattr(self, key)!r}")
 

@@ -21,7 +21,9 @@ Observation, ``obs_mode="state"``: float32 vector, all lengths in metres, clippe
   [4] finger opening / 0.08; [5] step / max_steps; then per object slot (8 each):
   footprint centre minus grasp point (3), sin and cos of 2 x (object's narrowest horizontal
   axis - gripper yaw) (2), width along that axis (1), top above the floor (1), is-target (1).
-The slot order is the (random) load order; only the instance task sets an is-target flag.
+Slots are sorted (``slots.py``): the target, then objects the fingers can span, then nearest
+first, so the object to grasp sits in slot 0 whatever the load order; only the instance task
+sets an is-target flag.
 
 Observation, ``obs_mode="image"``: Dict(image: uint8 (S, S, 3) from the fixed camera,
 proprio: float32 [height above floor, yaw / (pi/2), opening / 0.08, step / max_steps,
@@ -42,6 +44,7 @@ from jsrl_sim.grasping.config import GraspConfig, make_config
 from jsrl_sim.grasping.geometry import GraspGeometry, grasp_geometry
 from jsrl_sim.grasping.objects import object_specs
 from jsrl_sim.grasping.randomization import DomainRandomizer
+from jsrl_sim.grasping.slots import slot_order
 from jsrl_sim.grasping.scene import (FINGER_OPEN, MAX_HEIGHT, MIN_HEIGHT, START_HEIGHT, START_XY_HALF, TRAY_XY,
                                      WORKSPACE_HALF, YAW_LIMIT, TrayScene)
 
@@ -180,4 +183,6 @@ class GraspEnv(gym.Env):
         angle = 2.0 * (geometry.yaw - yaw)
         slots = np.column_stack([geometry.centre - position, np.sin(angle), np.cos(angle), geometry.width,
                                  geometry.top - floor, np.arange(len(positions)) == self._target])
+        if self.config.sort_slots:
+            slots = slots[slot_order(slots)]
         return np.clip(np.concatenate([robot, slots.ravel()]), -1.0, 1.0).astype(np.float32), info

@@ -23,9 +23,9 @@ import numpy as np
 
 from jsrl_sim.grasping.env import GraspEnv, PrivilegedState
 from jsrl_sim.grasping.geometry import wrap_half_pi
-from jsrl_sim.grasping.scene import FINGER_OPEN, YAW_LIMIT
+from jsrl_sim.grasping.scene import YAW_LIMIT
+from jsrl_sim.grasping.slots import MAX_GRASP_WIDTH
 
-MAX_GRASP_WIDTH = 2 * FINGER_OPEN - 0.01  # narrowest side must leave 5 mm per finger
 HOVER_MARGIN = 0.04  # fingertips stay this far above the object's top until aligned (m)
 ALIGNED_XY = 0.01  # m
 ALIGNED_Z = 0.01  # m
