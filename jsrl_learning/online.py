@@ -11,7 +11,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
-from jsrl_learning.buffers import Batch, MixedReplay, ReplayBuffer
+from jsrl_learning.buffers import Batch, MixedReplay, ReplayBuffer, concat_obs, take_obs
 from jsrl_learning.learners.base import Learner
 
 
@@ -38,6 +38,7 @@ class OnlineLearning:
             self.online if self.offline is None else MixedReplay(self.offline, self.online, online_fraction))
         self.updates = 0
         self.credit = 0.0  # earned but not yet spent updates (fractions carry over)
+        self.shown_observations = False  # the learner has seen the replay before its first update
 
     @property
     def ready(self) -> bool:
@@ -63,6 +64,7 @@ class OnlineLearning:
 
     def train_step(self) -> dict[str, float]:
         """One update on a sampled batch, outside the budget (a learner that trains as fast as it can)."""
+        self._fit_observations()
         metrics = self.learner.update(self.replay.sample(self.batch_size, self.rng))
         self.updates += 1
         return metrics
@@ -71,4 +73,13 @@ class OnlineLearning:
         """One pre-training update on the offline buffer alone (not counted in ``updates``)."""
         if self.offline is None:
             raise ValueError("OnlineLearning: offline pre-training needs an offline dataset")
+        self._fit_observations()
         return self.learner.update(self.offline.sample(self.batch_size, self.rng))
+
+    def _fit_observations(self) -> None:
+        """Show the learner every observation in replay before its first update (it fits once)."""
+        if not self.shown_observations:
+            self.shown_observations = True
+            buffers = [b for b in (self.offline, self.online) if b is not None and len(b)]
+            self.learner.fit_observations(concat_obs([take_obs(b.obs, slice(0, len(b))) for b in buffers]),
+                                          self.rng)

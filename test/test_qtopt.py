@@ -1,4 +1,5 @@
-"""QT-Opt: Q regression converges, CEM acting finds the best action, images work, resume is exact."""
+"""QT-Opt: Q regression converges, CEM acting finds the best action, images work, resume is exact;
+the bounded (sigmoid) Q, the discrete close branch and the fixed observation standardisation."""
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -14,7 +15,9 @@ IMAGES = gym.spaces.Box(0, 255, (64, 64, 3), np.uint8)
 
 
 def learner(seed: int = 0, obs_space: gym.Space = OBS, **overrides) -> QTOptLearner:
-    config = from_mapping(QTOptConfig, {"hidden": [32, 32], "lr": 1e-3, "seed": seed, **overrides}, "learner")
+    """A small QT-Opt; unbounded Q by default, as most tests regress onto real-valued rewards."""
+    config = from_mapping(QTOptConfig, {"hidden": [32, 32], "lr": 1e-3, "seed": seed, "q_output": "linear",
+                                        **overrides}, "learner")
     return QTOptLearner(config, obs_space, ACT)
 
 
@@ -183,3 +186,94 @@ def test_no_grad_scoring_reuses_storage_yet_matches_autograd_scoring():
         scored_second = q.score(state_part, second)
     assert torch.allclose(scored_first, q.score(state_part, first), atol=1e-6)
     assert torch.allclose(scored_second, q.score(state_part, second), atol=1e-6)
+
+
+# ----- bounded Q -------------------------------------------------------------------------
+
+def test_sigmoid_q_is_bounded_and_its_targets_are_clipped_to_the_unit_interval():
+    batch = random_batch()
+    batch.rewards[:] = 5.0  # an out-of-range reward must not lift the target above Q*'s bound
+    batch.terminals[:] = 0.0
+    agent = learner(q_output="sigmoid", gamma=0.9)
+    metrics = agent.update(batch)
+    assert metrics["target_mean"] == 1.0 and 0.0 < metrics["q_mean"] < 1.0
+    linear = learner(gamma=0.9).update(batch)
+    assert linear["target_mean"] > 1.0
+
+
+def test_sigmoid_q_learns_success_probabilities():
+    # One state, one-step episodes: actions with a[0] > 0 succeed (reward 1), others fail.
+    rng = np.random.default_rng(0)
+    actions = rng.uniform(ACT.low, ACT.high, (128, 2)).astype(np.float32)
+    rewards = (actions[:, 0] > 0).astype(np.float32)
+    obs = np.zeros((128, 3), np.float32)
+    agent = learner(q_output="sigmoid", lr=3e-3)
+    batch = Batch(obs, actions, rewards, obs, np.ones(128, np.float32))
+    for _ in range(300):
+        agent.update(batch)
+    with torch.no_grad():
+        q = agent.critic(torch.zeros(2, 3), torch.tensor([[0.8, 0.0], [-0.8, 0.0]])).sigmoid().mean(0)
+    assert q[0] > 0.9 and q[1] < 0.1
+
+
+# ----- the discrete close branch -------------------------------------------------------------
+
+CLOSE = 1  # ACT's second entry ([0, 1]; > 0.5, i.e. > 0 in the unit box, closes)
+
+
+def test_close_actions_are_canonical_in_updates_and_never_searched_by_cem():
+    agent = learner(close_dim=CLOSE)
+    unit = torch.tensor([[0.3, 0.2], [-0.7, 0.9], [0.5, -0.4]])
+    np.testing.assert_allclose(agent.canonical(unit).numpy(), [[0.0, 1.0], [0.0, 1.0], [0.5, -0.4]])
+    obs = random_batch(n=64).obs
+    actions = agent.act(obs, explore=False)
+    closes = actions[:, CLOSE] > 0.5
+    # every greedy action is a move with the close entry at its bound, or exactly the canonical close
+    assert np.all(actions[~closes, CLOSE] == ACT.low[CLOSE])
+    np.testing.assert_array_equal(actions[closes], np.tile([0.0, 1.0], (closes.sum(), 1)))
+
+
+def test_close_branch_picks_the_canonical_close_when_closing_pays():
+    # Closes (whatever their other entry) pay 1, moves pay 0: the greedy action is the canonical close.
+    rng = np.random.default_rng(1)
+    actions = rng.uniform(ACT.low, ACT.high, (128, 2)).astype(np.float32)
+    rewards = (actions[:, CLOSE] > 0.5).astype(np.float32)
+    obs = np.zeros((128, 3), np.float32)
+    agent = learner(q_output="sigmoid", close_dim=CLOSE, lr=3e-3)
+    for _ in range(200):
+        agent.update(Batch(obs, actions, rewards, obs, np.ones(128, np.float32)))
+    np.testing.assert_array_equal(agent.act(obs[0], explore=False), [0.0, 1.0])
+
+
+def test_close_dim_outside_the_action_is_named():
+    with pytest.raises(ConfigError, match="close_dim 2"):
+        learner(close_dim=2)
+
+
+# ----- observation standardisation ----------------------------------------------------------
+
+def test_observations_are_standardised_with_statistics_fitted_once_and_saved():
+    rng = np.random.default_rng(0)
+    agent = learner()
+    data = rng.normal([0.5, -2.0, 0.0], [0.02, 3.0, 1e-6], (500, 3)).astype(np.float32)
+    agent.fit_observations(data, rng)
+    z = agent.critic.encoder(torch.as_tensor(data)).numpy()
+    np.testing.assert_allclose(z[:, :2].mean(0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(z[:, :2].std(0), 1.0, atol=1e-3)
+    assert np.abs(z[:, 2]).max() < 1e-3  # a constant feature is centred, not divided by ~0
+    assert torch.equal(agent.critic_target.encoder.inv_std, agent.critic.encoder.inv_std)
+    agent.fit_observations(data * 10, rng)  # fixed: a second fit changes nothing
+    np.testing.assert_array_equal(agent.critic.encoder(torch.as_tensor(data)).numpy(), z)
+    restored = learner(3)
+    restored.load_state_dict(agent.state_dict())
+    assert restored.obs_fitted
+    np.testing.assert_array_equal(restored.critic.encoder(torch.as_tensor(data)).numpy(), z)
+
+
+def test_given_statistics_win_and_standardisation_can_be_switched_off():
+    given = learner(obs_mean=[1.0, 2.0, 3.0], obs_std=[2.0, 2.0, 2.0])
+    given.fit_observations(np.zeros((10, 3), np.float32), np.random.default_rng(0))
+    np.testing.assert_allclose(given.critic.encoder(torch.tensor([[3.0, 2.0, 1.0]])).numpy(), [[1.0, 0.0, -1.0]])
+    raw = learner(standardize_obs=False)
+    raw.fit_observations(np.full((10, 3), 7.0, np.float32), np.random.default_rng(0))
+    np.testing.assert_array_equal(raw.critic.encoder(torch.tensor([[3.0, 2.0, 1.0]])).numpy(), [[3.0, 2.0, 1.0]])

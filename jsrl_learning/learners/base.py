@@ -23,6 +23,10 @@ class Learner(ABC):
     @abstractmethod
     def update(self, batch: Batch) -> dict[str, float]: ...
 
+    def fit_observations(self, obs: Any, rng: np.random.Generator) -> None:
+        """Called with the replay's observations before the first update; a learner that
+        standardises from data fixes its statistics here. Default: nothing to fit."""
+
     @abstractmethod
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume exactly: networks, optimisers, RNG, counters."""

@@ -17,17 +17,36 @@ from torch import nn
 from jsrl_learning.config import ConfigError
 
 
+STD_FLOOR = 0.01  # a feature (nearly) constant in the fitted data is centred, not blown up
+Z_LIMIT = 10.0  # standardised features are clipped here: far outliers must not saturate the critic
+
+
 class VectorEncoder(nn.Module):
-    """State vectors pass through unchanged (as float32)."""
+    """State vectors, standardised by fixed statistics (identity until set).
+
+    A critic that reads raw metres sees the features that decide a grasp (std 0.01-0.08 m,
+    needing ~1 cm precision) as near-constants; standardised, they span its input range. The
+    statistics are buffers, so they are saved and loaded with the weights.
+    """
 
     def __init__(self, obs_shape: tuple[int, ...]) -> None:
         super().__init__()
         if len(obs_shape) != 1:
             raise ValueError(f"VectorEncoder: state observations must be 1-D, got shape {obs_shape}")
         self.out_dim = obs_shape[0]
+        self.register_buffer("mean", torch.zeros(obs_shape[0]))
+        self.register_buffer("inv_std", torch.ones(obs_shape[0]))
+
+    def set_statistics(self, mean: np.ndarray, std: np.ndarray) -> None:
+        """Standardise with ``mean`` and ``std`` (floored at ``STD_FLOOR``) from now on."""
+        if np.shape(mean) != (self.out_dim,) or np.shape(std) != (self.out_dim,):
+            raise ValueError(f"VectorEncoder: statistics must have shape ({self.out_dim},), "
+                             f"got {np.shape(mean)} and {np.shape(std)}")
+        self.mean.copy_(torch.as_tensor(np.asarray(mean, dtype=np.float32)))
+        self.inv_std.copy_(torch.as_tensor(np.maximum(np.asarray(std, dtype=np.float32), STD_FLOOR)).reciprocal())
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return obs.float()
+        return ((obs.float() - self.mean) * self.inv_std).clamp_(-Z_LIMIT, Z_LIMIT)
 
 
 class ImageEncoder(nn.Module):

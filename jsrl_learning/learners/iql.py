@@ -60,11 +60,9 @@ class IQLConfig(TDConfig):
     D4RL AntMaze recipe uses -1 (0/1 goal rewards become -1/0). It is the learner's, not
     the env's, so datasets, replays and logged returns keep the task's own rewards.
 
-    ``obs_mean``/``obs_std``: standardise every observation the networks see with these fixed
-    statistics (CORL's IQL standardises with the offline dataset's). AntMaze observations mix
-    positions of +-10 m with joint angles and velocities; standardised, offline IQL learns to
-    walk from the guide's data in far fewer updates. Being config, they travel with every
-    checkpoint, so a policy rebuilt as a guide standardises exactly as it was trained.
+    ``obs_mean``/``obs_std`` (``TDConfig``): CORL's IQL standardises with the offline dataset's
+    statistics. AntMaze observations mix positions of +-10 m with joint angles and velocities;
+    standardised, offline IQL learns to walk from the guide's data in far fewer updates.
 
     ``compile``: run the update through ``torch.compile`` once ``compile_after`` updates have
     run eagerly. Compiling costs tens of seconds once per process (less when inductor's disk
@@ -82,8 +80,6 @@ class IQLConfig(TDConfig):
     compile: bool = True
     compile_after: int = 2000
     update_threads: int = 1
-    obs_mean: list[float] | None = None
-    obs_std: list[float] | None = None
 
     def validate(self, where: str) -> None:
         super().validate(where)
@@ -95,12 +91,6 @@ class IQLConfig(TDConfig):
         require(isinstance(self.compile_after, int) and self.compile_after >= 0, where,
                 f"compile_after must be an int >= 0, got {self.compile_after!r}")
         require(self.update_threads in (1, 2), where, f"update_threads must be 1 or 2, got {self.update_threads!r}")
-        require((self.obs_mean is None) == (self.obs_std is None), where, "obs_mean and obs_std go together")
-        if self.obs_std is not None:
-            require(len(self.obs_mean) == len(self.obs_std), where,
-                    f"obs_mean has {len(self.obs_mean)} entries, obs_std {len(self.obs_std)}")
-            require(all(math.isfinite(m) for m in self.obs_mean) and all(s > 0 for s in self.obs_std), where,
-                    "obs_mean must be finite and obs_std > 0")
 
 
 def grads_and_aux(loss_fn: Callable[..., tuple[torch.Tensor, torch.Tensor]],

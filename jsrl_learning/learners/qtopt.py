@@ -17,6 +17,19 @@ Observations: a state vector, a uint8 (H, W, C) image, or a Dict of one image an
 Exploration (``act(obs, explore=True)``): with probability ``epsilon`` a uniformly random
 action, else the CEM action plus Gaussian noise of ``noise_std`` (in units of half the
 action range), clipped to the bounds.
+
+What makes it learn from sparse 0/1 rewards (docs/grasping_results.md has the ablation):
+
+* ``q_output: sigmoid`` bounds Q in (0, 1) and trains it with cross-entropy against targets
+  clipped to [0, 1], as the QT-Opt paper does; an unbounded regression lets CEM chase values
+  no policy can reach.
+* ``close_dim``: an action whose ``close_dim`` entry is > 0 ends the episode (the grasp env's
+  close-and-lift) and the env ignores its other entries. CEM would maximise the critic's noise
+  over those ignored entries and learn to close early, so closing is one discrete branch: the
+  canonical close (0 everywhere, +1 at ``close_dim``) is scored once, CEM searches the moves
+  (``close_dim`` held at -1), the better one wins, and stored close actions are canonicalised.
+* ``standardize_obs``: state observations are standardised with fixed statistics, from
+  ``obs_mean``/``obs_std`` or else fitted once on the replay before the first update.
 """
 from __future__ import annotations
 
@@ -27,33 +40,47 @@ from typing import Any, Mapping
 import gymnasium as gym
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from jsrl_learning.buffers import Batch
 from jsrl_learning.config import ConfigError, from_mapping, require
 from jsrl_learning.learners.base import Learner
 from jsrl_learning.learners.cem import CEMConfig, cem_maximize
-from jsrl_learning.learners.encoders import make_encoder
+from jsrl_learning.learners.encoders import VectorEncoder, make_encoder
 from jsrl_learning.learners.networks import (
     BoxScaler, EnsembleQ, batch_tensors, make_adam, obs_shape_of, obs_tensor, seeded_init, soft_update,
 )
 from jsrl_learning.learners.td_config import TDConfig
 
 
+Q_OUTPUTS = ("sigmoid", "linear")
+FIT_MAX_OBS = 50_000  # observations the standardisation is fitted on (a random subset beyond)
+
+
 @dataclass
 class QTOptConfig(TDConfig):
     """``gamma`` 0.9 is QT-Opt's grasping discount; ``tau`` 0.005 suits ~100k-step runs (the
     paper's 0.9999 Polyak constant assumed millions of updates). ``cem`` picks actions;
-    ``target_cem`` (default: the same settings) finds ``argmax_a Q'(s', a)`` for targets."""
+    ``target_cem`` (default: the same settings) finds ``argmax_a Q'(s', a)`` for targets.
+    ``q_output``, ``close_dim``, ``standardize_obs``: see the module docstring."""
 
     gamma: float = 0.9
     cem: CEMConfig = field(default_factory=CEMConfig)
     target_cem: CEMConfig | None = None
     epsilon: float = 0.1
     noise_std: float = 0.1
+    q_output: str = "sigmoid"
+    close_dim: int | None = None
+    standardize_obs: bool = True
 
     def validate(self, where: str) -> None:
         super().validate(where)
+        require(self.q_output in Q_OUTPUTS, where, f"q_output must be one of {Q_OUTPUTS}, got {self.q_output!r}")
+        require(self.close_dim is None or (isinstance(self.close_dim, int) and self.close_dim >= 0), where,
+                f"close_dim must be an action index >= 0 or null, got {self.close_dim!r}")
+        require(isinstance(self.standardize_obs, bool), where,
+                f"standardize_obs must be true or false, got {self.standardize_obs!r}")
         require(0 <= self.epsilon <= 1, where, f"epsilon must be in [0, 1], got {self.epsilon}")
         require(self.noise_std >= 0, where, f"noise_std must be >= 0, got {self.noise_std}")
         require(isinstance(self.cem, CEMConfig), where, f"cem must be a mapping, got {self.cem!r}")
@@ -89,14 +116,26 @@ class QTOptLearner(Learner):
                  action_space: gym.spaces.Box) -> None:
         if not (isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1):
             raise ConfigError(f"QTOptLearner: action space must be a 1-D Box, got {action_space}")
+        act_dim = action_space.shape[0]
+        if config.close_dim is not None and config.close_dim >= act_dim:
+            raise ConfigError(f"QTOptLearner: close_dim {config.close_dim} is not an index of the {act_dim}-D actions")
         self.config = config
         self.obs_shape = obs_shape_of(observation_space)
         self.scaler = BoxScaler(action_space.low, action_space.high, "QTOptLearner")
-        act_dim = action_space.shape[0]
         self.unit_low, self.unit_high = -torch.ones(act_dim), torch.ones(act_dim)
+        self.move_low, self.move_high, self.close_action = self.unit_low, self.unit_high, None
+        if config.close_dim is not None:  # CEM searches moves only; closing is one canonical action
+            self.move_high = self.unit_high.clone()
+            self.move_high[config.close_dim] = -1.0
+            self.close_action = torch.zeros(act_dim)
+            self.close_action[config.close_dim] = 1.0
         init_seed, act_seed, update_seed = np.random.SeedSequence(config.seed).generate_state(3)
         with seeded_init(int(init_seed)):
             self.critic = Critic(observation_space, act_dim, config.hidden, "QTOptLearner")
+        self.standardizes = config.standardize_obs and isinstance(self.critic.encoder, VectorEncoder)
+        self.obs_fitted = False
+        if self.standardizes and config.obs_mean is not None:
+            self._set_statistics(np.asarray(config.obs_mean), np.asarray(config.obs_std))
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.optimizer = make_adam(self.critic.parameters(), config.lr)
         # Separate streams: acting (in the policy node) and updating (in the learner) stay
@@ -105,13 +144,45 @@ class QTOptLearner(Learner):
         self.update_generator = torch.Generator().manual_seed(int(update_seed))
         self.updates = 0
 
+    # --- observation statistics ---------------------------------------------------------
+
+    def fit_observations(self, obs: np.ndarray, rng: np.random.Generator) -> None:
+        """Fix the standardisation from data, once, before the first update (no-op when set)."""
+        if not self.standardizes or self.obs_fitted:
+            return
+        obs = np.asarray(obs, dtype=np.float32)
+        if len(obs) > FIT_MAX_OBS:
+            obs = obs[rng.choice(len(obs), FIT_MAX_OBS, replace=False)]
+        self._set_statistics(obs.mean(axis=0), obs.std(axis=0))
+        self.critic_target.encoder.load_state_dict(self.critic.encoder.state_dict())
+
+    def _set_statistics(self, mean: np.ndarray, std: np.ndarray) -> None:
+        self.critic.encoder.set_statistics(mean, std)
+        self.obs_fitted = True
+
+    # --- acting --------------------------------------------------------------------------
+
     def _argmax(self, critic: Critic, first_state_part: torch.Tensor, cem: CEMConfig,
                 generator: torch.Generator) -> torch.Tensor:
-        """CEM's ``argmax_a Q_1(s, a)`` in the unit box, given the first critic's state half ``[1, B, H]``."""
-        actions, _ = cem_maximize(lambda a: critic.q.score(first_state_part, a, member=0)[0],
-                                  first_state_part.shape[1], self.unit_low, self.unit_high,
-                                  cem.n_samples, cem.n_iters, cem.n_elites, generator)
-        return actions
+        """``argmax_a Q_1(s, a)`` in the unit box, given the first critic's state half ``[1, B, H]``:
+        CEM over the moves, and the canonical close where it scores higher."""
+        def score(a: torch.Tensor) -> torch.Tensor:
+            return critic.q.score(first_state_part, a, member=0)[0]
+
+        batch = first_state_part.shape[1]
+        actions, best = cem_maximize(score, batch, self.move_low, self.move_high,
+                                     cem.n_samples, cem.n_iters, cem.n_elites, generator)
+        if self.close_action is None:
+            return actions
+        close = self.close_action.expand(batch, 1, -1)
+        return torch.where((score(close)[:, 0] > best).unsqueeze(1), close[:, 0], actions)
+
+    def canonical(self, actions: torch.Tensor) -> torch.Tensor:
+        """Unit-box actions with every close replaced by the canonical close (identity without ``close_dim``)."""
+        if self.close_action is None:
+            return actions
+        closing = actions[:, self.config.close_dim] > 0.0
+        return torch.where(closing.unsqueeze(1), self.close_action, actions)
 
     def act(self, obs: Any, explore: bool = True) -> np.ndarray:
         x, single = obs_tensor(obs, self.obs_shape)
@@ -127,23 +198,36 @@ class QTOptLearner(Learner):
             action = self.scaler.to_env(action).numpy()
         return action[0] if single else action
 
+    # --- learning ------------------------------------------------------------------------
+
     def update(self, batch: Batch) -> dict[str, float]:
         cfg = self.config
         obs, actions, rewards, next_obs, terminals = batch_tensors(batch, self.scaler)
+        actions = self.canonical(actions)
+        sigmoid = cfg.q_output == "sigmoid"
         with torch.no_grad():
             state_part = self.critic_target.state_part(next_obs)
             next_actions = self._argmax(self.critic_target, state_part[:1], cfg.target_cem or cfg.cem,
                                         self.update_generator)
             next_q = self.critic_target.q.score(state_part, next_actions.unsqueeze(1)).amin(0).squeeze(1)
+            if sigmoid:  # Q* of 0/1 rewards lies in [0, 1]
+                next_q = next_q.sigmoid()
             target = rewards + cfg.gamma * (1.0 - terminals) * next_q
-        qs = self.critic(obs, actions)
-        q_loss = (qs - target).square().mean()
+            if sigmoid:
+                target.clamp_(0.0, 1.0)
+        logits = self.critic(obs, actions)
+        if sigmoid:
+            q_loss = F.binary_cross_entropy_with_logits(logits, target.expand_as(logits))
+            qs = logits.detach().sigmoid()
+        else:
+            qs = logits
+            q_loss = (qs - target).square().mean()
         self.optimizer.zero_grad(set_to_none=True)
         q_loss.backward()
         self.optimizer.step()
         soft_update(self.critic_target, self.critic, cfg.tau)
         self.updates += 1
-        q_loss, q_mean, target_mean = torch.stack([q_loss, qs.mean(), target.mean()]).tolist()
+        q_loss, q_mean, target_mean = torch.stack([q_loss.detach(), qs.mean(), target.mean()]).tolist()
         return {"q_loss": q_loss, "q_mean": q_mean, "target_mean": target_mean}
 
     def state_dict(self) -> dict[str, Any]:
@@ -153,7 +237,7 @@ class QTOptLearner(Learner):
             "optimizer": self.optimizer.state_dict(),
             "act_generator": self.act_generator.get_state(),
             "update_generator": self.update_generator.get_state(),
-            "updates": self.updates,
+            "updates": self.updates, "obs_fitted": self.obs_fitted,
         })
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -163,3 +247,4 @@ class QTOptLearner(Learner):
         self.act_generator.set_state(state["act_generator"])
         self.update_generator.set_state(state["update_generator"])
         self.updates = state["updates"]
+        self.obs_fitted = bool(state["obs_fitted"])

@@ -1,6 +1,7 @@
 """Settings every deep TD learner here shares (IQL, QT-Opt), validated in one place."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from jsrl_learning.config import require
@@ -8,7 +9,12 @@ from jsrl_learning.config import require
 
 @dataclass
 class TDConfig:
-    """Network widths, optimiser, discount, Polyak rate of the target critics, batch size, seed."""
+    """Network widths, optimiser, discount, Polyak rate of the target critics, batch size, seed.
+
+    ``obs_mean``/``obs_std``: fixed statistics that standardise every state observation the
+    networks see. Being config, they travel with every checkpoint, so a policy rebuilt as a
+    guide standardises exactly as it was trained.
+    """
 
     hidden: list[int] = field(default_factory=lambda: [256, 256])
     lr: float = 3e-4
@@ -16,6 +22,8 @@ class TDConfig:
     tau: float = 0.005
     batch_size: int = 256
     seed: int = 0
+    obs_mean: list[float] | None = None
+    obs_std: list[float] | None = None
 
     def validate(self, where: str) -> None:
         require(isinstance(self.hidden, (list, tuple)) and len(self.hidden) > 0
@@ -28,3 +36,9 @@ class TDConfig:
         require(isinstance(self.batch_size, int) and self.batch_size > 0, where,
                 f"batch_size must be a positive int, got {self.batch_size!r}")
         require(isinstance(self.seed, int), where, f"seed must be an int, got {self.seed!r}")
+        require((self.obs_mean is None) == (self.obs_std is None), where, "obs_mean and obs_std go together")
+        if self.obs_std is not None:
+            require(len(self.obs_mean) == len(self.obs_std), where,
+                    f"obs_mean has {len(self.obs_mean)} entries, obs_std {len(self.obs_std)}")
+            require(all(math.isfinite(m) for m in self.obs_mean) and all(s > 0 for s in self.obs_std), where,
+                    "obs_mean must be finite and obs_std > 0")
