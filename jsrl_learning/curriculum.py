@@ -3,12 +3,25 @@
 Pure Python with JSON-serialisable state, so the same object runs inside the trainer,
 inside a ROS curriculum node, and survives a restart mid-curriculum.
 
-Advance rule (the paper's β): keep the last ``window`` evaluations of the current stage;
-once the window is full, its mean is the stage's moving average. ``best`` is the highest
-moving average seen in any stage. The curriculum advances when the moving average comes
-within ``tolerance * |best|`` of ``best`` (``|best|`` so that negative returns, e.g.
-AntMaze's shifted rewards, work). ``best`` is never lowered, also not on an advance, and
-the window restarts empty at every new stage.
+Every rule keeps the last ``window`` evaluations of the current stage (the window restarts
+empty at every new stage); once full, their mean is the stage's moving average.
+
+``rule: paper`` (Algorithm 1, literally): ``best`` is the highest moving average seen in any
+stage (never lowered); advance when the average comes within ``tolerance * |best|`` of it.
+It fails in three ways (DESIGN.md): with evaluations of ~0, ``best`` ~0 and every full
+window passes, so control is handed over at 0 % success; stage 0's first window sets
+``best`` and passes in the same call; and ``best``, a running maximum of noisy means,
+ratchets up on luck until the curriculum stalls.
+
+``rule: guide`` (the default): the bar is fixed by what the guide itself achieves — its
+``reference`` score, measured over many guide-alone episodes (the trainer does this), or,
+if unknown, set by stage 0's first full window without passing it. Advance when the average
+reaches ``reference - guide_tolerance * |reference|`` and is above ``floor`` (so a run of
+zeros never hands over). A fixed bar cannot ratchet, and one measured over ~100 episodes
+is far less noisy than a maximum of 10-20-episode means. The explorer's own score counts
+too: once the explorer alone (h = 0) reaches the bar on average, the curriculum goes
+straight to h = 0. Size evaluations so their standard error over a window is well below
+``guide_tolerance * reference`` (docs/grasping_results.md).
 """
 from __future__ import annotations
 
@@ -22,6 +35,7 @@ import numpy as np
 from jsrl_learning.config import ConfigError, require
 
 MODES = ("curriculum", "random")
+RULES = ("guide", "paper")
 METRICS = ("return", "success_rate")
 
 
@@ -46,17 +60,23 @@ def guide_steps(h1: float, n: int) -> list[int]:
 
 @dataclass
 class CurriculumConfig:
-    """How guide-steps are chosen and when the curriculum advances.
+    """How guide-steps are chosen and when the curriculum advances (rules: module docstring).
 
     ``h1``: the guide's mean steps to success; None estimates it from ``h1_rollouts``
     guide rollouts before training. ``metric``: which evaluation result feeds the
-    advance rule.
+    advance rule. ``tolerance`` is the paper rule's, ``guide_tolerance``, ``floor`` and
+    ``reference`` the guide rule's (``reference`` None: measured by the trainer, or set
+    by stage 0's first full window).
     """
 
     mode: str = "curriculum"
+    rule: str = "guide"
     n_stages: int = 10
     window: int = 5
     tolerance: float = 0.05
+    guide_tolerance: float = 0.2
+    floor: float = 0.0
+    reference: float | None = None
     metric: str = "return"
     h1: float | None = None
     h1_rollouts: int = 100
@@ -67,7 +87,13 @@ class CurriculumConfig:
                 f"n_stages must be a positive int, got {self.n_stages!r}")
         require(isinstance(self.window, int) and self.window > 0, where,
                 f"window must be a positive int, got {self.window!r}")
+        require(self.rule in RULES, where, f"rule must be one of {RULES}, got {self.rule!r}")
         require(self.tolerance >= 0, where, f"tolerance must be >= 0, got {self.tolerance!r}")
+        require(0 <= self.guide_tolerance <= 1, where,
+                f"guide_tolerance must be in [0, 1], got {self.guide_tolerance!r}")
+        require(math.isfinite(self.floor), where, f"floor must be a finite number, got {self.floor!r}")
+        require(self.reference is None or math.isfinite(self.reference), where,
+                f"reference must be a finite number or null, got {self.reference!r}")
         require(self.metric in METRICS, where, f"metric must be one of {METRICS}, got {self.metric!r}")
         require(self.h1 is None or (math.isfinite(self.h1) and self.h1 >= 0), where,
                 f"h1 must be a number >= 0 or null (estimate it), got {self.h1!r}")
@@ -87,7 +113,9 @@ class Curriculum:
         self.stages = list(stages)
         self.stage = 0
         self.best: float | None = None
+        self.reference: float | None = config.reference
         self.window: deque[float] = deque(maxlen=config.window)
+        self.explorer_window: deque[float] = deque(maxlen=config.window)
         self.last_average: float | None = None  # the average the last evaluation was judged by (for logs)
 
     @classmethod
@@ -101,13 +129,24 @@ class Curriculum:
 
     @property
     def random_choices(self) -> list[int]:
-        """JSRL-Random's {H_1..H_n}: every stage in which the guide acts (h > 0)."""
-        return [h for h in self.stages if h > 0] or [0]
+        """JSRL-Random's {H_1, ..., H_n, 0}: every stage, the explorer alone included, since
+        the policy is scored alone at h = 0 and must have trained there."""
+        return list(self.stages)
 
     @property
     def done(self) -> bool:
         """The last stage (h = 0, explorer alone) has been reached."""
         return self.stage == len(self.stages) - 1
+
+    @property
+    def threshold(self) -> float | None:
+        """The moving average that advances the stage (None while it is not yet known)."""
+        if self.config.rule == "paper":
+            return None if self.best is None else self.best - self.config.tolerance * abs(self.best)
+        if self.reference is None:
+            return None
+        return max(self.reference - self.config.guide_tolerance * abs(self.reference),
+                   math.nextafter(self.config.floor, math.inf))
 
     def guide_step_for_episode(self, rng: np.random.Generator) -> int:
         """h for the next training episode; only random mode draws from ``rng``."""
@@ -118,38 +157,64 @@ class Curriculum:
 
     def moving_average(self) -> float | None:
         """Mean of the current stage's window, or None until the window is full."""
-        if len(self.window) < self.config.window:
-            return None
-        return sum(self.window) / len(self.window)
+        return _full_mean(self.window)
 
-    def record_evaluation(self, value: float) -> bool:
-        """Feed one evaluation of the combined policy; True when this advanced the stage."""
-        if not math.isfinite(value):
-            raise ValueError(f"curriculum: evaluation must be a finite number, got {value!r}")
+    def record_evaluation(self, value: float, explorer: float | None = None) -> bool:
+        """Feed one evaluation of the combined policy (and, optionally, of the explorer alone at
+        h = 0, which the guide rule uses); True when this advanced the stage."""
+        for name, score in (("evaluation", value), ("explorer evaluation", explorer)):
+            if score is not None and not math.isfinite(score):
+                raise ValueError(f"curriculum: {name} must be a finite number, got {score!r}")
         self.window.append(float(value))
+        if explorer is not None:
+            self.explorer_window.append(float(explorer))
         average = self.last_average = self.moving_average()
         if average is None:
             return False
         self.best = average if self.best is None else max(self.best, average)
+        if self.config.rule == "guide" and self.reference is None:
+            self.reference = average  # stage 0's first full window is the guide's bar; it does not pass,
+            self.window.clear()  # and the stage is judged on a fresh window
+            self.explorer_window.clear()
+            return False
         if self.config.mode == "random" or self.done:
             return False
-        if average >= self.best - self.config.tolerance * abs(self.best):
-            self.stage += 1
-            self.window.clear()
-            return True
+        bar = self.threshold
+        explorer_average = _full_mean(self.explorer_window)
+        if self.config.rule == "guide" and explorer_average is not None and explorer_average >= bar:
+            return self._advance_to(len(self.stages) - 1)
+        if average >= bar:
+            return self._advance_to(self.stage + 1)
         return False
 
+    def _advance_to(self, stage: int) -> bool:
+        self.stage = stage
+        self.window.clear()
+        self.explorer_window.clear()
+        return True
+
     def state_dict(self) -> dict[str, Any]:
-        return {"stages": list(self.stages), "stage": self.stage, "best": self.best,
-                "window": list(self.window), "mode": self.config.mode}
+        return {"stages": list(self.stages), "stage": self.stage, "best": self.best, "reference": self.reference,
+                "window": list(self.window), "explorer_window": list(self.explorer_window),
+                "mode": self.config.mode, "rule": self.config.rule}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state["mode"] != self.config.mode:
-            raise ValueError(f"curriculum: saved mode {state['mode']!r} != configured {self.config.mode!r}")
+        for key in ("mode", "rule"):
+            if state.get(key, "paper" if key == "rule" else None) != getattr(self.config, key):
+                raise ValueError(f"curriculum: saved {key} {state.get(key)!r} != configured {getattr(self.config, key)!r}")
         stages = [int(h) for h in state["stages"]]
         if not 0 <= state["stage"] < len(stages):
             raise ValueError(f"curriculum: saved stage {state['stage']} outside stages {stages}")
         self.stages = stages
         self.stage = int(state["stage"])
         self.best = None if state["best"] is None else float(state["best"])
+        self.reference = None if state.get("reference") is None else float(state["reference"])
         self.window = deque((float(v) for v in state["window"]), maxlen=self.config.window)
+        self.explorer_window = deque((float(v) for v in state.get("explorer_window", ())), maxlen=self.config.window)
+
+
+def _full_mean(window: deque[float]) -> float | None:
+    """Mean of a window once it is full, else None."""
+    if len(window) < (window.maxlen or 0):
+        return None
+    return sum(window) / len(window)

@@ -43,10 +43,12 @@ class Episode:
     def total_return(self) -> float:
         return float(self.rewards.sum())
 
-    def to_batch(self) -> Batch:
-        """Transitions for replay; only a true termination stops bootstrapping."""
+    def to_batch(self, timeouts_terminal: bool = False) -> Batch:
+        """Transitions for replay; a termination stops bootstrapping, and so does a time-out
+        where ``timeouts_terminal`` (for envs whose observation contains the time)."""
+        terminals = self.terminated | self.truncated if timeouts_terminal else self.terminated
         return Batch(self.obs, self.actions, self.rewards.astype(np.float32), self.next_obs,
-                     self.terminated.astype(np.float32))
+                     terminals.astype(np.float32))
 
 
 def run_episode(

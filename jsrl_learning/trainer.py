@@ -17,6 +17,7 @@ evaluations use a fixed set of seeds, so env randomness needs no checkpointing.
 from __future__ import annotations
 
 import copy
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, Sequence
@@ -34,7 +35,7 @@ from jsrl_learning.guides import Guide, GuideSpec, PolicyCheckpointGuide, make_g
 from jsrl_learning.guides.policy_checkpoint import policy_state
 from jsrl_learning.learners import LEARNERS, Learner, make_learner
 from jsrl_learning.online import OnlineLearning
-from jsrl_learning.rollout import Episode, estimate_h1, evaluate, run_episode
+from jsrl_learning.rollout import EvalResult, Episode, estimate_h1, evaluate, run_episode
 
 CHECKPOINT_FORMAT = 1
 OFFLINE_LOG_EVERY = 1000
@@ -49,7 +50,12 @@ class TrainConfig:
     ``eval_env_kwargs`` override ``env_kwargs`` for the evaluation env, e.g. held-out objects
     (``{object_set: test}``) while training sees the training objects. The evaluation env
     serves everything that scores a policy: evaluations, the curriculum's advance rule and
-    the H1 estimate.
+    the guide's reference score (the guide rule's bar). H1, the guide's mean steps to success,
+    is estimated on the training env, where the guide acts during training.
+
+    ``timeouts_terminal``: treat running out of time as terminal (no bootstrap). Right when
+    the observation contains the time (the grasp env's step / max_steps): the state at the
+    limit then really has no future. Otherwise a time-out is bootstrapped.
     """
 
     env_id: str
@@ -72,6 +78,7 @@ class TrainConfig:
     eval_every: int = 10_000
     eval_episodes: int = 10
     checkpoint_every: int = 0
+    timeouts_terminal: bool = False
     out_dir: str = "runs/jsrl"
 
     def validate(self, where: str) -> None:
@@ -154,13 +161,16 @@ class JSRLTrainer:
         self._pretrain_offline()
         cfg = self.config.curriculum
         if cfg.h1 is None:
-            estimate = estimate_h1(self.eval_env, self.guide, cfg.h1_rollouts, self.config.max_episode_steps,
+            estimate = estimate_h1(self.env, self.guide, cfg.h1_rollouts, self.config.max_episode_steps,
                                    seed=self._seed(H1_STREAM))
             self.h1 = estimate.mean_steps_to_success
             self._log(0, {"curriculum/h1": self.h1, "curriculum/guide_success_rate": estimate.success_rate})
         else:
             self.h1 = float(cfg.h1)
         self.curriculum = Curriculum.from_h1(cfg, self.h1)
+        if cfg.rule == "guide" and cfg.reference is None and cfg.mode == "curriculum" and len(self.curriculum.stages) > 1:
+            self.curriculum.reference = self._guide_reference()
+            self._log(0, {"curriculum/reference": self.curriculum.reference})
 
     def train(self, until_env_steps: int | None = None) -> None:
         """Collect and learn until ``until_env_steps`` (default: ``total_env_steps``), then checkpoint.
@@ -176,7 +186,7 @@ class JSRLTrainer:
                                   seed=self._seed(EPISODE_STREAM, self.episodes))
             self.episodes += 1
             self.env_steps += episode.length
-            self.learning.add(episode.to_batch())
+            self.learning.add(episode.to_batch(self.config.timeouts_terminal))
             metrics = self.learning.update()
             self._log_episode(episode, metrics)
             if self.env_steps >= self.next_eval:
@@ -199,8 +209,7 @@ class JSRLTrainer:
                             cfg.max_episode_steps)
         explorer = combined if h == 0 else evaluate(self.eval_env, self.guide, self._greedy, 0,
                                                     cfg.eval_episodes, seed, cfg.max_episode_steps)
-        value = combined.mean_return if cfg.curriculum.metric == "return" else combined.success_rate
-        advanced = self.curriculum.record_evaluation(value)
+        advanced = self.curriculum.record_evaluation(self._score(combined), self._score(explorer))
         scalars = {
             "eval/guide_steps": h,
             "eval/combined_success_rate": combined.success_rate, "eval/combined_return": combined.mean_return,
@@ -212,10 +221,22 @@ class JSRLTrainer:
             scalars["curriculum/moving_average"] = self.curriculum.last_average
         if self.curriculum.best is not None:
             scalars["curriculum/best"] = self.curriculum.best
+        if self.curriculum.threshold is not None:
+            scalars["curriculum/threshold"] = self.curriculum.threshold
         self._log(self.env_steps, scalars)
         return scalars
 
     # ----- pieces ------------------------------------------------------------------------
+
+    def _guide_reference(self) -> float:
+        """The guide alone on the evaluation env, scored as evaluations are: the guide rule's bar."""
+        rollouts = self.config.curriculum.h1_rollouts
+        result = evaluate(self.eval_env, self.guide, self.guide.act, sys.maxsize, rollouts, self._seed(H1_STREAM, 1),
+                          self.config.max_episode_steps)
+        return self._score(result)
+
+    def _score(self, result: EvalResult) -> float:
+        return result.mean_return if self.config.curriculum.metric == "return" else result.success_rate
 
     def _explore(self, obs: Any) -> Any:
         return self.learner.act(obs, explore=True)

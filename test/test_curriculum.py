@@ -1,4 +1,5 @@
-"""The guide-step schedule and the advance rule of Algorithm 1, and JSRL-Random."""
+"""The guide-step schedule, the advance rules (the paper's literal one and the guide-referenced
+default) on scripted evaluation sequences, and JSRL-Random."""
 import json
 
 import numpy as np
@@ -35,7 +36,8 @@ def test_unknown_curriculum_key_is_an_error_naming_it():
 
 
 def make(window=2, tolerance=0.1, mode="curriculum", stages=(30, 20, 10, 0)):
-    return Curriculum(CurriculumConfig(mode=mode, window=window, tolerance=tolerance), list(stages))
+    """The paper's literal rule."""
+    return Curriculum(CurriculumConfig(mode=mode, rule="paper", window=window, tolerance=tolerance), list(stages))
 
 
 def test_no_advance_before_the_window_is_full():
@@ -98,13 +100,13 @@ def test_curriculum_mode_uses_the_current_stage():
     assert {c.guide_step_for_episode(rng) for _ in range(20)} == {30}
 
 
-def test_random_mode_draws_only_guide_stages_covers_them_all_and_never_advances():
+def test_random_mode_draws_every_stage_including_the_explorer_alone_and_never_advances():
     c = make(mode="random", window=1, tolerance=1.0)
     rng = np.random.default_rng(0)
-    draws = [c.guide_step_for_episode(rng) for _ in range(300)]
-    assert set(draws) == {30, 20, 10}
-    counts = np.bincount([[30, 20, 10].index(h) for h in draws])
-    assert counts.min() > 60  # roughly uniform (100 expected each)
+    draws = [c.guide_step_for_episode(rng) for _ in range(400)]
+    assert set(draws) == {30, 20, 10, 0}
+    counts = np.bincount([[30, 20, 10, 0].index(h) for h in draws])
+    assert counts.min() > 70  # roughly uniform (100 expected each)
     assert not any(c.record_evaluation(v) for v in (1.0, 5.0, 9.0))
     assert c.stage == 0
 
@@ -139,3 +141,100 @@ def test_last_average_reports_the_average_that_triggered_an_advance():
     assert c.last_average is None
     assert c.record_evaluation(5.0)
     assert c.last_average == 4.0 and c.moving_average() is None  # the window restarted
+
+
+# ----- the paper rule's failures, and the guide rule on the same sequences ------------------
+
+def guide_rule(reference=None, window=3, guide_tolerance=0.2, stages=(8, 6, 4, 2, 0)):
+    config = CurriculumConfig(window=window, guide_tolerance=guide_tolerance, reference=reference)
+    return Curriculum(config, list(stages))
+
+
+def feed(c, values, explorer=None):
+    explorer = explorer or [None] * len(values)
+    return [c.record_evaluation(v, e) for v, e in zip(values, explorer)]
+
+
+def test_paper_rule_hands_over_on_zeros_and_the_guide_rule_does_not():
+    paper = Curriculum(CurriculumConfig(rule="paper", window=3), [8, 6, 4, 2, 0])
+    feed(paper, [0.0] * 12)
+    assert paper.stage == 4  # every full window of zeros passed: handed over at 0 % success
+    for reference in (None, 0.0, 0.9):
+        c = guide_rule(reference=reference)
+        feed(c, [0.0] * 30)
+        assert c.stage == 0
+
+
+def test_paper_rule_passes_stage_zero_on_its_first_window_and_the_guide_rule_waits_for_a_bar():
+    paper = Curriculum(CurriculumConfig(rule="paper", window=3), [8, 6, 4, 2, 0])
+    assert feed(paper, [0.3, 0.3, 0.3]) == [False, False, True]
+    c = guide_rule()  # no measured reference: the first full window sets it, without passing
+    assert feed(c, [0.8, 0.8, 0.8]) == [False, False, False]
+    assert c.reference == pytest.approx(0.8) and c.stage == 0
+    assert feed(c, [0.7, 0.7, 0.7]) == [False, False, True]  # 0.7 >= 0.8 - 0.2 * 0.8
+
+
+def test_paper_rule_stalls_after_a_lucky_window_and_the_guide_rule_does_not():
+    # A policy truly at ~0.7 measured with noise: one lucky window of 0.95 sets the paper's best.
+    rng = np.random.default_rng(0)
+    lucky = [0.95, 0.95, 0.95]
+    noisy = list(np.clip(rng.normal(0.7, 0.05, 60), 0, 1))
+    paper = Curriculum(CurriculumConfig(rule="paper", window=3), [8, 6, 4, 2, 0])
+    feed(paper, lucky + noisy)
+    assert paper.stage == 1  # stuck: 0.7 never comes within 5 % of 0.95
+    c = guide_rule(reference=0.8)
+    feed(c, lucky + noisy)
+    assert c.done
+
+
+def test_guide_rule_follows_a_real_climb_stage_by_stage():
+    c = guide_rule(reference=0.9)
+    # each stage first dips below the bar (0.72), then the explorer catches up
+    for stage in range(4):
+        assert feed(c, [0.5, 0.6, 0.6]) == [False, False, False]
+        assert any(feed(c, [0.8, 0.8, 0.8]))
+        assert c.stage == stage + 1
+    assert c.done and c.guide_step == 0
+    assert not any(feed(c, [1.0] * 6))  # nothing after the last stage
+
+
+def test_guide_rule_never_lowers_its_bar_on_noise():
+    c = guide_rule(reference=0.9)
+    feed(c, [0.2] * 9 + [1.0] * 3)
+    assert c.reference == 0.9 and c.threshold == pytest.approx(0.72)
+    assert c.stage == 1
+
+
+def test_guide_rule_jumps_to_the_explorer_alone_once_it_reaches_the_bar():
+    c = guide_rule(reference=0.9)
+    # the combined policy sits below the bar, but the explorer alone is already good enough
+    assert feed(c, [0.6] * 3, explorer=[0.8] * 3) == [False, False, True]
+    assert c.done and c.guide_step == 0
+    paper = Curriculum(CurriculumConfig(rule="paper", window=3), [8, 6, 4, 2, 0])
+    feed(paper, [0.6, 0.6, 0.6], explorer=[1.0] * 3)
+    assert paper.stage == 1  # the paper rule looks only at the combined policy
+
+
+def test_guide_rule_needs_the_average_above_the_floor():
+    c = Curriculum(CurriculumConfig(window=2, reference=0.1, guide_tolerance=1.0, floor=0.05), [4, 0])
+    assert not any(feed(c, [0.05, 0.05]))
+    assert any(feed(c, [0.1, 0.1]))
+
+
+def test_guide_rule_state_round_trips_through_json_with_its_reference():
+    c = guide_rule()
+    feed(c, [0.8, 0.8, 0.8, 0.7], explorer=[0.1, 0.2, 0.3, 0.4])  # the reference's window is cleared
+    state = json.loads(json.dumps(c.state_dict()))
+    restored = guide_rule()
+    restored.load_state_dict(state)
+    assert restored.reference == c.reference and list(restored.explorer_window) == [0.4]
+    assert feed(restored, [0.7, 0.7], [0.0, 0.0]) == feed(c, [0.7, 0.7], [0.0, 0.0])
+    with pytest.raises(ValueError, match="saved rule 'guide' != configured 'paper'"):
+        Curriculum(CurriculumConfig(rule="paper", window=3), [8, 6, 4, 2, 0]).load_state_dict(state)
+
+
+def test_bad_rule_settings_are_named():
+    for data, key in (({"rule": "best"}, "rule"), ({"guide_tolerance": 1.5}, "guide_tolerance"),
+                      ({"reference": float("nan")}, "reference")):
+        with pytest.raises(ConfigError, match=key):
+            from_mapping(CurriculumConfig, data, "cfg.yaml")

@@ -18,8 +18,9 @@ from jsrl_ros.step_clock import StepClock
 CLOCK = StepClock(0.1)
 
 
-def _manager(ros, state_file: Path, mode: str = "curriculum") -> CurriculumManager:
-    params = [Parameter("mode", value=mode), Parameter("h1", value=10.0), Parameter("n_stages", value=2),
+def _manager(ros, state_file: Path, mode: str = "curriculum", rule: str = "paper") -> CurriculumManager:
+    params = [Parameter("mode", value=mode), Parameter("rule", value=rule), Parameter("h1", value=10.0),
+              Parameter("n_stages", value=2),
               Parameter("window", value=2), Parameter("tolerance", value=0.1),
               Parameter("state_file", value=str(state_file))]
     return ros.add(CurriculumManager(context=ros.context, parameter_overrides=params))
@@ -48,16 +49,33 @@ def test_advances_latches_drops_malformed_and_resumes(ros, tmp_path: Path) -> No
     assert ros.spin_until(lambda: late == [5]), late
 
 
-def test_random_mode_publishes_every_guided_stage_as_choices(ros, tmp_path: Path) -> None:
+def test_random_mode_publishes_every_stage_as_choices(ros, tmp_path: Path) -> None:
     _manager(ros, tmp_path / "c.json", mode="random")
     choices: list[list[int]] = []
     ros.node("probe").create_subscription(Int32MultiArray, "jsrl/guide_step_choices",
                                           lambda m: choices.append(list(m.data)), LATCHED)
-    assert ros.spin_until(lambda: choices == [[10, 5]]), choices
+    assert ros.spin_until(lambda: choices == [[10, 5, 0]]), choices
+
+
+def test_guide_rule_never_hands_over_on_zeros_and_passes_at_the_guides_bar(ros, tmp_path: Path) -> None:
+    manager = _manager(ros, tmp_path / "c.json", rule="guide")  # reference unset: stage 0's first window
+    probe = ros.node("probe")
+    steps: list[int] = []
+    probe.create_subscription(Int32, "jsrl/guide_step", lambda m: steps.append(m.data), LATCHED)
+    evaluations = probe.create_publisher(Float64, "jsrl/evaluation", RELIABLE)
+    assert ros.spin_until(lambda: steps == [10] and evaluations.get_subscription_count() == 1)
+    for value in (0.9, 0.9, 0.0, 0.0, 0.0, 0.0):  # the bar is 0.9 - 0.2 * 0.9 = 0.72
+        evaluations.publish(Float64(data=value))
+    assert ros.spin_until(lambda: len(manager.curriculum.window) == 2 and manager.curriculum.window[0] == 0.0)
+    assert manager.curriculum.reference == 0.9 and steps == [10]
+    for value in (0.8, 0.8):
+        evaluations.publish(Float64(data=value))
+    assert ros.spin_until(lambda: steps == [10, 5]), steps
 
 
 def test_evaluation_episodes_from_summaries_are_averaged_into_evaluations(ros, tmp_path: Path) -> None:
-    params = [Parameter("h1", value=10.0), Parameter("n_stages", value=2), Parameter("window", value=1),
+    params = [Parameter("rule", value="paper"), Parameter("h1", value=10.0), Parameter("n_stages", value=2),
+              Parameter("window", value=1),
               Parameter("tolerance", value=0.0), Parameter("eval_episodes", value=2),
               Parameter("metric", value="success_rate")]
     manager = ros.add(CurriculumManager(context=ros.context, parameter_overrides=params))

@@ -33,7 +33,7 @@ def lock_config(tmp_path, **overrides):
         "env_id": "jsrl/CombinationLock-v0", "env_kwargs": {"horizon": HORIZON, "n_actions": 2, "seed": 3},
         "seed": 0, "total_env_steps": 400, "learner": "tabular_q", "learner_config": {"epsilon": 0.3},
         "guide": {"kind": "scripted", "target": "jsrl_learning.envs:make_lock_guide", "kwargs": {"p": 1.0}},
-        "curriculum": {"n_stages": HORIZON, "window": 1, "tolerance": 0.0, "h1_rollouts": 5},
+        "curriculum": {"rule": "paper", "n_stages": HORIZON, "window": 1, "tolerance": 0.0, "h1_rollouts": 5},
         "batch_size": 8, "eval_every": 20, "eval_episodes": 2, "out_dir": str(tmp_path / "run"),
     }
     for key, value in overrides.items():
@@ -80,12 +80,46 @@ def test_curriculum_advances_to_the_explorer_alone_which_then_solves_the_lock(tm
     assert recorder.values("curriculum/moving_average") and recorder.values("curriculum/best")
 
 
-def test_random_mode_draws_h_from_the_guide_stages_and_never_advances(tmp_path):
+def test_random_mode_draws_h_from_every_stage_and_never_advances(tmp_path):
     recorder = Recorder()
     trainer = JSRLTrainer(lock_config(tmp_path, curriculum={"mode": "random"}), callbacks=[recorder])
     trainer.train()
-    assert set(recorder.values("episode/guide_steps")) == {4, 3, 2, 1}
+    assert set(recorder.values("episode/guide_steps")) == {4, 3, 2, 1, 0}
     assert set(recorder.values("curriculum/stage")) == {0}
+
+
+def test_guide_rule_measures_the_guides_reference_and_reaches_the_explorer_alone(tmp_path):
+    recorder = Recorder()
+    config = lock_config(tmp_path, curriculum={"rule": "guide", "window": 2}, total_env_steps=600)
+    trainer = JSRLTrainer(config, callbacks=[recorder])
+    trainer.train()
+    assert recorder.values("curriculum/reference") == [1.0]  # the perfect guide, alone, on the eval env
+    assert trainer.curriculum.reference == 1.0 and trainer.curriculum.done
+    assert set(recorder.values("curriculum/threshold")) == {0.8}
+    assert recorder.values("eval/explorer_success_rate")[-1] == 1.0
+
+
+def test_h1_is_estimated_on_the_training_env_and_the_reference_on_the_evaluation_env(tmp_path, monkeypatch):
+    import jsrl_learning.trainer as trainer_module
+    seen = {}
+    real_estimate, real_evaluate = trainer_module.estimate_h1, trainer_module.evaluate
+    monkeypatch.setattr(trainer_module, "estimate_h1",
+                        lambda env, *a, **k: seen.setdefault("h1", env) and real_estimate(env, *a, **k))
+    monkeypatch.setattr(trainer_module, "evaluate",
+                        lambda env, *a, **k: seen.setdefault("reference", env) and real_evaluate(env, *a, **k))
+    trainer = JSRLTrainer(lock_config(tmp_path, curriculum={"rule": "guide"}))
+    trainer.prepare()
+    assert seen["h1"] is trainer.env and seen["reference"] is trainer.eval_env
+
+
+def test_timeouts_are_terminal_only_when_configured(tmp_path):
+    for terminal in (False, True):
+        config = lock_config(tmp_path, total_env_steps=40, max_episode_steps=2, timeouts_terminal=terminal,
+                             curriculum={"h1": 0})
+        trainer = JSRLTrainer(config)
+        trainer.train()
+        terminals = trainer.online.terminals[:len(trainer.online)].reshape(-1, 2)  # 2-step episodes (lock of 4)
+        assert (terminals[:, 0] == 0).all() and (terminals[:, 1] == float(terminal)).all()
 
 
 def test_evaluation_runs_every_eval_every_env_steps(tmp_path):

@@ -1,7 +1,9 @@
 """Curriculum manager node: owns JSRL's guide-step and publishes it latched.
 
-Thin adapter over :class:`jsrl_learning.curriculum.Curriculum`. Evaluations of the
-combined policy come in; the guide-step choices go out. The arbiter draws each episode's
+Thin adapter over :class:`jsrl_learning.curriculum.Curriculum` (``rule``: ``guide``, the
+robust default, or the paper's literal ``paper``; ``reference`` NaN lets stage 0's first
+full window set the guide's bar). Evaluations of the combined policy come in; the
+guide-step choices go out. The arbiter draws each episode's
 h uniformly from ``guide_step_choices`` — one element in curriculum mode, {H_1..H_n} in
 random mode — so both modes need one rule downstream. State is persisted after every
 evaluation, so a restarted graph resumes at the same stage.
@@ -37,12 +39,17 @@ class CurriculumManager(Node):
         super().__init__("curriculum_manager", **node_kwargs)
         params = {
             "mode": self.declare_parameter("mode", "curriculum").value,
+            "rule": self.declare_parameter("rule", "guide").value,
             "n_stages": self.declare_parameter("n_stages", 10).value,
             "window": self.declare_parameter("window", 3).value,
             "tolerance": self.declare_parameter("tolerance", 0.05).value,
+            "guide_tolerance": self.declare_parameter("guide_tolerance", 0.2).value,
+            "floor": self.declare_parameter("floor", 0.0).value,
             "h1": self.declare_parameter("h1", 15.0).value,
             "metric": self.declare_parameter("metric", "return").value,
         }
+        reference = self.declare_parameter("reference", math.nan).value  # NaN: set by stage 0's first window
+        params["reference"] = reference if math.isfinite(reference) else None
         state_file = self.declare_parameter("state_file", "").value
         eval_episodes = self.declare_parameter("eval_episodes", 5).value
         config = from_mapping(CurriculumConfig, params, f"{self.get_name()} parameters")
@@ -93,7 +100,8 @@ class CurriculumManager(Node):
     def record(self, value: float) -> None:
         if self.curriculum.record_evaluation(value):
             self.get_logger().info(f"advanced to stage {self.curriculum.stage}: "
-                                   f"guide_step={self.curriculum.guide_step} (best={self.curriculum.best:.3f})")
+                                   f"guide_step={self.curriculum.guide_step} (average {self.curriculum.last_average:.3f}, "
+                                   f"bar {self.curriculum.threshold:.3f})")
             self.publish_state()
         self.save_state()
 
