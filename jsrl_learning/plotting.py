@@ -106,13 +106,17 @@ class CurveStyle:
 
 def plot_methods(ax: plt.Axes, cell: Mapping[str, Any], style: CurveStyle) -> None:
     """Every method of a sweep's result cell in one panel: its policy alone against online env steps
-    (mean over seeds, the seeds' range shaded), the offline method flat (dashed), JSRL's combined
-    policy (guide, then explorer) dotted; each with its mean ± std over seeds in the legend."""
-    metric = style.metric
+    (mean over seeds, the seeds' min–max shaded), the offline method flat (dashed), JSRL's combined
+    policy (guide, then explorer) dotted; the legend gives each at the budget, mean ± std over seeds
+    (the combined one at each seed's final h)."""
+    metric, d = style.metric, style.decimals
+
+    def at_budget(entry: Mapping[str, Any], name: str) -> str:
+        return f"{entry[name]:.{d}f} ± {entry[name + '_std']:.{d}f}"
+
     for method, entry in cell["methods"].items():
         color, label = style.colors.get(method), style.labels.get(method, method)
-        text = (f"{label}: {entry[metric]:.{style.decimals}f} ± {entry[metric + '_std']:.{style.decimals}f} "
-                f"(n={len(entry[metric + '_per_seed'])})")
+        text = f"{label}: {at_budget(entry, metric)} (n={len(entry[metric + '_per_seed'])})"
         curve = entry["curve"]
         if method == style.offline:
             ax.axhline(entry[metric], color=color, linestyle="--", label=text)
@@ -123,8 +127,9 @@ def plot_methods(ax: plt.Axes, cell: Mapping[str, Any], style: CurveStyle) -> No
         ax.plot(curve["steps"], curve[metric], color=color, marker="o", markersize=style.markersize, label=text)
         ax.fill_between(curve["steps"], per_seed.min(axis=0), per_seed.max(axis=0), color=color, alpha=0.15)
         if method != style.unguided:
+            final = f" (final h: {at_budget(entry, 'combined_' + metric)})" if "combined_" + metric in entry else ""
             ax.plot(curve["steps"], curve["combined_" + metric], color=color, linestyle=":", alpha=0.8,
-                    label=f"{label}: guide + explorer")
+                    label=f"{label}: guide + explorer{final}")
 
 
 def _series(history: Sequence[Mapping[str, float]], key: str) -> tuple[list[float], list[float]]:

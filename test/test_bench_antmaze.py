@@ -45,6 +45,11 @@ def test_tiny_bench_writes_json_with_the_required_fields(tiny):
         entry = cell["methods"][method]
         assert entry["settings"]["online_steps"] == 80 and entry["curve"]["steps"] == [40, 80]
         assert entry["runs"][0]["env_steps"] >= 80 and entry["runs"][0]["updates"] > 0
+        (job,) = [j for j in written["jobs"] if j.get("method") == method]
+        assert entry["combined_score_per_seed"] == [100 * job["combined_success"]]
+        assert entry["final_guide_step_per_seed"] == [job["final_guide_step"]]
+        assert "steps_to_0.5" in entry and len(entry["steps_to_0.8_per_seed"]) == 1
+    assert cell["methods"]["iql"]["combined_score"] == cell["methods"]["iql"]["score"]  # h = 0 throughout
     assert cell["methods"]["iql"]["runs"][0]["stages"] == [0]  # the guide never acts
     assert cell["methods"]["iql"]["settings"]["normalize_obs"] == "the dataset's mean and std"
     h1 = cell["methods"]["iql_offline"]["runs"][0]["h1"]

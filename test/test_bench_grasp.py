@@ -22,6 +22,7 @@ TINY = {  # every cost cut to the bone: this checks the plumbing, not the result
     "stages": 2, "window": 1, "h1": 4, "workers": 1,
 }
 SETTINGS = ("task", "obs", "demos", "online_steps", "seeds")
+ONLINE = ("qtopt", "jsrl", "jsrl_random", "jsrl_demos")
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +32,11 @@ def tiny(tmp_path_factory):
 
 def test_tiny_bench_writes_json_with_the_required_fields(tiny):
     written = read_back(*tiny)
-    assert written["complete"] and written["jobs_done"] == 4
+    assert written["complete"] and written["jobs_done"] == 5 and written["format"] == 2
+    assert len(written["jobs"]) == 5 and written["jobs_reused"] == 0
     (cell,) = written["results"]
     assert (cell["task"], cell["obs"], cell["demos"]) == ("indiscriminate", "state", 2)
-    assert list(cell["methods"]) == ["bc", "qtopt", "jsrl", "jsrl_random"]
+    assert list(cell["methods"]) == ["bc", "qtopt", "jsrl", "jsrl_random", "jsrl_demos"]
     for method, entry in cell["methods"].items():
         assert 0.0 <= entry["success"] <= 1.0 and entry["success_std"] == 0.0  # one seed
         assert entry["success_per_seed"] == [entry["success"]] and entry["seeds"] == [3]
@@ -44,35 +46,55 @@ def test_tiny_bench_writes_json_with_the_required_fields(tiny):
         curve = entry["curve"]
         assert len(curve["steps"]) == len(curve["success"]) == len(curve["success_per_seed"][0])
     assert cell["methods"]["bc"]["settings"]["online_steps"] == 0
-    for method in ("qtopt", "jsrl", "jsrl_random"):
+    for method in ONLINE:
         entry = cell["methods"][method]
         assert entry["settings"]["online_steps"] == 40 and entry["curve"]["steps"] == [20, 40]
         assert entry["settings"]["qtopt"]["gamma"] == 0.9 and entry["settings"]["qtopt"]["hidden"] == [8]
+        assert entry["settings"]["updates_per_step"] == 1.0
         assert entry["runs"][0]["env_steps"] >= 40
-    assert cell["methods"]["qtopt"]["runs"][0]["stages"] == [0]  # the guide never acts
+        (job,) = [j for j in written["jobs"] if j.get("method") == method]
+        assert 0.0 <= job["combined_success"] <= 1.0 and job["final_guide_step"] in (4, 2, 0)
+        assert entry["combined_success_per_seed"] == [job["combined_success"]] and entry["combined_success_std"] == 0
+        assert entry["final_guide_step_per_seed"] == [job["final_guide_step"]]
+        for level in ("0.5", "0.8"):  # one seed: the mean curve is the seed's
+            assert entry[f"steps_to_{level}_per_seed"] == [entry[f"steps_to_{level}"]]
+            assert entry[f"steps_to_{level}"] in (None, 20, 40)
+        assert len(entry["curve"]["success_std"]) == 2 and len(entry["curve"]["combined_success_per_seed"][0]) == 2
+    qtopt = cell["methods"]["qtopt"]
+    assert qtopt["runs"][0]["stages"] == [0]  # the guide never acts: both scores are the explorer's
+    assert qtopt["final_guide_step_per_seed"] == [0] and qtopt["combined_success"] == qtopt["success"]
     assert cell["methods"]["jsrl"]["runs"][0]["stages"] == [4, 2, 0]
+    assert cell["methods"]["jsrl_demos"]["settings"]["demos_in_replay"] is True
+    assert cell["methods"]["jsrl"]["settings"]["demos_in_replay"] is False
     assert cell["demo_stats"]["3"]["demo_episodes"] == 2
 
 
 def test_table_and_plot(tiny, tmp_path):
     _, result = tiny
     table = format_table(result)
-    assert all(m in table for m in ("bc", "qtopt", "jsrl_random"))
+    assert all(m in table for m in ("bc", "qtopt", "jsrl_random", "jsrl_demos", "combined", "to 0.8"))
     (path,) = plot_grasp_bench(result, tmp_path / "grasp")
     assert path.name == "grasp_indiscriminate_state.png" and path.stat().st_size > 1000
 
 
 def test_methods_differ_only_in_guide_demos_and_curriculum(tmp_path):
-    cfg = from_mapping(GraspBenchConfig, {**TINY, "h1": None}, "tiny")
+    cfg = from_mapping(GraspBenchConfig, {**TINY, "h1": None, "qtopt_online_fraction": 0.6}, "tiny")
     cell = Cell("instance", "state", 20)
-    configs = {m: train_config(cfg, cell, 0, m, "demos", "bc.pt", tmp_path) for m in ("qtopt", "jsrl", "jsrl_random")}
-    qtopt, jsrl, jsrl_random = configs["qtopt"], configs["jsrl"], configs["jsrl_random"]
+    configs = {m: train_config(cfg, cell, 0, m, "demos", "bc.pt", tmp_path) for m in ONLINE}
+    qtopt, jsrl, jsrl_random, jsrl_demos = (configs[m] for m in ONLINE)
     assert qtopt.offline_dataset == "demos" and qtopt.offline_updates == 5 and qtopt.curriculum.h1 == 0
-    for run in (jsrl, jsrl_random):  # JSRL for grasping: BC guide, cold start, demos not in the replay
-        assert run.offline_dataset is None and run.offline_updates == 0 and not run.warm_start
+    for run in (jsrl, jsrl_random, jsrl_demos):  # JSRL for grasping: BC guide, cold start
         assert run.guide.kind == "bc" and run.curriculum.h1 is None and run.curriculum.window == 1
+        assert not run.warm_start
+    for run in (jsrl, jsrl_random):  # the paper's arms: demos not in the replay
+        assert run.offline_dataset is None and run.offline_updates == 0
+    # jsrl_demos: the demos exactly as the QT-Opt baseline has them, and jsrl's curriculum
+    assert (jsrl_demos.offline_dataset, jsrl_demos.offline_updates) == (qtopt.offline_dataset, qtopt.offline_updates)
+    assert jsrl_demos.curriculum == jsrl.curriculum
     assert (jsrl.curriculum.mode, jsrl_random.curriculum.mode) == ("curriculum", "random")
     for run in configs.values():
+        assert run.online_fraction == 0.6 and run.updates_per_step == qtopt.updates_per_step
+        assert (run.batch_size, run.total_env_steps, run.eval_every) == (8, 40, 20)
         assert run.env_kwargs["object_set"] == "train" and run.eval_env_kwargs == {"object_set": "test"}
         assert run.env_kwargs["task"] == "instance" and run.learner_config == configs["qtopt"].learner_config
         assert run.seed == qtopt.seed  # same env episodes and learner init across methods
@@ -140,8 +162,8 @@ def test_failed_online_runs_are_recorded_beside_the_finished_jobs(tmp_path, monk
 
     monkeypatch.setattr(grasp, "run_online", broken)
     result = run_grasp_bench(from_mapping(GraspBenchConfig, TINY, "tiny"), tmp_path / "r.json", tmp_path / "work")
-    assert not result["complete"] and result["jobs_done"] == 4
+    assert not result["complete"] and result["jobs_done"] == 5
     assert sorted((f["method"], f["error"]) for f in result["failed"]) == [
-        (m, f"RuntimeError: {m} diverged") for m in ("jsrl", "jsrl_random", "qtopt")]
+        (m, f"RuntimeError: {m} diverged") for m in sorted(ONLINE)]
     (cell,) = result["results"]
     assert list(cell["methods"]) == ["bc"]

@@ -15,7 +15,8 @@ H1 (the guide's mean steps to success) comes from the ``iql_offline`` scoring ro
 pre-trained policy never reaches the goal it is their mean length, i.e. the time limit (the
 guide then drives whole episodes until the curriculum hands over). The score is the paper's
 normalised score, 100 x the success rate of the policy alone (explorer, no guide steps) over
-``final_eval_episodes`` episodes with the same reset seeds for every method and seed; curves
+``final_eval_episodes`` episodes with the same reset seeds for every method and seed
+(``combined_score``: the guide for the curriculum's final h, then the explorer); curves
 are the trainer's evaluations every ``eval_every`` online steps (explorer alone, and the
 combined policy). IQL's rewards are shifted by ``iql.reward_shift`` (-1, D4RL) in the learner,
 and with ``normalize_obs`` every run's IQL standardises observations with the dataset's mean and
@@ -23,7 +24,7 @@ std (CORL's IQL does; without it, IQL took far more updates to walk: docs/antmaz
 
 One dataset per (maze, size) is shared by the seeds (the paper's seeds vary the learner, not
 D4RL's data). Jobs run in worker processes (``common.py``); the JSON is rewritten after every
-job. Settings come from a YAML (``config/antmaze_quick.yaml``, ``config/antmaze_full.yaml``),
+job, and a re-run on the same ``out`` with the same settings runs only the jobs it lacks. Settings come from a YAML (``config/antmaze_quick.yaml``, ``config/antmaze_full.yaml``),
 fixed a priori: see docs/antmaze_results.md.
 """
 from __future__ import annotations
@@ -39,8 +40,9 @@ import gymnasium as gym
 import numpy as np
 
 from jsrl_learning.antmaze_data import ANTMAZE_ENV_ID, ANTMAZE_MAZES, generate_antmaze_dataset
-from jsrl_learning.bench.common import (Job, derive_seed, failures, job_name, make_executor, mean_curves, online_run,
-                                        run_jobs, table_rows, write_json_atomic)
+from jsrl_learning.bench import common
+from jsrl_learning.bench.common import (Job, derive_seed, failures, job_name, online_entry, online_run, run_sweep,
+                                        spread, sweep_settings)
 from jsrl_learning.bench.config_checks import require_choices, require_positive_ints, require_seeds, require_sizes
 from jsrl_learning.buffers import Batch
 from jsrl_learning.checkpoint import save_checkpoint
@@ -212,21 +214,27 @@ def run_online(cfg: AntMazeBenchConfig, cell: Cell, seed: int, method: str, data
 # ----- the sweep -------------------------------------------------------------------------------
 
 
+def prepared_files(record: Mapping[str, Any]) -> list[str]:
+    """What a finished job leaves for later ones (a resumed sweep re-runs a job whose files are gone)."""
+    return {"dataset": [record.get("path")], "pretrain": [record.get("guide_path")]}.get(record["job"], [])
+
+
 def run_antmaze_bench(cfg: AntMazeBenchConfig, out: Path, work_dir: Path,
                       report: Callable[[dict[str, Any]], None] = lambda job: None,
-                      settings_extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                      settings_extra: Mapping[str, Any] | None = None, fresh: bool = False) -> dict[str, Any]:
     """Run every cell's jobs, rewriting ``out`` (JSON) after each; return the result.
 
     Cells run in config order, dataset sizes outermost, then mazes. A cell's dataset is
     generated first, then its seeds' pre-training, then their online runs; the next cell's
     dataset is queued once this cell's online runs are, so cells finish in order. A failed job
     is recorded (``failed`` in the JSON) and its follow-ups skipped; the sweep goes on.
+    If ``out`` holds this sweep already (same settings but seeds and workers; else a ConfigError),
+    its finished jobs are kept and not run again, unless ``fresh``.
     """
     cfg.validate("antmaze bench")
-    started = time.perf_counter()
     cells = [Cell(m, n) for n in cfg.dataset_sizes for m in cfg.mazes]
     online = [m for m in cfg.methods if m in ONLINE_METHODS]
-    jobs: list[dict[str, Any]] = []
+    settings = sweep_settings(cfg, settings_extra)
     waiting_seeds: dict[str, int] = {}
     datasets: dict[str, str] = {}
 
@@ -235,10 +243,7 @@ def run_antmaze_bench(cfg: AntMazeBenchConfig, out: Path, work_dir: Path,
             return []
         return [Job(make_dataset, (cfg, cells[index], work_dir), {"cell": asdict(cells[index]), "method": "dataset"})]
 
-    def on_done(job: dict[str, Any]) -> list[Job]:
-        jobs.append(job)
-        report(job)
-        write_json_atomic(out, summarize(cfg, cells, jobs, time.perf_counter() - started, settings_extra))
+    def follow_ups(job: dict[str, Any]) -> list[Job]:
         cell, ok = Cell(**job["cell"]), job["job"] != "failed"
         if job_name(job) == "dataset":
             if not ok:  # no data, no seeds to run: on to the next cell
@@ -257,15 +262,14 @@ def run_antmaze_bench(cfg: AntMazeBenchConfig, out: Path, work_dir: Path,
             return follow
         return []
 
-    run_jobs(make_executor(cfg.workers), dataset_job(0), on_done)
-    result = summarize(cfg, cells, jobs, time.perf_counter() - started, settings_extra)
-    write_json_atomic(out, result)
-    return result
+    return run_sweep("antmaze", out, settings, cfg.workers, dataset_job(0), follow_ups,
+                     lambda jobs, wall_s: summarize(cfg, cells, jobs, wall_s, settings), prepared_files, report, fresh)
 
 
 def summarize(cfg: AntMazeBenchConfig, cells: list[Cell], jobs: list[dict[str, Any]], wall_s: float,
-              settings_extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The result JSON: per cell and method, final score (mean, std over seeds), curves, settings."""
+              settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The result JSON but its job records: per cell and method, final score (mean, std over seeds),
+    curves, settings (``common.sweep_settings``)."""
     results = []
     for cell in cells:
         mine = [j for j in jobs if j["cell"] == asdict(cell)]
@@ -280,36 +284,24 @@ def summarize(cfg: AntMazeBenchConfig, cells: list[Cell], jobs: list[dict[str, A
             if runs:
                 methods[method] = _method_entry(cfg, cell, method, runs)
         results.append({"maze": cell.maze, "dataset_size": cell.dataset_size,
-                        "dataset": {k: v for k, v in dataset.items() if k not in ("job", "cell")},
+                        "dataset": {k: v for k, v in dataset.items() if k not in ("job", "cell", "finished_at")},
                         "methods": methods})
     per_cell = 1 + len(cfg.seeds) * (1 + sum(m in ONLINE_METHODS for m in cfg.methods))
     failed = failures(jobs)
-    return {"benchmark": "antmaze", "score": "100 x success rate of the policy alone",
-            "settings": {**asdict(cfg), **(settings_extra or {})},
+    return {"benchmark": "antmaze", "score": "100 x success rate of the policy alone", "settings": dict(settings),
             "complete": not failed and len(jobs) == len(cells) * per_cell, "jobs_done": len(jobs), "failed": failed,
             "wall_s": wall_s, "jobs_cpu_s": sum(j.get("cpu_s", 0.0) for j in jobs), "results": results}
 
 
 def _method_entry(cfg: AntMazeBenchConfig, cell: Cell, method: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    settings = method_settings(cfg, cell, method)
+    if method != "iql_offline":
+        return {**online_entry(runs, "score", 100.0, cfg.eval_every), "settings": settings}
     scores = [100.0 * r["success"] for r in runs]
-    entry: dict[str, Any] = {"score": float(np.mean(scores)), "score_std": float(np.std(scores)),
-                             "score_per_seed": scores, "seeds": [r["seed"] for r in runs],
-                             "settings": method_settings(cfg, cell, method)}
-    if method == "iql_offline":
-        entry["curve"] = {"steps": [0], "score": [entry["score"]], "score_per_seed": [[s] for s in scores]}
-        entry["runs"] = [{k: r[k] for k in ("seed", "h1", "h1_from_successes", "final_losses", "wall_s", "cpu_s")}
-                         for r in runs]
-        return entry
-    explorer = [[100.0 * v for v in r["curve"]["explorer_success"]] for r in runs]
-    combined = [[100.0 * v for v in r["curve"]["combined_success"]] for r in runs]
-    score, n = mean_curves(explorer)
-    entry["curve"] = {"steps": [(i + 1) * cfg.eval_every for i in range(n)], "score": score,
-                      "score_per_seed": [c[:n] for c in explorer], "combined_score": mean_curves(combined)[0],
-                      "guide_steps_per_seed": [[int(h) for h in r["curve"]["guide_steps"][:n]] for r in runs],
-                      "steps_per_seed": [r["curve"]["steps"][:n] for r in runs]}
-    entry["runs"] = [{k: r[k] for k in ("seed", "h1", "stages", "final_stage", "final_guide_step", "env_steps",
-                                         "episodes", "updates", "wall_s", "cpu_s")} for r in runs]
-    return entry
+    return {**spread("score", scores), "seeds": [r["seed"] for r in runs], "settings": settings,
+            "curve": {"steps": [0], "score": [float(np.mean(scores))], "score_per_seed": [[s] for s in scores]},
+            "runs": [{k: r[k] for k in ("seed", "h1", "h1_from_successes", "final_losses", "wall_s", "cpu_s")}
+                     for r in runs]}
 
 
 def method_settings(cfg: AntMazeBenchConfig, cell: Cell, method: str) -> dict[str, Any]:
@@ -335,9 +327,6 @@ def method_settings(cfg: AntMazeBenchConfig, cell: Cell, method: str) -> dict[st
 
 
 def format_table(result: Mapping[str, Any]) -> str:
-    """Final normalised score per cell and method: mean ± std over seeds, and the seeds' values."""
-    lines = [f"{'maze':<8}{'dataset':>8}  {'method':<13}{'score':>7}{'± std':>7}  per seed"]
-    for cell, method, entry, tail in table_rows(result, "score", "{:.0f}"):
-        lines.append(f"{cell['maze']:<8}{cell['dataset_size']:>8}  {method:<13}{entry['score']:>7.1f}"
-                     f"{entry['score_std']:>7.1f}  {tail}")
-    return "\n".join(lines)
+    """Normalised score per cell and method: the policy alone and the combined one at the final h
+    (mean ± std over seeds), steps to success 0.5 and 0.8, and the seeds' values (``common.format_table``)."""
+    return common.format_table(result, "score", [("maze", "maze", "<8"), ("dataset", "dataset_size", ">8")], 1)

@@ -1,7 +1,7 @@
 """Learning curves of the AntMaze benchmark: one PNG, one panel per (maze, dataset size).
 
 Each panel: normalised score (100 x success) of each method's policy alone against online env
-steps (mean over seeds, the seeds' range shaded); the offline-only IQL policy (JSRL's guide) is a
+steps (mean over seeds, the seeds' min–max shaded); the offline-only IQL policy (JSRL's guide) is a
 horizontal dashed line; JSRL's combined policy (guide for h steps, then explorer) is dotted.
 """
 from __future__ import annotations

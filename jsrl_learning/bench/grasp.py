@@ -9,16 +9,25 @@ Per task (indiscriminate, instance), observation mode and demo count N, for ever
    in its replay (a fixed share of every batch), no guide;
 4. ``jsrl``: QT-Opt from scratch (cold start) as JSRL's explorer behind the BC guide, with the
    curriculum; as in the paper for grasping, the demos are **not** in its replay;
-5. ``jsrl_random``: the same with JSRL-Random (h drawn per episode from the stages).
+5. ``jsrl_random``: the same with JSRL-Random (h drawn per episode from the stages);
+6. ``jsrl_demos``: ``jsrl`` (BC guide, curriculum, cold start) with the demos in its replay
+   exactly as ``qtopt`` has them: the same dataset, ``qtopt_offline_updates`` of pre-training on
+   it, then ``qtopt_online_fraction`` of every batch online. Not the paper's arm: it separates
+   what the guide adds from what the demos in the replay add, so that ``jsrl`` vs ``qtopt`` is not
+   read as guide vs no guide when the two also differ in data.
 
+Every online arm has the same learner, batch, ``updates_per_step``, budget and env episodes.
 Online runs train on the training objects and are evaluated on the held-out ones every
 ``eval_every`` env steps (``eval_env_kwargs``). A method's final ``success`` is its policy alone —
-the explorer with no guide steps for the RL methods, the cloned policy for BC — over
-``final_eval_episodes`` held-out episodes, the same episodes for every method and seed.
+the explorer with no guide steps for the RL methods (what is deployed), the cloned policy for
+BC — over ``final_eval_episodes`` held-out episodes, the same episodes for every method and seed;
+``combined_success`` scores, over the same episodes, the guide for the curriculum's final h then
+the explorer (for ``qtopt``, h = 0: the same policy).
 
 Jobs (one demo set + BC per seed, then one online run per method and seed) run in worker
 processes (``common.py``); the JSON is rewritten after every finished job, so a killed run
-keeps what it finished. Settings: ``grasp_config.py``; summary and table: ``grasp_report.py``;
+keeps what it finished, and a re-run on the same ``out`` with the same settings runs only the
+jobs it lacks. Settings: ``grasp_config.py``; summary and table: ``grasp_report.py``;
 plots: ``grasp_plot.py``.
 """
 from __future__ import annotations
@@ -33,9 +42,8 @@ from typing import Any, Callable, Mapping
 import gymnasium as gym
 import numpy as np
 
-from jsrl_learning.bench.common import (Job, derive_seed, job_name, make_executor, online_run, run_jobs,
-                                        write_json_atomic)
-from jsrl_learning.bench.grasp_config import ONLINE_METHODS, Cell, GraspBenchConfig
+from jsrl_learning.bench.common import Job, derive_seed, job_name, online_run, run_sweep, sweep_settings
+from jsrl_learning.bench.grasp_config import DEMOS_IN_REPLAY, ONLINE_METHODS, Cell, GraspBenchConfig
 from jsrl_learning.bench.grasp_report import summarize
 from jsrl_learning.curriculum import CurriculumConfig
 from jsrl_learning.datasets import load_dataset
@@ -84,18 +92,18 @@ def prepare_seed(cfg: GraspBenchConfig, cell: Cell, seed: int, work_dir: Path) -
 def train_config(cfg: GraspBenchConfig, cell: Cell, seed: int, method: str, dataset: str, bc_path: str,
                  out_dir: Path) -> TrainConfig:
     """The trainer's config for one online run: what makes the methods differ is all here."""
-    qtopt_baseline = method == "qtopt"
+    demos_in_replay = method in DEMOS_IN_REPLAY
     curriculum = CurriculumConfig(
         mode="random" if method == "jsrl_random" else "curriculum", n_stages=cfg.stages, window=cfg.window,
         tolerance=cfg.tolerance, metric="success_rate", h1_rollouts=cfg.h1_rollouts,
-        h1=0.0 if qtopt_baseline else cfg.h1)  # h1 = 0: a single stage h = 0, the guide never acts
+        h1=0.0 if method == "qtopt" else cfg.h1)  # h1 = 0: a single stage h = 0, the guide never acts
     return TrainConfig(
         env_id=GRASP_ENV_ID, env_kwargs=_env_kwargs(cfg, cell, "train"), eval_env_kwargs={"object_set": "test"},
         seed=derive_seed(seed, TRAIN_STREAM), total_env_steps=cfg.online_steps, learner="qtopt",
         learner_config={**cfg.qtopt, "seed": derive_seed(seed, LEARNER_STREAM) % 2**31},
         guide=GuideSpec(kind="bc", path=bc_path), curriculum=curriculum, warm_start=False,
-        offline_dataset=dataset if qtopt_baseline else None,
-        offline_updates=cfg.qtopt_offline_updates if qtopt_baseline else 0,
+        offline_dataset=dataset if demos_in_replay else None,
+        offline_updates=cfg.qtopt_offline_updates if demos_in_replay else 0,
         online_fraction=cfg.qtopt_online_fraction, updates_per_step=cfg.updates_per_step,
         batch_size=cfg.batch_size, online_capacity=cfg.online_capacity, eval_every=cfg.eval_every,
         eval_episodes=cfg.eval_episodes, checkpoint_every=0, out_dir=str(out_dir))
@@ -112,9 +120,14 @@ def run_online(cfg: GraspBenchConfig, cell: Cell, seed: int, method: str, datase
 # ----- the sweep -------------------------------------------------------------------------------
 
 
+def prepared_files(record: Mapping[str, Any]) -> list[str]:
+    """What a finished job leaves for later ones (a resumed sweep re-runs a preparation whose files are gone)."""
+    return [record["dataset"], record["bc_path"]] if record["job"] == "prepare" else []
+
+
 def run_grasp_bench(cfg: GraspBenchConfig, out: Path, work_dir: Path,
                     report: Callable[[dict[str, Any]], None] = lambda job: None,
-                    settings_extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                    settings_extra: Mapping[str, Any] | None = None, fresh: bool = False) -> dict[str, Any]:
     """Run every cell's jobs and rewrite ``out`` (JSON) after each finished one; return the result.
 
     Cells run in config order, demo counts outermost (all tasks with the first count first),
@@ -122,12 +135,13 @@ def run_grasp_bench(cfg: GraspBenchConfig, out: Path, work_dir: Path,
     when its seeds' demos and BC are ready, and the next cell's preparation after them, so
     an interrupted run has finished the first cells rather than a bit of every one. A failed
     job is recorded (``failed`` in the JSON) and its follow-ups skipped; the sweep goes on.
+    If ``out`` holds this sweep already (same settings but seeds and workers; else a ConfigError),
+    its finished jobs are kept and not run again, unless ``fresh``.
     """
     cfg.validate("grasp bench")
-    started = time.perf_counter()
     cells = [Cell(t, o, n) for n in cfg.demos for t in cfg.tasks for o in cfg.obs]
     online = [m for m in cfg.methods if m in ONLINE_METHODS]
-    jobs: list[dict[str, Any]] = []
+    settings = sweep_settings(cfg, settings_extra)
     waiting_seeds: dict[Cell, int] = {}
     next_cell = 0
 
@@ -141,10 +155,7 @@ def run_grasp_bench(cfg: GraspBenchConfig, out: Path, work_dir: Path,
         return [Job(prepare_seed, (cfg, cell, seed, work_dir), {"cell": asdict(cell), "seed": seed, "method": "prepare"})
                 for seed in cfg.seeds]
 
-    def on_done(job: dict[str, Any]) -> list[Job]:
-        jobs.append(job)
-        report(job)
-        write_json_atomic(out, summarize(cfg, cells, jobs, time.perf_counter() - started, settings_extra))
+    def follow_ups(job: dict[str, Any]) -> list[Job]:
         if job_name(job) != "prepare":
             return []
         cell, seed = Cell(**job["cell"]), job["seed"]
@@ -156,7 +167,5 @@ def run_grasp_bench(cfg: GraspBenchConfig, out: Path, work_dir: Path,
             follow += preparation()
         return follow
 
-    run_jobs(make_executor(cfg.workers), preparation(), on_done)
-    result = summarize(cfg, cells, jobs, time.perf_counter() - started, settings_extra)
-    write_json_atomic(out, result)
-    return result
+    return run_sweep("grasp", out, settings, cfg.workers, preparation(), follow_ups,
+                     lambda jobs, wall_s: summarize(cfg, cells, jobs, wall_s, settings), prepared_files, report, fresh)

@@ -15,8 +15,9 @@ from jsrl_learning.demos import GRASP_OBS, GRASP_TASKS
 from jsrl_learning.guides import BCConfig
 from jsrl_learning.learners.qtopt import QTOptConfig
 
-METHODS = ("bc", "qtopt", "jsrl", "jsrl_random")
-ONLINE_METHODS = ("qtopt", "jsrl", "jsrl_random")
+METHODS = ("bc", "qtopt", "jsrl", "jsrl_random", "jsrl_demos")
+ONLINE_METHODS = ("qtopt", "jsrl", "jsrl_random", "jsrl_demos")
+DEMOS_IN_REPLAY = ("qtopt", "jsrl_demos")  # pre-trained on the demos, which stay in the replay (grasp.py)
 BENCH_KEYS_IN_ENV = ("task", "obs_mode", "object_set")  # set by the bench, never by env_kwargs
 
 

@@ -1,7 +1,7 @@
 """Learning curves of the grasping benchmark: one PNG per task and observation mode.
 
 Each panel is one demo count: held-out success of each method's policy alone against online
-env steps (mean over seeds, the seeds' range shaded); BC, which never trains online, is a
+env steps (mean over seeds, the seeds' min–max shaded); BC, which never trains online, is a
 horizontal line; JSRL's combined policy (guide for h steps, then explorer) is dotted.
 """
 from __future__ import annotations
@@ -19,8 +19,9 @@ from jsrl_learning.plotting import CurveStyle, plot_methods, save_figure, title_
 STYLE = CurveStyle(
     metric="success", offline="bc", unguided="qtopt", decimals=2, markersize=2,
     labels={"bc": "BC", "qtopt": "QT-Opt (demos in replay)", "jsrl": "QT-Opt+JSRL (curriculum)",
-            "jsrl_random": "QT-Opt+JSRL (random)"},
-    colors={"bc": "tab:gray", "qtopt": "tab:blue", "jsrl": "tab:red", "jsrl_random": "tab:orange"})
+            "jsrl_random": "QT-Opt+JSRL (random)", "jsrl_demos": "QT-Opt+JSRL (curriculum, demos in replay)"},
+    colors={"bc": "tab:gray", "qtopt": "tab:blue", "jsrl": "tab:red", "jsrl_random": "tab:orange",
+            "jsrl_demos": "tab:purple"})
 
 
 def plot_grasp_bench(result: Mapping[str, Any], stem: Path) -> list[Path]:

@@ -2,8 +2,10 @@
 
     jsrl bench antmaze --quick --out results/antmaze_quick.json
 
-Settings come from ``config/antmaze_{quick,full}.yaml`` (or ``--config``); the JSON is rewritten
-after every finished job and the plot is written beside it (.png) at the end.
+Settings come from ``config/antmaze_{quick,full}.yaml`` (or ``--config``; ``--seeds`` and
+``--workers`` override theirs); the JSON is rewritten after every finished job and the plot is
+written beside it (.png) at the end. Running it again on the same ``--out`` with the same settings
+keeps every finished job and runs only the missing ones; ``--fresh`` starts over.
 """
 from __future__ import annotations
 
@@ -39,9 +41,11 @@ def run(args: argparse.Namespace) -> int:
             what = f"dataset: {job['episodes']} episodes, {job['successes']} reach the goal"
         else:
             what = f"{job.get('method', 'iql_offline'):<12} seed {job['seed']} score {100 * job['success']:.0f}"
+            if job.get("final_guide_step"):
+                what += f" (guide + explorer at final h {job['final_guide_step']}: {100 * job['combined_success']:.0f})"
         print(f"  {c['maze']}/{c['dataset_size']} {what}  ({job['wall_s']:.0f} s)", flush=True)
 
-    result = run_antmaze_bench(cfg, sweep.out, sweep.work_dir, report, sweep.settings_extra)
+    result = run_antmaze_bench(cfg, sweep.out, sweep.work_dir, report, sweep.settings_extra, sweep.fresh)
     plot = plot_antmaze_bench(result, sweep.out.with_suffix(".png"))
     print_result(result, sweep.out, format_table(result), f"plot: {plot}")
     return 0

@@ -1,6 +1,7 @@
 """What the ``jsrl bench`` commands share: a ``--out`` JSON path, and for the sweeps (grasp,
 antmaze) the skeleton around their bench: ``config/<bench>_{quick,full}.yaml`` or ``--config``,
-``--workers`` over it, a work dir beside the JSON, the closing table and totals."""
+``--workers`` and ``--seeds`` over it, ``--fresh`` (else an existing ``--out`` is resumed), a work
+dir beside the JSON, the closing table and totals."""
 from __future__ import annotations
 
 import argparse
@@ -8,12 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Generic, Mapping, Protocol, TypeVar
 
+from jsrl_learning.cli.arg_types import non_negative_int
 from jsrl_learning.config import ConfigError
-
 
 
 class SweepConfig(Protocol):
     workers: int
+    seeds: list[int]
 
     def validate(self, where: str) -> None: ...
 
@@ -36,17 +38,24 @@ def add_sweep_arguments(p: argparse.ArgumentParser, bench: str, quick: str, work
     p.add_argument("--config", help=f"bench YAML (default: config/{bench}_full.yaml, or {bench}_quick.yaml with --quick)")
     p.add_argument("--out", required=True, help=f"result JSON, rewritten after every finished job; {plots} beside it")
     p.add_argument("--workers", type=int, help="worker processes, one torch thread each (overrides the config)")
+    p.add_argument("--seeds", type=non_negative_int, nargs="+", metavar="SEED",
+                   help="bench seeds to run and summarise (overrides the config's seeds)")
     p.add_argument("--work-dir", help=f"{work} (default: <out without .json>_work)")
+    p.add_argument("--fresh", action="store_true",
+                   help="start over even if --out exists (by default a re-run with the same settings, but seeds "
+                        "and workers, keeps its finished jobs and runs only the missing ones)")
 
 
 @dataclass(frozen=True)
 class Sweep(Generic[Config]):
-    """A sweep ready to run: its settings (``--workers`` applied), where they came from, its output paths."""
+    """A sweep ready to run: its settings (``--workers``, ``--seeds`` applied), where they came from, its
+    output paths, and whether to start over (``--fresh``) rather than resume ``out``."""
 
     cfg: Config
     config_path: Path
     out: Path
     work_dir: Path
+    fresh: bool
 
     @property
     def settings_extra(self) -> dict[str, Any]:
@@ -55,7 +64,7 @@ class Sweep(Generic[Config]):
 
 
 def open_sweep(args: argparse.Namespace, bench: str, load_bench_config: Callable[[Path], Config]) -> Sweep[Config]:
-    """The sweep the arguments ask for; a bad ``--out``, config or ``--workers`` is a ConfigError naming it."""
+    """The sweep the arguments ask for; a bad ``--out``, config, ``--workers`` or ``--seeds`` is a ConfigError naming it."""
     from jsrl_learning.bench.common import default_config_path  # torch: only once a bench runs
 
     out = json_out(args.out)
@@ -64,13 +73,19 @@ def open_sweep(args: argparse.Namespace, bench: str, load_bench_config: Callable
     cfg = load_bench_config(config_path)
     if args.workers is not None:
         cfg.workers = args.workers
-        cfg.validate(f"{config_path} with --workers")
+    if args.seeds is not None:
+        cfg.seeds = list(args.seeds)
+    if args.workers is not None or args.seeds is not None:
+        cfg.validate(f"{config_path} with --workers/--seeds")
     out.parent.mkdir(parents=True, exist_ok=True)
     work_dir = Path(args.work_dir) if args.work_dir else out.with_name(out.stem + "_work")
-    return Sweep(cfg, config_path, out, work_dir)
+    return Sweep(cfg, config_path, out, work_dir, args.fresh)
 
 
 def print_result(result: Mapping[str, Any], out: Path, table: str, plots: str) -> None:
-    """The table, the sweep's wall clock and its jobs' CPU time, and where the results and ``plots`` are."""
+    """The table, the sweep's wall clock and its jobs' CPU time (reused jobs' included), how many jobs
+    an earlier run had finished, and where the results and ``plots`` are."""
     print(table)
-    print(f"wall clock {result['wall_s']:.0f} s, jobs' CPU {result['jobs_cpu_s']:.0f} s\nresults: {out}\n{plots}")
+    reused = f", {result['jobs_reused']} of the jobs kept from the earlier run" if result["jobs_reused"] else ""
+    print(f"wall clock {result['wall_s']:.0f} s, jobs' CPU {result['jobs_cpu_s']:.0f} s{reused}\n"
+          f"results: {out}\n{plots}")

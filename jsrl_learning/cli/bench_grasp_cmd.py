@@ -2,6 +2,10 @@
 
     jsrl bench grasp --quick --out results/grasp_quick.json
     jsrl bench grasp --config config/grasp_long.yaml --out results/grasp_long.json
+    jsrl bench grasp --quick --seeds 5 6 7 8 9 --out results/grasp_quick_more.json
+
+Running it again on the same ``--out`` with the same settings (seeds and workers may differ) keeps
+every finished job and runs only the missing ones; ``--fresh`` starts over.
 """
 from __future__ import annotations
 
@@ -34,10 +38,12 @@ def run(args: argparse.Namespace) -> int:
         if job["job"] == "failed":
             print(f"  {c['task']}/{c['obs']}/{c['demos']} seed {job['seed']} {what:<12} FAILED: {job['error']}", flush=True)
             return
-        print(f"  {c['task']}/{c['obs']}/{c['demos']} seed {job['seed']} {what:<12} success {job['success']:.2f}  "
-              f"({job['wall_s']:.0f} s, {job['cpu_s']:.0f} CPU s)", flush=True)
+        combined = (f" (guide + explorer at final h {job['final_guide_step']}: {job['combined_success']:.2f})"
+                    if job.get("final_guide_step") else "")
+        print(f"  {c['task']}/{c['obs']}/{c['demos']} seed {job['seed']} {what:<12} success {job['success']:.2f}"
+              f"{combined}  ({job['wall_s']:.0f} s, {job['cpu_s']:.0f} CPU s)", flush=True)
 
-    result = run_grasp_bench(cfg, sweep.out, sweep.work_dir, report, sweep.settings_extra)
+    result = run_grasp_bench(cfg, sweep.out, sweep.work_dir, report, sweep.settings_extra, sweep.fresh)
     plots = plot_grasp_bench(result, sweep.out.with_suffix(""))
     print_result(result, sweep.out, format_table(result), f"plots: {', '.join(map(str, plots))}")
     return 0
