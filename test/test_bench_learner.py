@@ -48,9 +48,10 @@ def test_reference_iql_computes_the_same_losses_from_the_same_weights():
         assert_metrics_close(learner.update(batch), reference.update(batch))
 
 
+@pytest.mark.parametrize("maths", [{}, {"q_output": "linear"}, {"close_dim": 1}], ids=["sigmoid", "linear", "close"])
 @pytest.mark.parametrize("obs_space", [OBS, IMAGE_OBS], ids=["state", "image"])
-def test_reference_qtopt_computes_the_same_losses_from_the_same_weights(obs_space):
-    learner = QTOptLearner(QTOptConfig(hidden=[16, 16], lr=1e-2), obs_space, ACT)
+def test_reference_qtopt_computes_the_same_losses_from_the_same_weights(obs_space, maths):
+    learner = QTOptLearner(QTOptConfig(hidden=[16, 16], lr=1e-2, **maths), obs_space, ACT)
     reference = ReferenceQTOpt.from_learner(learner)
     for step in range(3):
         batch = random_batch(n=8, seed=step, obs_space=obs_space)

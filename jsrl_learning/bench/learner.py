@@ -76,7 +76,11 @@ class LearnerBenchSettings:
     round_seconds: float = 1.5
 
 
-FULL = LearnerBenchSettings(qtopt_batch_sizes=[256, 64])
+# QT-Opt as the grasp bench runs it (config/grasp_*.yaml): smaller critic, one-pass target search, close branch.
+GRASP_BENCH_QTOPT = {"hidden": [128, 128], "target_cem": {"n_samples": 16, "n_iters": 1, "n_elites": 1},
+                     "close_dim": 4}
+FULL = LearnerBenchSettings(qtopt_batch_sizes=[256, 128, 64],
+                            qtopt_variants={"default": {}, "grasp_bench": GRASP_BENCH_QTOPT})
 QUICK = LearnerBenchSettings(qtopt_obs=["state"], rounds=3, round_seconds=1.0)
 
 

@@ -134,6 +134,9 @@ class ReferenceQTOpt:
         self.optimizer = torch.optim.Adam([*encoder.parameters(), *self.q1.parameters(),
                                            *self.q2.parameters()], lr=config.lr)
         self.unit_low, self.unit_high = -torch.ones(act_dim), torch.ones(act_dim)
+        self.move_high = self.unit_high.clone()
+        if config.close_dim is not None:
+            self.move_high[config.close_dim] = -1.0
 
     @classmethod
     def from_learner(cls, learner: QTOptLearner) -> "ReferenceQTOpt":
@@ -158,17 +161,31 @@ class ReferenceQTOpt:
         cfg = self.config
         cem = cfg.target_cem or cfg.cem
         obs, actions, rewards, next_obs, terminals = batch_tensors(batch, self.scaler)
+        close = None
+        if cfg.close_dim is not None:  # closes are one canonical action: 0 everywhere, +1 at close_dim
+            close = torch.zeros_like(self.unit_low)
+            close[cfg.close_dim] = 1.0
+            actions = torch.where(actions[:, cfg.close_dim:cfg.close_dim + 1] > 0, close, actions)
         with torch.no_grad():
             features = self.encoder_target(next_obs)
-            next_actions, _ = cem_maximize(lambda a: self._score(self.q1_target, features, a), features.shape[0],
-                                           self.unit_low, self.unit_high, cem.n_samples, cem.n_iters,
-                                           cem.n_elites, self.generator)
+            next_actions, best = cem_maximize(lambda a: self._score(self.q1_target, features, a), features.shape[0],
+                                              self.unit_low, self.move_high, cem.n_samples, cem.n_iters,
+                                              cem.n_elites, self.generator)
+            if close is not None:
+                closes = close.expand(features.shape[0], 1, -1)
+                better = self._score(self.q1_target, features, closes)[:, 0] > best
+                next_actions = torch.where(better.unsqueeze(1), closes[:, 0], next_actions)
             next_in = torch.cat([features, next_actions], dim=1)
             next_q = torch.min(self.q1_target(next_in), self.q2_target(next_in)).squeeze(-1)
-            target = rewards + cfg.gamma * (1.0 - terminals) * next_q
+            if cfg.q_output == "sigmoid":
+                target = (rewards + cfg.gamma * (1.0 - terminals) * next_q.sigmoid()).clamp(0.0, 1.0)
+            else:
+                target = rewards + cfg.gamma * (1.0 - terminals) * next_q
         critic_in = torch.cat([self.encoder(obs), actions], dim=1)
         q1, q2 = self.q1(critic_in).squeeze(-1), self.q2(critic_in).squeeze(-1)
-        q_loss = (nn.functional.mse_loss(q1, target) + nn.functional.mse_loss(q2, target)) / 2
+        loss = (nn.functional.binary_cross_entropy_with_logits if cfg.q_output == "sigmoid"
+                else nn.functional.mse_loss)
+        q_loss = (loss(q1, target) + loss(q2, target)) / 2
         self.optimizer.zero_grad()
         q_loss.backward()
         self.optimizer.step()

@@ -51,6 +51,27 @@ def _run_lock(args: argparse.Namespace) -> int:
     return 0
 
 
+def _argmax_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", required=True, help="a QT-Opt run's checkpoint.pt (jsrl train, or a bench run's)")
+    p.add_argument("--states", type=int, default=1024, help="replayed next states to search (default 1024)")
+    p.add_argument("--out", required=True, help="result JSON")
+
+
+def _run_argmax(args: argparse.Namespace) -> int:
+    from jsrl_learning.bench.argmax_bias import measure_argmax_bias
+
+    out = json_out(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result = measure_argmax_bias(args.checkpoint, args.states)
+    out.write_text(json.dumps(result, indent=1, allow_nan=False) + "\n")
+    print(f"max_a Q'(s', a) over {result['n_states']} next states; strong search mean {result['strong_mean_value']:.4f}")
+    for name, row in result["searches"].items():
+        print(f"  {name:<12} shortfall mean {row['mean_shortfall']:.4f}  p90 {row['p90_shortfall']:.4f}  "
+              f"max {row['max_shortfall']:.4f}  ({row['ms_per_state']:.3f} ms/state)")
+    print(f"results: {out}")
+    return 0
+
+
 #: entry-point group of benchmarks outside the core (``name = module:BENCH``; setup.py)
 PLUGIN_GROUP = "jsrl.benches"
 
@@ -60,6 +81,8 @@ BENCHES: dict[str, Bench] = {
     "grasp": Bench(bench_grasp_cmd.HELP, bench_grasp_cmd.add_arguments, bench_grasp_cmd.run),
     "antmaze": Bench(bench_antmaze_cmd.HELP, bench_antmaze_cmd.add_arguments, bench_antmaze_cmd.run),
     "learner": Bench(bench_learner_cmd.HELP, bench_learner_cmd.add_arguments, bench_learner_cmd.run),
+    "argmax": Bench("QT-Opt's target argmax: how far cheap CEM searches fall short of a strong one",
+                    _argmax_arguments, _run_argmax),
 }
 
 

@@ -12,6 +12,7 @@ the untrained, cold-start explorer), so the arbiter has an explorer at once.
 ``max_updates_per_step`` > 0 caps training at that many updates per ingested env step (the
 trainer's ``updates_per_step``); 0 trains as fast as it can (QT-Opt's asynchronous trainers).
 Evaluation episodes measure the policy and are not trained on (``train_on_evaluation``).
+``timeouts_terminal``: a time-out ends bootstrapping (for envs whose observation holds the time).
 """
 from __future__ import annotations
 
@@ -60,6 +61,7 @@ class LearnerNode(Node):
         offline_dataset = self.declare_parameter("offline_dataset", "").value
         online_fraction = self.declare_parameter("online_fraction", 0.75).value
         self.train_on_evaluation = self.declare_parameter("train_on_evaluation", False).value
+        self.timeouts_terminal = self.declare_parameter("timeouts_terminal", False).value
         seed = self.declare_parameter("seed", 0).value
         require(self.learner_name in LEARNERS, where, f"learner must be one of {LEARNERS}, got {self.learner_name!r}")
         require(self.checkpoint_every > 0, where, f"checkpoint_every must be > 0 updates, got {self.checkpoint_every}")
@@ -81,7 +83,8 @@ class LearnerNode(Node):
                            "learner": self.learner_name,
                            "learner_config": self.learner_config, "batch_size": batch_size,
                            "online_capacity": capacity, "max_updates_per_step": self.max_updates_per_step,
-                           "offline_dataset": offline_dataset, "seed": seed}
+                           "offline_dataset": offline_dataset, "seed": seed,
+                           "timeouts_terminal": self.timeouts_terminal}
 
         self.dropped = self.skipped = self.episodes = self.env_steps = self.checkpoints = 0
         self.metrics: dict[str, float] = {}
@@ -144,7 +147,7 @@ class LearnerNode(Node):
             if recorded.meta.evaluation and not self.train_on_evaluation:
                 self.skipped += 1
             else:
-                self.learning.add(recorded.episode.to_batch())
+                self.learning.add(recorded.episode.to_batch(self.timeouts_terminal))
                 self.episodes += 1
                 self.env_steps += recorded.meta.length
         except (EpisodeBagError, ValueError, OSError) as exc:  # ValueError: shapes that do not fit the replay
