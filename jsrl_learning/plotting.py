@@ -137,16 +137,19 @@ def _series(history: Sequence[Mapping[str, float]], key: str) -> tuple[list[floa
     return [r[0] for r in rows], [r[1] for r in rows]
 
 
-def title_and_legend_below(fig: plt.Figure, ax: plt.Axes, title: str, columns: int = 2) -> None:
-    """Suptitle, and ``ax``'s legend under the panels with room kept for all its rows (long
-    method labels in three columns ran off the figure's sides)."""
+def title_and_legend_below(fig: plt.Figure, ax: plt.Axes, title: str) -> None:
+    """Suptitle, and ``ax``'s legend under the panels, the figure made taller by the legend's rows
+    (long method labels ran off the figure's sides in three columns, and in two under one panel):
+    two columns from 13 inches of width, else one."""
     handles, labels = ax.get_legend_handles_labels()
+    columns = 2 if fig.get_figwidth() >= 13 else 1
     rows = -(-len(labels) // columns)
+    legend_inches = 0.2 + 0.17 * rows  # 8-pt rows
+    fig.set_figheight(fig.get_figheight() + legend_inches)  # the panels keep their height
     if handles:
         fig.legend(handles, labels, loc="lower center", ncol=columns, fontsize=8)
-    legend_height = (0.2 + 0.17 * rows) / fig.get_figheight()  # inches of 8-pt rows, over figure inches
     fig.suptitle(title)
-    fig.tight_layout(rect=(0, legend_height, 1, 0.95))
+    fig.tight_layout(rect=(0, legend_inches / fig.get_figheight(), 1, 0.95))
 
 
 def save_figure(fig: plt.Figure, path: str | Path) -> Path:

@@ -9,7 +9,7 @@ from jsrl_learning.bench.antmaze_plot import plot_antmaze_bench
 from jsrl_learning.bench.common import default_config_path
 from jsrl_learning.cli.main import main
 from jsrl_learning.config import ConfigError, from_mapping
-from bench_helpers import read_back, run_cli, run_tiny
+from bench_helpers import by_job, read_back, rerun_without, run_cli, run_tiny
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 TINY = {  # every cost cut to the bone (40-step episodes): this checks the plumbing, not the result
@@ -113,3 +113,19 @@ def test_a_failed_job_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch, c
     assert [(f["cell"]["dataset_size"], f["method"], f["error"]) for f in result["failed"]] == [
         (60, "dataset", "ValueError: no data for umaze-60"), (80, "dataset", "ValueError: no data for umaze-80")]
     assert "umaze/80 dataset FAILED: ValueError: no data for umaze-80" in capsys.readouterr().out
+
+
+def test_a_rerun_keeps_the_finished_jobs_and_runs_only_the_missing_one(tiny, tmp_path, monkeypatch):
+    out, _ = tiny
+    cfg = from_mapping(AntMazeBenchConfig, TINY, "tiny")
+    before, after, ran = rerun_without(antmaze, run_antmaze_bench, cfg, out, tmp_path, "jsrl_random", monkeypatch,
+                                       ("make_dataset", "pretrain", "run_online"))
+    assert ran == ["jsrl_random"] and after["complete"] and after["jobs_reused"] == 4
+    old, new = by_job(before["jobs"]), by_job(after["jobs"])
+    assert [key[2] for key in old if old[key] != new[key]] == ["jsrl_random"]
+
+
+def test_cli_seeds_override_the_config(tmp_path):
+    result = run_cli("antmaze", {**TINY, "methods": ["iql_offline"]}, tmp_path, "--seeds", "5", "6")
+    assert result["complete"] and result["settings"]["seeds"] == [5, 6]
+    assert result["results"][0]["methods"]["iql_offline"]["seeds"] == [5, 6]

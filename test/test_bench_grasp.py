@@ -10,7 +10,7 @@ from jsrl_learning.bench.grasp_report import format_table
 from jsrl_learning.bench.grasp_plot import plot_grasp_bench
 from jsrl_learning.cli.main import main
 from jsrl_learning.config import ConfigError, from_mapping
-from bench_helpers import read_back, run_cli, run_tiny
+from bench_helpers import by_job, read_back, rerun_without, run_cli, run_tiny
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 TINY = {  # every cost cut to the bone: this checks the plumbing, not the result
@@ -167,3 +167,39 @@ def test_failed_online_runs_are_recorded_beside_the_finished_jobs(tmp_path, monk
         (m, f"RuntimeError: {m} diverged") for m in sorted(ONLINE)]
     (cell,) = result["results"]
     assert list(cell["methods"]) == ["bc"]
+
+
+def test_a_rerun_keeps_the_finished_jobs_and_runs_only_the_missing_one(tiny, tmp_path, monkeypatch):
+    out, _ = tiny
+    cfg = from_mapping(GraspBenchConfig, TINY, "tiny")
+    before, after, ran = rerun_without(grasp, run_grasp_bench, cfg, out, tmp_path, "jsrl", monkeypatch,
+                                       ("prepare_seed", "run_online"))
+    assert ran == ["jsrl"]  # demos + BC still on disk: not prepared again
+    assert after["complete"] and after["jobs_done"] == 5 and after["jobs_reused"] == 4
+    old, new = by_job(before["jobs"]), by_job(after["jobs"])
+    assert old.keys() == new.keys()
+    changed = [key for key in old if old[key] != new[key]]
+    assert [key[2] for key in changed] == ["jsrl"]  # the others kept as they were (same clocks, same time stamp)
+    (cell_before,), (cell_after,) = before["results"], after["results"]
+    for method in ("bc", "qtopt", "jsrl_random", "jsrl_demos"):
+        assert cell_after["methods"][method] == cell_before["methods"][method]
+
+
+def test_cli_resumes_refuses_other_settings_and_starts_over_with_fresh(tmp_path, capsys):
+    settings = {**TINY, "methods": ["bc"]}
+    first = run_cli("grasp", settings, tmp_path)
+    assert first["complete"] and first["jobs_done"] == 1
+    again = run_cli("grasp", {**settings, "workers": 2}, tmp_path)  # workers may differ
+    assert again["jobs_reused"] == 1 and again["jobs"] == first["jobs"]
+    assert "1 of the jobs kept from the earlier run" in capsys.readouterr().out
+    run_cli("grasp", {**settings, "demo_noise": 0.1, "window": 2}, tmp_path, code=2)
+    err = capsys.readouterr().err
+    assert "r.json: holds a sweep with other settings (demo_noise, window differ)" in err and "--fresh" in err
+    fresh = run_cli("grasp", {**settings, "demo_noise": 0.1}, tmp_path, "--fresh")
+    assert fresh["jobs_reused"] == 0 and fresh["settings"]["demo_noise"] == 0.1
+    more = run_cli("grasp", {**settings, "demo_noise": 0.1}, tmp_path, "--seeds", "4", "3")
+    assert more["settings"]["seeds"] == [4, 3] and more["jobs_reused"] == 1 and len(more["jobs"]) == 2
+    assert more["results"][0]["methods"]["bc"]["seeds"] == [4, 3]
+    (tmp_path / "dup").mkdir()
+    assert run_cli("grasp", settings, tmp_path / "dup", "--seeds", "1", "1", code=2) is None
+    assert "seeds" in capsys.readouterr().err

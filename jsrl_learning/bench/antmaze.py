@@ -141,7 +141,9 @@ def make_dataset(cfg: AntMazeBenchConfig, cell: Cell, work_dir: Path) -> dict[st
     shutil.rmtree(root, ignore_errors=True)
     record = generate_antmaze_dataset(cell.maze, cell.dataset_size, cfg.dataset_noise,
                                       f"jsrl/antmaze/bench-{cell.name}-v0", cfg.dataset_seed, root, cfg.env_kwargs)
-    return {"job": "dataset", "cell": asdict(cell), **record.to_json()}
+    data = record.to_json()
+    data["dataset_seed"] = data.pop("seed")  # a record's "seed" is a bench seed (what resuming keys jobs by)
+    return {"job": "dataset", "cell": asdict(cell), **data}
 
 
 def _learner_config(cfg: AntMazeBenchConfig, seed: int, obs_stats: Mapping[str, list[float]]) -> dict[str, Any]:

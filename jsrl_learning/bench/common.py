@@ -217,7 +217,8 @@ def run_jobs(executor: Executor, first: Iterable[Job], on_done: Callable[[dict[s
 
 
 def job_key(cell: Mapping[str, Any], seed: int | None, name: str) -> str:
-    """What identifies a job across runs of a sweep: its cell, seed (none for a cell's dataset) and name."""
+    """What identifies a job across runs of a sweep: its cell, bench seed (none for a cell's dataset) and
+    name. A record's ``seed`` must therefore be its bench seed, and only per-seed jobs may have one."""
     return json.dumps([cell, seed, name], sort_keys=True)
 
 
@@ -381,7 +382,7 @@ def format_table(result: Mapping[str, Any], metric: str, cell_columns: Sequence[
     """One row per cell and method: the ``cell_columns`` (title, cell key, format spec), the policy alone
     at the budget and the combined policy at the final h (mean ± std over seeds), each seed's final h,
     the env steps to each ``THRESHOLDS`` success (seed-mean curve; "-": never) and the seeds' values."""
-    width = 2 * (decimals + 5) + 3
+    width = 2 * (decimals + 4) + 3  # "mean ± std" of values up to 100
 
     def pm(entry: Mapping[str, Any], name: str) -> str:
         return f"{entry[name]:.{decimals}f} ± {entry[name + '_std']:.{decimals}f}" if name in entry else "-"
