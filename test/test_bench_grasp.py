@@ -125,15 +125,17 @@ def test_cli_names_a_bad_config_file_and_key(tmp_path, capsys):
 
 
 def test_shipped_configs_are_valid_and_share_one_learner():
-    quick, full = (load_bench_config(default_config_path(f"grasp_{name}.yaml")) for name in ("quick", "full"))
-    long, bc = (load_bench_config(default_config_path(f"grasp_{name}.yaml")) for name in ("long", "bc"))
+    quick, mid, full, bc = (load_bench_config(default_config_path(f"grasp_{name}.yaml"))
+                            for name in ("quick", "50k", "full", "bc"))
     assert quick.obs == ["state"] and quick.demos == [20] and len(quick.seeds) >= 3 and quick.workers == 2
-    assert quick.online_steps < long.online_steps < full.online_steps == 100_000
+    assert quick.online_steps < mid.online_steps == 50_000 < full.online_steps == 100_000
+    assert len(mid.seeds) >= 5 and {"qtopt", "jsrl", "jsrl_demos", "bc"} <= set(mid.methods)
     assert bc.methods == ["bc"] and bc.obs == ["state", "image"]
     assert quick.qtopt["gamma"] == 0.9 and quick.qtopt["cem"] == {"n_samples": 64, "n_iters": 2, "n_elites": 6}
-    for cfg in (long, full):  # only the budget differs from the quick run
-        for key in ("qtopt", "bc", "batch_size", "updates_per_step", "stages", "window", "tolerance",
-                    "qtopt_online_fraction", "methods", "env_kwargs", "demo_noise"):
+    assert quick.qtopt["close_dim"] == 4 and quick.timeouts_terminal and quick.rule == "guide"
+    for cfg in (mid, full):  # only the budget and the evaluations differ from the quick run
+        for key in ("qtopt", "bc", "batch_size", "updates_per_step", "stages", "window", "tolerance", "rule",
+                    "guide_tolerance", "timeouts_terminal", "qtopt_online_fraction", "env_kwargs", "demo_noise"):
             assert getattr(cfg, key) == getattr(quick, key), key
     assert bc.bc == quick.bc
     instance = load_bench_config(default_config_path("grasp_instance_quick.yaml"))

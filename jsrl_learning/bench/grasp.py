@@ -94,8 +94,9 @@ def train_config(cfg: GraspBenchConfig, cell: Cell, seed: int, method: str, data
     """The trainer's config for one online run: what makes the methods differ is all here."""
     demos_in_replay = method in DEMOS_IN_REPLAY
     curriculum = CurriculumConfig(
-        mode="random" if method == "jsrl_random" else "curriculum", n_stages=cfg.stages, window=cfg.window,
-        tolerance=cfg.tolerance, metric="success_rate", h1_rollouts=cfg.h1_rollouts,
+        mode="random" if method == "jsrl_random" else "curriculum", rule=cfg.rule, n_stages=cfg.stages,
+        window=cfg.window, tolerance=cfg.tolerance, guide_tolerance=cfg.guide_tolerance, metric="success_rate",
+        h1_rollouts=cfg.h1_rollouts,
         h1=0.0 if method == "qtopt" else cfg.h1)  # h1 = 0: a single stage h = 0, the guide never acts
     return TrainConfig(
         env_id=GRASP_ENV_ID, env_kwargs=_env_kwargs(cfg, cell, "train"), eval_env_kwargs={"object_set": "test"},
@@ -106,7 +107,8 @@ def train_config(cfg: GraspBenchConfig, cell: Cell, seed: int, method: str, data
         offline_updates=cfg.qtopt_offline_updates if demos_in_replay else 0,
         online_fraction=cfg.qtopt_online_fraction, updates_per_step=cfg.updates_per_step,
         batch_size=cfg.batch_size, online_capacity=cfg.online_capacity, eval_every=cfg.eval_every,
-        eval_episodes=cfg.eval_episodes, checkpoint_every=0, out_dir=str(out_dir))
+        eval_episodes=cfg.eval_episodes, checkpoint_every=0, timeouts_terminal=cfg.timeouts_terminal,
+        out_dir=str(out_dir))
 
 
 def run_online(cfg: GraspBenchConfig, cell: Cell, seed: int, method: str, dataset: str, bc_path: str,

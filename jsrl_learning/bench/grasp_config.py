@@ -11,6 +11,7 @@ from typing import Any
 
 from jsrl_learning.bench.config_checks import require_choices, require_positive_ints, require_seeds, require_sizes
 from jsrl_learning.config import from_mapping, read_yaml, require
+from jsrl_learning.curriculum import CurriculumConfig
 from jsrl_learning.demos import GRASP_OBS, GRASP_TASKS
 from jsrl_learning.guides import BCConfig
 from jsrl_learning.learners.qtopt import QTOptConfig
@@ -26,7 +27,9 @@ class GraspBenchConfig:
     """One sweep. ``qtopt`` is the QT-Opt learner config (``QTOptConfig`` keys; its seed is set per run).
 
     ``h1``: JSRL's first guide-step; null (the paper's choice) estimates it per run as the BC
-    guide's mean steps to success over ``h1_rollouts`` held-out rollouts.
+    guide's mean steps to success over ``h1_rollouts`` rollouts on the training objects.
+    ``rule``, ``tolerance``, ``guide_tolerance``: the curriculum's advance rule (``CurriculumConfig``).
+    ``timeouts_terminal``: the grasp state holds step / max_steps, so a time-out has no future.
     """
 
     tasks: list[str]
@@ -47,8 +50,11 @@ class GraspBenchConfig:
     bc: BCConfig = field(default_factory=BCConfig)
     stages: int = 5
     window: int = 3
+    rule: str = "guide"
     tolerance: float = 0.05
+    guide_tolerance: float = 0.2
     h1_rollouts: int = 100
+    timeouts_terminal: bool = True
     h1: float | None = None
     demo_noise: float = 0.0
     env_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -73,6 +79,9 @@ class GraspBenchConfig:
         require(self.h1 is None or (isinstance(self.h1, (int, float)) and self.h1 >= 0), where,
                 f"h1 must be a number >= 0 or null (estimate it from the BC guide), got {self.h1!r}")
         require(self.tolerance >= 0, where, f"tolerance must be >= 0, got {self.tolerance!r}")
+        require(isinstance(self.timeouts_terminal, bool), where,
+                f"timeouts_terminal must be true or false, got {self.timeouts_terminal!r}")
+        CurriculumConfig(rule=self.rule, guide_tolerance=self.guide_tolerance).validate(where)
         require(self.demo_noise >= 0, where, f"demo_noise must be >= 0, got {self.demo_noise!r}")
         clashing = sorted(set(self.env_kwargs) & set(BENCH_KEYS_IN_ENV))
         require(not clashing, where, f"env_kwargs: {clashing} are set by the bench (tasks, obs, train/test objects)")

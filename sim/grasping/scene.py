@@ -80,11 +80,21 @@ def gripper_orientation(yaw: float) -> tuple[float, ...]:
     return p.getQuaternionFromEuler([np.pi, 0.0, yaw + np.pi / 2])
 
 
+class DirectClient(BulletClient):
+    """A private headless client. ``BulletClient`` always passes an ``options`` string, and pybullet
+    then prints ``argv[0]=`` on stdout at every connect; connecting without options prints nothing."""
+
+    def __init__(self) -> None:  # noqa: super().__init__ would connect with options
+        self._shapes: dict = {}
+        self._pid = os.getpid()
+        self._client = p.connect(p.DIRECT)
+
+
 class TrayScene:
     """Robot, tray and objects of one env; all physics goes through ``self.client``."""
 
     def __init__(self) -> None:
-        self.client = BulletClient(connection_mode=p.DIRECT)
+        self.client = DirectClient()
         c = self.client
         c.setAdditionalSearchPath(pybullet_data.getDataPath())
         c.setGravity(0.0, 0.0, -9.81)
