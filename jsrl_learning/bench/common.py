@@ -35,7 +35,7 @@ from jsrl_learning.trainer import JSRLTrainer, TrainConfig
 RESULT_FORMAT = 2  # the sweeps' JSON layout; 2 added the raw job records that resuming reads
 RESUME_FREE_SETTINGS = ("seeds", "workers", "config_file")  # may differ when resuming (which jobs, how fast, from where)
 THRESHOLDS = (0.5, 0.8)  # success rates whose first env step the summary reports (``steps_to_<x>``)
-RUN_KEYS = ("seed", "h1", "guide_success_h1_rollouts", "stages", "final_stage", "final_guide_step", "env_steps",
+RUN_KEYS = ("seed", "h1", "guide_success_h1_rollouts", "stages", "final_stage", "final_guide_step", "mean_length", "env_steps",
             "episodes", "updates", "wall_s", "cpu_s")  # an online run's numbers the summary's ``runs`` repeat
 
 

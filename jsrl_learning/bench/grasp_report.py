@@ -61,7 +61,8 @@ def method_settings(cfg: GraspBenchConfig, cell: Cell, method: str) -> dict[str,
     online = {**base, "online_steps": cfg.online_steps, "learner": "qtopt",
               "qtopt": asdict(from_mapping(QTOptConfig, cfg.qtopt, "qtopt")), "batch_size": cfg.batch_size,
               "updates_per_step": cfg.updates_per_step, "online_capacity": cfg.online_capacity,
-              "eval_every": cfg.eval_every, "eval_episodes": cfg.eval_episodes}
+              "eval_every": cfg.eval_every, "eval_episodes": cfg.eval_episodes,
+              "timeouts_terminal": cfg.timeouts_terminal}
     if method in DEMOS_IN_REPLAY:
         online = {**online, "demos_in_replay": True, "offline_updates": cfg.qtopt_offline_updates,
                   "online_fraction": cfg.qtopt_online_fraction}
@@ -70,8 +71,9 @@ def method_settings(cfg: GraspBenchConfig, cell: Cell, method: str) -> dict[str,
     if method == "qtopt":
         return {**online, "guide": None}
     return {**online, "guide": "bc", "warm_start": False,
-            "curriculum": {"mode": "random" if method == "jsrl_random" else "curriculum", "n_stages": cfg.stages,
-                           "window": cfg.window, "tolerance": cfg.tolerance, "metric": "success_rate",
+            "curriculum": {"mode": "random" if method == "jsrl_random" else "curriculum", "rule": cfg.rule,
+                           "n_stages": cfg.stages, "window": cfg.window, "tolerance": cfg.tolerance,
+                           "guide_tolerance": cfg.guide_tolerance, "metric": "success_rate",
                            "h1": "estimated from the BC guide" if cfg.h1 is None else cfg.h1,
                            "h1_rollouts": cfg.h1_rollouts}}
 

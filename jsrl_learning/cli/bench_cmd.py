@@ -10,6 +10,7 @@ import argparse
 import json
 import time
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Callable, NamedTuple
 
 from jsrl_learning.cli import bench_antmaze_cmd, bench_grasp_cmd
@@ -72,6 +73,31 @@ def _run_argmax(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ablation_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default="config/grasp_ablation.yaml", help="ablation YAML: base + variants")
+    p.add_argument("--out", required=True, help="ablation table JSON; each variant's sweep in <out>_variants/")
+    p.add_argument("--work-dir", help="demos, BC guides and run checkpoints (default: <out without .json>_work)")
+
+
+def _run_ablation(args: argparse.Namespace) -> int:
+    from jsrl_learning.bench.grasp_ablation import format_ablation, run_grasp_ablation
+
+    out = json_out(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(args.work_dir) if args.work_dir else out.with_name(out.stem + "_work")
+    started = time.perf_counter()
+
+    def report(variant: str, job: dict) -> None:
+        what = "demos + BC" if job["job"] == "prepare" else job.get("method", job["job"])
+        score = f"success {job['success']:.2f}" if "success" in job else f"FAILED: {job.get('error')}"
+        print(f"  {variant:<22} seed {job['seed']} {what:<12} {score}", flush=True)
+
+    result = run_grasp_ablation(args.config, out, work, report)
+    print(format_ablation(result))
+    print(f"wall clock {time.perf_counter() - started:.0f} s\nresults: {out}")
+    return 0
+
+
 #: entry-point group of benchmarks outside the core (``name = module:BENCH``; setup.py)
 PLUGIN_GROUP = "jsrl.benches"
 
@@ -81,6 +107,8 @@ BENCHES: dict[str, Bench] = {
     "grasp": Bench(bench_grasp_cmd.HELP, bench_grasp_cmd.add_arguments, bench_grasp_cmd.run),
     "antmaze": Bench(bench_antmaze_cmd.HELP, bench_antmaze_cmd.add_arguments, bench_antmaze_cmd.run),
     "learner": Bench(bench_learner_cmd.HELP, bench_learner_cmd.add_arguments, bench_learner_cmd.run),
+    "grasp-ablation": Bench("grasping: QT-Opt with each learning fix switched off alone (config/grasp_ablation.yaml)",
+                            _ablation_arguments, _run_ablation),
     "argmax": Bench("QT-Opt's target argmax: how far cheap CEM searches fall short of a strong one",
                     _argmax_arguments, _run_argmax),
 }
