@@ -46,6 +46,7 @@ PACKAGE = "jsrl_ros"
 PROGRESS_EVERY_S = 5.0
 STOP_TIMEOUT_S = 15.0
 STARTUP_TIMEOUT_S = 300.0
+EXPLORER_WINDOW = 30  # evaluation episodes at h = 0 behind the closing result line
 
 
 def package_prefix() -> Path:
@@ -72,6 +73,7 @@ class Monitor(Node):
         self.last_evaluation: float | None = None
         self.eval_block: list[float] = []
         self.guide_step: int | None = None
+        self.explorer_evaluations: deque[float] = deque(maxlen=EXPLORER_WINDOW)  # evaluation episodes at h = 0
         self.counters: dict[str, dict[str, float]] = {}
         self.create_subscription(JointState, "jsrl/episode_summary", self.on_summary, RELIABLE)
         self.create_subscription(Int32, "jsrl/guide_step", self.on_guide_step, LATCHED)
@@ -88,6 +90,8 @@ class Monitor(Node):
         if evaluation:
             self.evaluations += 1
             self.eval_block.append(float(success))
+            if int(guide_step) == 0:
+                self.explorer_evaluations.append(float(success))
         else:
             self.training_success.append(float(success))
             if self.eval_block:  # the evaluation block before this training episode is complete
@@ -107,6 +111,14 @@ class Monitor(Node):
             self.counters[name] = values
             if name == "learner":
                 self.tb.log(self.env_steps, {f"learner/{k}": v for k, v in values.items()})
+
+    def result(self) -> str:
+        """The run's outcome in one line: did the curriculum reach h = 0, and how the explorer alone does."""
+        if not self.explorer_evaluations:
+            return f"result: h = 0 not reached (guide-step {'-' if self.guide_step is None else self.guide_step})"
+        n = len(self.explorer_evaluations)
+        return (f"result: h = 0 reached; the explorer alone succeeded in {sum(self.explorer_evaluations) / n:.2f} "
+                f"of its last {n} evaluation episodes")
 
     def progress(self, elapsed: float) -> str:
         success = (f"{sum(self.training_success) / len(self.training_success):.2f}"
@@ -293,6 +305,7 @@ def run(args: argparse.Namespace) -> int:
         codes = children.stop()
         print(monitor.progress(time.monotonic() - start))
         print("exit codes: " + ", ".join(f"{name} {code}" for name, code in codes.items()))
+        print(monitor.result(), flush=True)
         tensorboard.close()
         monitor.destroy_node()
         rclpy.try_shutdown()
