@@ -36,6 +36,14 @@ def test_shipped_ablation_switches_off_one_change_per_variant():
                        "searched_close": {"qtopt"}, "bootstrapped_timeouts": {"timeouts_terminal"}}
 
 
+def test_shipped_curriculum_comparison_changes_only_the_rule_of_the_jsrl_arm():
+    configs = load_ablation(default_config_path("grasp_curriculum.yaml"))
+    assert list(configs) == ["all_on", "paper_rule"]
+    guide, paper = configs["all_on"], configs["paper_rule"]
+    assert guide.methods == ["bc", "jsrl"] and guide.rule == "guide" and paper.rule == "paper"
+    assert {k for k in vars(guide) if getattr(guide, k) != getattr(paper, k)} == {"rule"}
+
+
 def test_a_bad_variant_is_named(tmp_path):
     with pytest.raises(ConfigError, match=r"variants.typo.*qtopt.*clos_dim"):
         load_ablation(write(tmp_path, {"typo": {"qtopt": {"clos_dim": None}}}))

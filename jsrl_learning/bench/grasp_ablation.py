@@ -68,18 +68,21 @@ def _row(result: Mapping[str, Any]) -> dict[str, Any]:
         row[method] = {"success": entry["success"], "success_std": entry["success_std"],
                        "success_per_seed": entry["success_per_seed"],
                        "steps_to_0.5": entry.get("steps_to_0.5"), "steps_to_0.8": entry.get("steps_to_0.8"),
-                       "mean_length": float(np.mean(lengths)) if lengths else None}
+                       "mean_length": float(np.mean(lengths)) if lengths else None,
+                       "combined_success": entry.get("combined_success"),
+                       "final_guide_step_per_seed": entry.get("final_guide_step_per_seed")}
     return row
 
 
 def format_ablation(result: Mapping[str, Any]) -> str:
     """One line per variant and method."""
     lines = [f"{'variant':<20} {'method':<12} {'success':>8} {'± std':>6}  {'to 0.5':>7} {'to 0.8':>7} "
-             f"{'length':>6}  per seed"]
+             f"{'length':>6}  per seed  (final h)"]
     for name, row in result["variants"].items():
         for method, r in row.items():
             steps = [("-" if r[k] is None else str(r[k])) for k in ("steps_to_0.5", "steps_to_0.8")]
             length = "-" if r["mean_length"] is None else f"{r['mean_length']:.1f}"
             lines.append(f"{name:<20} {method:<12} {r['success']:>8.2f} {r['success_std']:>6.2f}  {steps[0]:>7} "
-                         f"{steps[1]:>7} {length:>6}  {' '.join(f'{v:.2f}' for v in r['success_per_seed'])}")
+                         f"{steps[1]:>7} {length:>6}  {' '.join(f'{v:.2f}' for v in r['success_per_seed'])}"
+                         + (f"  (h {r['final_guide_step_per_seed']})" if r["final_guide_step_per_seed"] else ""))
     return "\n".join(lines)

@@ -107,8 +107,8 @@ BENCHES: dict[str, Bench] = {
     "grasp": Bench(bench_grasp_cmd.HELP, bench_grasp_cmd.add_arguments, bench_grasp_cmd.run),
     "antmaze": Bench(bench_antmaze_cmd.HELP, bench_antmaze_cmd.add_arguments, bench_antmaze_cmd.run),
     "learner": Bench(bench_learner_cmd.HELP, bench_learner_cmd.add_arguments, bench_learner_cmd.run),
-    "grasp-ablation": Bench("grasping: QT-Opt with each learning fix switched off alone (config/grasp_ablation.yaml)",
-                            _ablation_arguments, _run_ablation),
+    "grasp-ablation": Bench("grasping ablations: one change per variant of a base sweep "
+                            "(config/grasp_ablation.yaml, grasp_curriculum.yaml)", _ablation_arguments, _run_ablation),
     "argmax": Bench("QT-Opt's target argmax: how far cheap CEM searches fall short of a strong one",
                     _argmax_arguments, _run_argmax),
 }
