@@ -120,10 +120,9 @@ def init_worker() -> None:
     """One torch thread per worker process; libraries' warnings and stdout stay out of the bench's log.
 
     A worker's results travel back pickled and the main process prints the reports, so the worker's
-    stdout carries only noise: pybullet's C code prints ``argv[0]=`` (printf) on every connect
-    that passes an ``options`` string, which ``pybullet_utils.BulletClient`` always does (the
-    grasping scene uses it). stderr stays: tracebacks and errors go there (and pybullet's one
-    ``build time`` line per process on import).
+    stdout carries only noise, such as C libraries' printf (pybullet prints ``argv[0]=`` on a
+    connect with an ``options`` string; the grasping scene's ``DirectClient`` passes none). stderr
+    stays: tracebacks and errors go there (and pybullet's one ``build time`` line per process).
     """
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
