@@ -67,15 +67,17 @@ def test_table_and_plot(tiny, tmp_path):
 def test_methods_differ_only_in_guide_init_and_curriculum(tmp_path):
     cfg = from_mapping(AntMazeBenchConfig, TINY, "tiny")
     stats = {"obs_mean": [0.0] * 31, "obs_std": [2.0] * 31}
-    configs = {m: train_config(cfg, Cell("medium", 100), 0, m, "data", "guide.pt", 123.0, stats, tmp_path)
+    configs = {m: train_config(cfg, Cell("medium", 100), 0, m, "data", "guide.pt", 123.0, stats, tmp_path, 0.4)
                for m in ("iql", "jsrl", "jsrl_random")}
     iql, jsrl, jsrl_random = configs["iql"], configs["jsrl"], configs["jsrl_random"]
     assert iql.warm_start and iql.curriculum.h1 == 0  # fine-tunes the pre-trained policy, no guide steps
-    for run in (jsrl, jsrl_random):  # JSRL: the pre-trained policy guides a fresh explorer
+    for run in (jsrl, jsrl_random):  # JSRL: the pre-trained policy guides a fresh explorer, pre-trained alike
         assert not run.warm_start and run.curriculum.h1 == 123.0 and run.curriculum.window == 1
+        assert run.offline_updates == cfg.offline_updates and run.curriculum.reference == 0.4
+    assert iql.offline_updates == 0  # its pre-training is the guide's (the same offline_updates)
     assert (jsrl.curriculum.mode, jsrl_random.curriculum.mode) == ("curriculum", "random")
     for run in configs.values():  # same data, replay mix, learner settings, env episodes
-        assert run.offline_dataset == "data" and run.offline_updates == 0 and run.online_fraction == 0.75
+        assert run.offline_dataset == "data" and run.online_fraction == 0.75
         assert run.guide.kind == "policy_checkpoint" and run.guide.path == "guide.pt"
         assert run.env_kwargs == {"max_steps": 40, "maze": "medium"}
         assert run.learner_config == iql.learner_config and run.seed == iql.seed

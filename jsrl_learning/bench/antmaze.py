@@ -8,7 +8,9 @@ for every seed:
 2. ``iql``: that policy fine-tuned online (warm start), replay = dataset + online FIFO sampled
    25/75, no guide;
 3. ``jsrl``: a fresh IQL explorer (cold start, DESIGN.md's default; ``warm_start`` copies the
-   guide instead) with the same replay mix, behind the pre-trained guide, with the curriculum;
+   guide instead) pre-trained on the dataset for the same ``offline_updates`` (so every arm has
+   the same gradient updates and offline data), with the same replay mix, behind the
+   pre-trained guide, with the curriculum (guide rule: the bar is the guide's own score);
 4. ``jsrl_random``: the same with JSRL-Random (h drawn per episode from the stages).
 
 H1 (the guide's mean steps to success) comes from the ``iql_offline`` scoring rollouts; if the
@@ -188,27 +190,36 @@ def pretrain(cfg: AntMazeBenchConfig, cell: Cell, seed: int, dataset: str, work_
 
 
 def train_config(cfg: AntMazeBenchConfig, cell: Cell, seed: int, method: str, dataset: str, guide_path: str,
-                 h1: float, obs_stats: Mapping[str, list[float]], out_dir: Path) -> TrainConfig:
-    """The trainer's config for one online run: what makes the methods differ is all here."""
+                 h1: float, obs_stats: Mapping[str, list[float]], out_dir: Path,
+                 guide_success: float | None = None) -> TrainConfig:
+    """The trainer's config for one online run: what makes the methods differ is all here.
+
+    Every arm gets the dataset in its replay and ``offline_updates`` on it: ``iql`` inherits them
+    from the pre-trained policy it fine-tunes, JSRL's cold-start explorer makes its own before
+    going online. ``guide_success`` (the guide's own score from its pre-training job) is the
+    guide curriculum rule's reference, so no extra guide rollouts are run."""
     iql = method == "iql"
     curriculum = CurriculumConfig(
         mode="random" if method == "jsrl_random" else "curriculum", n_stages=cfg.stages, window=cfg.window,
-        tolerance=cfg.tolerance, metric="success_rate", h1=0.0 if iql else h1)  # h1 = 0: the guide never acts
+        tolerance=cfg.tolerance, metric="success_rate", reference=guide_success,
+        h1=0.0 if iql else h1)  # h1 = 0: the guide never acts
     return TrainConfig(
         env_id=ANTMAZE_ENV_ID, env_kwargs=_env_kwargs(cfg, cell), seed=derive_seed(seed, TRAIN_STREAM),
         total_env_steps=cfg.online_steps, learner="iql", learner_config=_learner_config(cfg, seed, obs_stats),
         guide=GuideSpec(kind="policy_checkpoint", path=guide_path), curriculum=curriculum,
-        warm_start=iql or cfg.warm_start, offline_dataset=dataset, offline_updates=0,
+        warm_start=iql or cfg.warm_start, offline_dataset=dataset,
+        offline_updates=0 if iql or cfg.warm_start else cfg.offline_updates,
         online_fraction=cfg.online_fraction, updates_per_step=cfg.updates_per_step, batch_size=cfg.batch_size,
         online_capacity=cfg.online_capacity, eval_every=cfg.eval_every, eval_episodes=cfg.eval_episodes,
         checkpoint_every=0, out_dir=str(out_dir))
 
 
 def run_online(cfg: AntMazeBenchConfig, cell: Cell, seed: int, method: str, dataset: str, guide_path: str,
-               h1: float, obs_stats: Mapping[str, list[float]], work_dir: Path) -> dict[str, Any]:
+               h1: float, obs_stats: Mapping[str, list[float]], work_dir: Path,
+               guide_success: float | None = None) -> dict[str, Any]:
     """One fine-tuning run; its curve and its explorer's final success, alone."""
     out_dir = work_dir / cell.name / f"seed{seed}" / method
-    config = train_config(cfg, cell, seed, method, dataset, guide_path, h1, obs_stats, out_dir)
+    config = train_config(cfg, cell, seed, method, dataset, guide_path, h1, obs_stats, out_dir, guide_success)
     return {"job": "online", "cell": asdict(cell), "seed": seed, "method": method,
             **online_run(config, cfg.final_eval_episodes, FINAL_EVAL_SEED)}
 
@@ -256,7 +267,8 @@ def run_antmaze_bench(cfg: AntMazeBenchConfig, out: Path, work_dir: Path,
                         {"cell": job["cell"], "seed": s, "method": "pretrain"}) for s in cfg.seeds]
         if job_name(job) == "pretrain":
             follow = [Job(run_online, (cfg, cell, job["seed"], m, datasets[cell.name], job["guide_path"], job["h1"],
-                                       job["obs_stats"], work_dir), {"cell": job["cell"], "seed": job["seed"], "method": m})
+                                       job["obs_stats"], work_dir, job["success"]),
+                          {"cell": job["cell"], "seed": job["seed"], "method": m})
                       for m in (online if ok else ())]
             waiting_seeds[cell.name] -= 1
             if waiting_seeds[cell.name] == 0:
