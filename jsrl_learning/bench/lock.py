@@ -120,8 +120,8 @@ def run_single(cfg: LockBenchConfig, method: str, horizon: int, seed: int) -> Ru
         result.h1, result.guide_success_rate = estimate.mean_steps_to_success, estimate.success_rate
         n_stages = max(1, round(estimate.mean_steps_to_success / cfg.stage_size))
         curriculum = Curriculum.from_h1(
-            CurriculumConfig(n_stages=n_stages, window=cfg.window, tolerance=cfg.tolerance,
-                             metric="success_rate", h1=estimate.mean_steps_to_success),
+            CurriculumConfig(rule="paper", n_stages=n_stages, window=cfg.window, tolerance=cfg.tolerance,
+                             metric="success_rate", h1=estimate.mean_steps_to_success),  # as measured (docs)
             estimate.mean_steps_to_success)
         result.n_stages = len(curriculum.stages)
 
