@@ -213,3 +213,23 @@ def test_bad_configuration_raises_an_error_naming_the_key(key, value):
 def test_unknown_object_set_error_names_it():
     with pytest.raises(ValueError, match="'validation'"):
         object_specs("validation")
+
+
+def test_a_non_finite_simulator_state_never_reaches_the_policy(env, monkeypatch):
+    env.reset(seed=0)
+    real = env.scene.object_poses
+
+    def exploded():
+        positions, quats = real()
+        positions[1] = np.nan
+        return positions, quats
+
+    monkeypatch.setattr(env.scene, "object_poses", exploded)
+    obs, _, terminated, truncated, info = env.step(HOLD)
+    assert np.all(np.isfinite(obs)) and info["physics_error"] and truncated and not terminated
+    assert env.physics_errors == 1
+    with pytest.raises(RuntimeError, match="10 scenes in a row"):  # every new scene broken: say so, never loop
+        env.reset(seed=1)
+    monkeypatch.setattr(env.scene, "object_poses", real)
+    obs, info = env.reset(seed=1)
+    assert not info["physics_error"] and np.all(np.isfinite(obs))

@@ -51,6 +51,7 @@ from jsrl_sim.grasping.scene import (FINGER_OPEN, MAX_HEIGHT, MIN_HEIGHT, START_
 ROBOT_DIM = 6
 SLOT_DIM = 8
 PROPRIO_DIM = 7
+MAX_RESET_TRIES = 10
 
 
 @dataclass(frozen=True)
@@ -102,11 +103,20 @@ class GraspEnv(gym.Env):
         self._target = -1
         self._t = 0
         self._done = True
+        self.physics_errors = 0  # steps or resets whose simulated state was not finite (see _outputs)
 
     # --- gymnasium API -----------------------------------------------------------------
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
+        for _ in range(MAX_RESET_TRIES):
+            obs, info = self._new_scene()
+            if not info["physics_error"]:
+                return obs, info
+            self.physics_errors += 1  # a scene that blew up while settling: draw another from the same stream
+        raise RuntimeError(f"GraspEnv: {MAX_RESET_TRIES} scenes in a row gave a non-finite state; pybullet is broken")
+
+    def _new_scene(self) -> tuple[np.ndarray | dict[str, np.ndarray], dict[str, Any]]:
         rng, cfg = self.np_random, self.config
         chosen = rng.choice(len(self._specs), size=cfg.num_objects, replace=cfg.num_objects > len(self._specs))
         self.scene.load_objects([self._specs[i] for i in chosen], rng)
@@ -138,8 +148,11 @@ class GraspEnv(gym.Env):
         success = bool(lifted[self._target]) if self._target >= 0 else bool(lifted.any())
         terminated = attempted or bool(lifted.any())
         truncated = not terminated and self._t >= self.config.max_steps
-        self._done = terminated or truncated
         obs, info = self._outputs(success, attempted)
+        if info["physics_error"]:  # the simulation produced NaN/inf: end the episode, never pass it on
+            self.physics_errors += 1
+            truncated = not terminated
+        self._done = terminated or truncated
         return obs, float(success), terminated, truncated, info
 
     def render(self) -> np.ndarray | None:
@@ -165,7 +178,19 @@ class GraspEnv(gym.Env):
     # --- internals -----------------------------------------------------------------------
 
     def _outputs(self, success: bool, attempted: bool) -> tuple[np.ndarray | dict[str, np.ndarray], dict[str, Any]]:
-        """Observation and info from one read of the simulator state."""
+        """Observation and info from one read of the simulator state.
+
+        PyBullet very rarely returns a non-finite pose (an object blown up by a contact); the
+        observation's entries are then zeroed where not finite and ``info["physics_error"]`` is
+        set, so a NaN never reaches a policy (whose action would then be NaN too)."""
+        obs, info = self._read(success, attempted)
+        vectors = obs if isinstance(obs, np.ndarray) else obs["proprio"]
+        info["physics_error"] = not bool(np.all(np.isfinite(vectors)))
+        if info["physics_error"]:
+            np.nan_to_num(vectors, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        return obs, info
+
+    def _read(self, success: bool, attempted: bool) -> tuple[np.ndarray | dict[str, np.ndarray], dict[str, Any]]:
         position, yaw = self.scene.ee_pose()
         positions, quats = self.scene.object_poses()
         info = {"success": success, "grasp_attempted": attempted, "target": self._target,
