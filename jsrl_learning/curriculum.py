@@ -17,7 +17,7 @@ ratchets up on luck until the curriculum stalls.
 ``reference`` score, measured over many guide-alone episodes (the trainer does this), or,
 if unknown, set by stage 0's first full window without passing it. Advance when the average
 reaches ``reference - guide_tolerance * |reference|`` and is above ``floor`` (so a run of
-zeros never hands over). A fixed bar cannot ratchet, and one measured over ~100 episodes
+zeros never hands over; with negative returns, set ``floor`` below them). A fixed bar cannot ratchet, and one measured over ~100 episodes
 is far less noisy than a maximum of 10-20-episode means. The explorer's own score counts
 too: once the explorer alone (h = 0) reaches the bar on average, the curriculum goes
 straight to h = 0. Size evaluations so their standard error over a window is well below
@@ -200,8 +200,9 @@ class Curriculum:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for key in ("mode", "rule"):
-            if state.get(key, "paper" if key == "rule" else None) != getattr(self.config, key):
-                raise ValueError(f"curriculum: saved {key} {state.get(key)!r} != configured {getattr(self.config, key)!r}")
+            saved = state.get(key, "paper" if key == "rule" else None)  # states before the guide rule: paper
+            if saved != getattr(self.config, key):
+                raise ValueError(f"curriculum: saved {key} {saved!r} != configured {getattr(self.config, key)!r}")
         stages = [int(h) for h in state["stages"]]
         if not 0 <= state["stage"] < len(stages):
             raise ValueError(f"curriculum: saved stage {state['stage']} outside stages {stages}")

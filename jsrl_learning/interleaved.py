@@ -6,7 +6,7 @@ as such. Two pieces, both ROS-free:
 
 * :class:`EpisodePlanner` (the policy arbiter): per episode, whether it is an evaluation
   and its guide-step h — training episodes draw h uniformly from the current choices (one
-  element in curriculum mode, {H_1..H_n} for JSRL-Random), evaluations use the largest
+  element in curriculum mode, {H_1..H_n, 0} for JSRL-Random), evaluations use the largest
   choice, which is the curriculum's current guide-step in both modes (as in the trainer).
 * :class:`EvaluationAverager` (the curriculum manager): the mean over ``episodes``
   evaluation episodes run at the current guide-step is one evaluation for the advance rule.

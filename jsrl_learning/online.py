@@ -80,6 +80,8 @@ class OnlineLearning:
         """Show the learner every observation in replay before its first update (it fits once)."""
         if not self.shown_observations:
             self.shown_observations = True
+            if type(self.learner).fit_observations is Learner.fit_observations:
+                return  # nothing to fit: do not copy the replay
             buffers = [b for b in (self.offline, self.online) if b is not None and len(b)]
             self.learner.fit_observations(concat_obs([take_obs(b.obs, slice(0, len(b))) for b in buffers]),
                                           self.rng)

@@ -37,7 +37,7 @@ from jsrl_learning.learners import LEARNERS, Learner, make_learner
 from jsrl_learning.online import OnlineLearning
 from jsrl_learning.rollout import EvalResult, Episode, estimate_h1, evaluate, run_episode
 
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2  # 2: QT-Opt/BC encoders carry their standardisation buffers
 OFFLINE_LOG_EVERY = 1000
 # Independent seed streams derived from the run's seed.
 EPISODE_STREAM, EVAL_STREAM, H1_STREAM = 0, 1, 2

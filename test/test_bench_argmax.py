@@ -16,7 +16,7 @@ def checkpoint(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     config = from_mapping(TrainConfig, {
         "env_id": "jsrl_sim:jsrl/Grasp-v0", "env_kwargs": {"object_set": "shapes", "max_steps": 5}, "seed": 0,
-        "total_env_steps": 40, "learner": "qtopt",
+        "total_env_steps": 100, "learner": "qtopt",
         "learner_config": {"hidden": [16], "close_dim": 4, "cem": {"n_samples": 8, "n_iters": 1, "n_elites": 2}},
         "guide": {"kind": "scripted", "target": "jsrl_sim.grasping.scripted_guide:make_grasp_guide"},
         "curriculum": {"h1": 0}, "batch_size": 8, "eval_every": 1000, "eval_episodes": 1, "out_dir": str(out)},
@@ -27,12 +27,12 @@ def checkpoint(tmp_path_factory):
 
 
 def test_every_search_is_measured_against_the_strong_one(checkpoint):
-    result = measure_argmax_bias(str(checkpoint), n_states=16)
-    assert result["n_states"] == 16 and set(result["searches"]) == set(SEARCHES)
-    for row in result["searches"].values():
-        # the strong search samples far more: on average it finds at least as high a maximum
-        assert row["mean_shortfall"] >= -1e-3 and row["max_shortfall"] >= row["p90_shortfall"]
-    assert 0.0 < result["strong_mean_value"] < 1.0  # a sigmoid critic's values
+    result = measure_argmax_bias(str(checkpoint), n_states=64)
+    assert result["n_states"] == 64 and set(result["searches"]) == set(SEARCHES)
+    rows = result["searches"]
+    for row in rows.values():  # the strong search samples far more: on average it finds at least as much
+        assert row["mean_shortfall"] >= -1e-3
+    assert rows["acting_64x2"]["mean_shortfall"] <= rows["target_16x1"]["mean_shortfall"]
 
 
 def test_cli_writes_the_json(checkpoint, tmp_path, capsys):

@@ -89,7 +89,9 @@ class AntMazeBenchConfig:
     final_eval_episodes: int = 100
     stages: int = 10
     window: int = 5
+    rule: str = "guide"
     tolerance: float = 0.05
+    guide_tolerance: float = 0.2
     warm_start: bool = False
     normalize_obs: bool = True
     env_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -107,6 +109,7 @@ class AntMazeBenchConfig:
                 f"online_fraction must be in [0, 1], got {self.online_fraction!r}")
         require(self.dataset_noise >= 0, where, f"dataset_noise must be >= 0, got {self.dataset_noise!r}")
         require(self.tolerance >= 0, where, f"tolerance must be >= 0, got {self.tolerance!r}")
+        CurriculumConfig(rule=self.rule, guide_tolerance=self.guide_tolerance).validate(where)
         for name in ("warm_start", "normalize_obs"):
             require(isinstance(getattr(self, name), bool), where,
                     f"{name} must be true or false, got {getattr(self, name)!r}")
@@ -201,7 +204,8 @@ def train_config(cfg: AntMazeBenchConfig, cell: Cell, seed: int, method: str, da
     iql = method == "iql"
     curriculum = CurriculumConfig(
         mode="random" if method == "jsrl_random" else "curriculum", n_stages=cfg.stages, window=cfg.window,
-        tolerance=cfg.tolerance, metric="success_rate", reference=guide_success,
+        rule=cfg.rule, tolerance=cfg.tolerance, guide_tolerance=cfg.guide_tolerance, metric="success_rate",
+        reference=guide_success,
         h1=0.0 if iql else h1)  # h1 = 0: the guide never acts
     return TrainConfig(
         env_id=ANTMAZE_ENV_ID, env_kwargs=_env_kwargs(cfg, cell), seed=derive_seed(seed, TRAIN_STREAM),
@@ -336,7 +340,8 @@ def method_settings(cfg: AntMazeBenchConfig, cell: Cell, method: str) -> dict[st
     return {**online, "guide": "iql_offline (greedy)", "init": "iql_offline (warm start)" if cfg.warm_start
             else "fresh (cold start)",
             "curriculum": {"mode": "random" if method == "jsrl_random" else "curriculum", "n_stages": cfg.stages,
-                           "window": cfg.window, "tolerance": cfg.tolerance, "metric": "success_rate",
+                           "window": cfg.window, "rule": cfg.rule, "tolerance": cfg.tolerance,
+                           "guide_tolerance": cfg.guide_tolerance, "metric": "success_rate",
                            "h1": "iql_offline's mean steps to success (its scoring rollouts)"}}
 
 

@@ -32,13 +32,14 @@ STRONG = CEMConfig(2048, 4, 64)
 
 
 def search_values(learner: QTOptLearner, obs: torch.Tensor, cem: CEMConfig, seed: int) -> np.ndarray:
-    """``Q'_1(s, argmax)`` for each state, as the target uses it (sigmoid applied for a bounded critic)."""
+    """The target's ``min_j Q'_j(s, a*)`` at the search's ``a* = argmax_a Q'_1(s, a)``, for each state
+    (sigmoid applied for a bounded critic)."""
     critic = learner.critic_target
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        state_part = critic.state_part(obs, member=0)
-        actions = learner._argmax(critic, state_part, cem, generator)
-        q = critic.q.score(state_part, actions.unsqueeze(1), member=0)[0, :, 0]
+        state_part = critic.state_part(obs)
+        actions = learner._argmax(critic, state_part[:1], cem, generator)
+        q = critic.q.score(state_part, actions.unsqueeze(1)).amin(0)[:, 0]
     return (q.sigmoid() if learner.config.q_output == "sigmoid" else q).numpy()
 
 

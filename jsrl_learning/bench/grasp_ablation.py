@@ -40,6 +40,9 @@ def load_ablation(path: str | Path) -> dict[str, GraspBenchConfig]:
         configs[name] = from_mapping(GraspBenchConfig, merged(data["base"], overrides), f"{path}: variants.{name}")
     for name, cfg in configs.items():
         cfg.validate(f"{path}: {name}")
+        if len(cfg.tasks) * len(cfg.obs) * len(cfg.demos) != 1:
+            raise ConfigError(f"{path}: {name}: an ablation compares one cell (one task, obs and demo count), "
+                              f"got tasks {cfg.tasks}, obs {cfg.obs}, demos {cfg.demos}")
     return configs
 
 

@@ -74,12 +74,13 @@ def _run_argmax(args: argparse.Namespace) -> int:
 
 
 def _ablation_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", default="config/grasp_ablation.yaml", help="ablation YAML: base + variants")
+    p.add_argument("--config", help="ablation YAML: base + variants (default: config/grasp_ablation.yaml)")
     p.add_argument("--out", required=True, help="ablation table JSON; each variant's sweep in <out>_variants/")
     p.add_argument("--work-dir", help="demos, BC guides and run checkpoints (default: <out without .json>_work)")
 
 
 def _run_ablation(args: argparse.Namespace) -> int:
+    from jsrl_learning.bench.common import default_config_path
     from jsrl_learning.bench.grasp_ablation import format_ablation, run_grasp_ablation
 
     out = json_out(args.out)
@@ -92,7 +93,7 @@ def _run_ablation(args: argparse.Namespace) -> int:
         score = f"success {job['success']:.2f}" if "success" in job else f"FAILED: {job.get('error')}"
         print(f"  {variant:<22} seed {job['seed']} {what:<12} {score}", flush=True)
 
-    result = run_grasp_ablation(args.config, out, work, report)
+    result = run_grasp_ablation(args.config or default_config_path("grasp_ablation.yaml"), out, work, report)
     print(format_ablation(result))
     print(f"wall clock {time.perf_counter() - started:.0f} s\nresults: {out}")
     return 0

@@ -81,6 +81,8 @@ class QTOptConfig(TDConfig):
                 f"close_dim must be an action index >= 0 or null, got {self.close_dim!r}")
         require(isinstance(self.standardize_obs, bool), where,
                 f"standardize_obs must be true or false, got {self.standardize_obs!r}")
+        require(self.standardize_obs or self.obs_mean is None, where,
+                "obs_mean/obs_std are given but standardize_obs is false")
         require(0 <= self.epsilon <= 1, where, f"epsilon must be in [0, 1], got {self.epsilon}")
         require(self.noise_std >= 0, where, f"noise_std must be >= 0, got {self.noise_std}")
         require(isinstance(self.cem, CEMConfig), where, f"cem must be a mapping, got {self.cem!r}")
@@ -134,7 +136,11 @@ class QTOptLearner(Learner):
             self.critic = Critic(observation_space, act_dim, config.hidden, "QTOptLearner")
         self.standardizes = config.standardize_obs and isinstance(self.critic.encoder, VectorEncoder)
         self.obs_fitted = False
-        if self.standardizes and config.obs_mean is not None:
+        if config.obs_mean is not None:
+            if not self.standardizes or len(config.obs_mean) != self.critic.encoder.out_dim:
+                raise ConfigError(f"QTOptLearner: obs_mean/obs_std standardise state vectors of "
+                                  f"{getattr(self.critic.encoder, 'out_dim', '?')} entries; got {len(config.obs_mean)} "
+                                  f"for {observation_space}")
             self._set_statistics(np.asarray(config.obs_mean), np.asarray(config.obs_std))
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.optimizer = make_adam(self.critic.parameters(), config.lr)

@@ -4,7 +4,7 @@ Thin adapter over :class:`jsrl_learning.curriculum.Curriculum` (``rule``: ``guid
 robust default, or the paper's literal ``paper``; ``reference`` NaN lets stage 0's first
 full window set the guide's bar). Evaluations of the combined policy come in; the
 guide-step choices go out. The arbiter draws each episode's
-h uniformly from ``guide_step_choices`` — one element in curriculum mode, {H_1..H_n} in
+h uniformly from ``guide_step_choices`` — one element in curriculum mode, {H_1..H_n, 0} in
 random mode — so both modes need one rule downstream. State is persisted after every
 evaluation, so a restarted graph resumes at the same stage.
 
