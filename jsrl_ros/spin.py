@@ -4,6 +4,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import traceback
 from typing import Callable
 
 import rclpy
@@ -13,6 +14,7 @@ from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 from jsrl_learning.config import ConfigError
+from jsrl_ros.diagnostics import WARN, Health
 
 
 def spin_node(make_node: Callable[[], Node], argv: list[str] | None = None) -> int:
@@ -23,6 +25,10 @@ def spin_node(make_node: Callable[[], Node], argv: list[str] | None = None) -> i
     SIGINT/SIGTERM only ask the loop to stop: rclpy's own handler would raise
     KeyboardInterrupt inside whatever callback runs, leaving its work (a bag being written,
     a step half done) inconsistent for ``destroy_node``; here the callback finishes first.
+    No exception escapes a callback: one that a node did not handle is logged with its
+    traceback, counted, and raised as a WARN on the node's ``health`` (if it has one); the
+    node goes on with its next message. A ConfigError from a callback (a node refusing a
+    role another node already plays) still stops it with one line and exit code 2.
     """
     stop = threading.Event()
     rclpy.init(args=sys.argv if argv is None else argv, signal_handler_options=SignalHandlerOptions.NO)
@@ -33,8 +39,15 @@ def spin_node(make_node: Callable[[], Node], argv: list[str] | None = None) -> i
         node = make_node()
         executor = EventsExecutor()
         executor.add_node(node)
+        failures = 0
         while rclpy.ok() and not stop.is_set():  # EventsExecutor.spin() dispatches nothing in rclpy 9.1.2
-            executor.spin_once(timeout_sec=1.0)  # (measured); spin_once does
+            try:  # (measured); spin_once does
+                executor.spin_once(timeout_sec=1.0)
+            except (ConfigError, ExternalShutdownException):
+                raise
+            except Exception as exc:  # a bug or an input nobody foresaw: report it, keep the node alive
+                failures += 1
+                report_callback_failure(node, exc, failures)
     except ExternalShutdownException:
         pass
     except ConfigError as exc:
@@ -46,3 +59,13 @@ def spin_node(make_node: Callable[[], Node], argv: list[str] | None = None) -> i
         if rclpy.ok():
             rclpy.shutdown()
     return 0
+
+
+def report_callback_failure(node: Node, exc: Exception, failures: int) -> None:
+    """Log an exception that escaped a callback (with its traceback) and raise it on the node's health."""
+    where = "".join(traceback.format_exception(exc)).rstrip()
+    node.get_logger().error(f"a callback failed ({failures} so far); the node goes on:\n{where}",
+                            throttle_duration_sec=2.0)
+    health = getattr(node, "health", None)
+    if isinstance(health, Health):
+        health.alarm("callback failures", WARN, f"{failures}, last: {exc!r}")
