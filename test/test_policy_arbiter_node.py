@@ -206,3 +206,82 @@ def test_malformed_inputs_are_dropped_counted_and_the_loop_goes_on(ros, tmp_path
     assert not rig.actions and rig.arbiter.choices == [1]
     assert same(rig.step(0, 0), GUIDE_ACTION)
     assert same(rig.step(0, 1), reference(ckpt).act(obs_at(1), explore=True))
+
+
+# --- hostile input (issue 11): each reproduced a crash or a stall before the edge checks ---------------
+
+
+def test_a_negative_stamp_before_the_first_episode_is_dropped_not_a_crash(ros, tmp_path: Path) -> None:
+    rig = Rig(ros, [1], explorer_checkpoint(tmp_path / "a.pt", seed=0), guide="scripted", eval_every=0)
+    negative = Time(sec=-5, nanosec=0)
+    rig.guide_pub.publish(named_vector(ACTION_NAMES, GUIDE_ACTION, negative))
+    rig.state_pub.publish(named_vector(state_names(4), obs_at(0), negative))
+    assert ros.spin_until(lambda: rig.arbiter.dropped == 2)
+    assert not rig.actions and not rig.infos
+    assert same(rig.step(0, 0), GUIDE_ACTION)
+
+
+def test_a_forged_future_step_neither_starts_an_episode_nor_stalls_the_loop(ros, tmp_path: Path) -> None:
+    rig = Rig(ros, [1], explorer_checkpoint(tmp_path / "a.pt", seed=0), guide="scripted", eval_every=0)
+    rig.step(0, 0)
+    rig.step(0, 1)
+    for episode, t in ((50, 0), (50, 3), (0, 7)):  # another episode; a step ahead of the bridge's cadence
+        rig.state_pub.publish(named_vector(state_names(4), obs_at(t), CLOCK.stamp(episode, t)))
+    assert ros.spin_until(lambda: rig.arbiter.dropped == 3)
+    assert rig.arbiter.episode == 0 and len(rig.infos) == 1
+    rig.step(0, 2)  # the real loop goes on
+    assert same(rig.step(1, 0), GUIDE_ACTION) and rig.arbiter.episode == 1
+
+
+def test_a_malformed_copy_of_the_answered_step_is_dropped_not_answered_again(ros, tmp_path: Path) -> None:
+    rig = Rig(ros, [1], explorer_checkpoint(tmp_path / "a.pt", seed=0), guide="scripted", eval_every=0)
+    rig.step(0, 0)
+    before = rig.action_count
+    rig.state_pub.publish(named_vector(["x"] * 4, obs_at(0), CLOCK.stamp(0, 0)))
+    assert ros.spin_until(lambda: rig.arbiter.dropped == 1)
+    assert rig.action_count == before and rig.arbiter.stale == 0
+
+
+def test_a_second_publisher_of_observations_is_not_heard(ros, tmp_path: Path) -> None:
+    ckpt = explorer_checkpoint(tmp_path / "a.pt", seed=0)
+    rig = Rig(ros, [0], ckpt, guide="scripted", eval_every=0)
+    rig.step(0, 0)
+    intruder = ros.node("intruder").create_publisher(JointState, "jsrl/state", RELIABLE)
+    assert ros.spin_until(lambda: intruder.get_subscription_count() > 0)
+    intruder.publish(named_vector(state_names(4), obs_at(9), CLOCK.stamp(0, 1)))
+    assert ros.spin_until(lambda: rig.arbiter.sources[0].rejected == 1)
+    assert (0, 1) not in rig.actions and rig.arbiter.health.status()[0] > 0  # WARN: a foreign publisher
+    explorer = reference(ckpt)
+    explorer.act(obs_at(0), explore=True)
+    assert same(rig.step(0, 1), explorer.act(obs_at(1), explore=True))  # the real observation, not the forged one
+
+
+def test_a_second_arbiter_refuses_to_start_and_the_first_reports_it(ros, tmp_path: Path) -> None:
+    from jsrl_learning.config import ConfigError
+
+    rig = Rig(ros, [1], explorer_checkpoint(tmp_path / "a.pt", seed=0), guide="scripted", eval_every=0)
+    rig.arbiter.role.started -= 60.0  # the incumbent has been running for a minute
+    overrides = [Parameter("dt", value=0.1), Parameter("action_names", value=list(ACTION_NAMES))]
+    second = ros.add(PolicyArbiter(context=ros.context, parameter_overrides=overrides))
+    with pytest.raises(ConfigError, match="already has a publisher"):
+        ros.spin_until(lambda: False, timeout_s=5.0)
+    ros.remove(second)
+    assert rig.arbiter.role.duplicates == 2  # jsrl/action and jsrl/episode_info
+    assert "second publisher on /jsrl/action" in rig.arbiter.health.status()[1]
+
+
+def test_images_of_another_size_never_reach_a_policy(ros, tmp_path: Path) -> None:
+    from sensor_msgs.msg import Image
+
+    from jsrl_ros.conversions import numpy_to_image
+
+    rig = Rig(ros, [1], explorer_checkpoint(tmp_path / "a.pt", seed=0), guide="scripted", eval_every=0,
+              obs_mode="image")
+    images = rig.node.create_publisher(Image, "jsrl/obs/image", 10)
+    assert ros.spin_until(lambda: images.get_subscription_count() > 0)
+    images.publish(numpy_to_image(np.zeros((16, 16, 3), np.uint8), CLOCK.stamp(0, 0)))
+    rig.step(0, 0)
+    images.publish(numpy_to_image(np.zeros((32, 32, 3), np.uint8), CLOCK.stamp(0, 1)))
+    rig.state_pub.publish(named_vector(state_names(4), obs_at(1), CLOCK.stamp(0, 1)))
+    assert ros.spin_until(lambda: rig.arbiter.dropped == 1)
+    assert (0, 1) not in rig.actions

@@ -22,6 +22,12 @@ answered (the bridge re-publishes the observation until they are).
 
 Hot path: one dict lookup to join, one policy call, one message. An observation already
 answered (the bridge re-published it) gets the same action again, without acting again.
+
+Input is checked at the edge, before it can start an episode or reach a policy
+(docs/topics.md): each input topic is heard from one publishing node only
+(:class:`SourceFilter`); stamps must be the current step, the next one, or the next
+episode's first (:class:`StepGate`); vectors and images must have the names, sizes and
+encoding the policies take. A second arbiter on the graph is refused (:class:`RoleGuard`).
 """
 from __future__ import annotations
 
@@ -33,6 +39,8 @@ import torch
 from geometry_msgs.msg import Twist, TwistStamped
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from rclpy.publisher import Publisher
+from rclpy.subscription import RCLError
 from sensor_msgs.msg import Image, JointState, Joy
 from std_msgs.msg import Float64, Int32MultiArray, String
 
@@ -45,16 +53,19 @@ from jsrl_learning.learners import Learner
 from jsrl_learning.rollout import EXPLORER, GUIDE
 from jsrl_ros.contract import EPISODE_INFO_NAMES
 from jsrl_ros.conversions import MalformedMessage, image_to_numpy, named_vector, named_vector_values
-from jsrl_ros.diagnostics import publish_counters
+from jsrl_ros.diagnostics import Health, publish_counters
 from jsrl_ros.explorer_slot import ExplorerSlot
 from jsrl_ros.qos import LATCHED, RELIABLE, SENSOR
+from jsrl_ros.sources import RoleGuard, SourceFilter, filtered
 from jsrl_ros.spin import spin_node
 from jsrl_ros.step_clock import StepClock, stamp_key
+from jsrl_ros.step_gate import STALE, Rejected, StepGate
 from jsrl_ros.teleop_mapping import ACTION_NAMES as TELEOP_ACTION_NAMES
 from jsrl_ros.teleop_mapping import GRIPPER_OPEN, JoyMap, TwistScales, joy_to_action, twist_to_action
 from jsrl_ros.vectors import state_names
 
 GUIDES = ("scripted", "bc", "human")
+MAX_PENDING = 8  # observations waiting for their other parts (image, guide action): more are old leftovers
 STATE, IMAGE, GUIDE_ACTION = "state", "image", "guide_action"
 
 
@@ -63,8 +74,10 @@ class Explorer:
 
     def __init__(self, learner: Learner, observation_space: gym.Space, action_space: gym.Space) -> None:
         self.learner = learner
-        vector = observation_space["proprio"] if isinstance(observation_space, gym.spaces.Dict) else observation_space
+        image_mode = isinstance(observation_space, gym.spaces.Dict)
+        vector = observation_space["proprio"] if image_mode else observation_space
         self.state_dim = int(np.prod(vector.shape))
+        self.image_shape = tuple(observation_space["image"].shape) if image_mode else None
         self.action_dim = int(np.prod(action_space.shape))
 
 
@@ -81,6 +94,8 @@ def load_explorer(path: str) -> Explorer:
 class PolicyArbiter(Node):
     def __init__(self, load: Callable[[str], Explorer] = load_explorer, **node_kwargs: Any) -> None:
         super().__init__("policy_arbiter", **node_kwargs)
+        self.health = Health()
+        self.sources: list[SourceFilter] = []
         where = f"{self.get_name()} parameters"
         dt = self.declare_parameter("dt", 0.1).value
         self.action_names = list(self.declare_parameter("action_names", Parameter.Type.STRING_ARRAY).value or [])
@@ -97,6 +112,7 @@ class PolicyArbiter(Node):
                 "action_names must name the action's dimensions (the same list as the sim bridge's)")
         try:
             self.clock = StepClock(dt)
+            self.gate = StepGate(self.clock)
             self.planner = EpisodePlanner(eval_every, eval_episodes, seed)
         except ValueError as exc:
             raise ConfigError(f"{where}: {exc}") from exc
@@ -121,7 +137,8 @@ class PolicyArbiter(Node):
         if self.guide_kind == "human":
             self._setup_human(where, **teleop)
 
-        self.dropped = self.stale = self.waiting = self.episodes = 0
+        self.dropped = self.stale = self.waiting = self.episodes = self.publish_failures = 0
+        self.image_format: tuple[int, ...] | None = None  # (H, W, C) of the first valid image: all must match
         self.choices: list[int] | None = None
         self.episode = -1
         self.plan: EpisodePlan | None = None
@@ -134,17 +151,19 @@ class PolicyArbiter(Node):
         self.action_pub = self.create_publisher(JointState, "jsrl/action", RELIABLE)
         self.info_pub = self.create_publisher(JointState, "jsrl/episode_info", RELIABLE)
         self.owner_pub = self.create_publisher(String, "jsrl/control_owner", LATCHED)
-        self.create_subscription(JointState, "jsrl/state", self.on_state, RELIABLE)
+        self._subscribe(JointState, "jsrl/state", self.on_state, RELIABLE)
         if self.image_mode:
-            self.create_subscription(Image, "jsrl/obs/image", self.on_image, SENSOR)
+            self._subscribe(Image, "jsrl/obs/image", self.on_image, SENSOR)
         if self.guide_kind == "scripted":
-            self.create_subscription(JointState, "jsrl/guide_action", self.on_guide_action, RELIABLE)
-        self.create_subscription(Int32MultiArray, "jsrl/guide_step_choices", self.on_choices, LATCHED)
-        self.create_subscription(String, "jsrl/checkpoint", self.on_checkpoint, LATCHED)
+            self._subscribe(JointState, "jsrl/guide_action", self.on_guide_action, RELIABLE)
+        self._subscribe(Int32MultiArray, "jsrl/guide_step_choices", self.on_choices, LATCHED)
+        self._subscribe(String, "jsrl/checkpoint", self.on_checkpoint, LATCHED)
+        self.role = RoleGuard(self, ["jsrl/action", "jsrl/episode_info"], self.health)
         publish_counters(self, lambda: {
             "episode": self.episode, "dropped": self.dropped, "stale": self.stale, "waiting": self.waiting,
+            "foreign": sum(source.rejected for source in self.sources), "publish_failures": self.publish_failures,
             "explorer_loads": self.slot.loads, "explorer_load_failures": self.slot.failures,
-            "guide_in_control": float(self.owner == GUIDE)})
+            "guide_in_control": float(self.owner == GUIDE)}, health=self.health)
         self.get_logger().info(f"guide={self.guide_kind}, {'image' if self.image_mode else 'state'} observations, "
                                f"evaluations: {eval_episodes} every {eval_every} episodes")
 
@@ -161,53 +180,70 @@ class PolicyArbiter(Node):
         except ValueError as exc:
             raise ConfigError(f"{where}: {exc}") from exc
         self.gripper, self.last_twist = GRIPPER_OPEN, None
-        self.create_subscription(Twist, "teleop/cmd_vel", lambda m: self.on_twist("teleop/cmd_vel", m), RELIABLE)
-        self.create_subscription(TwistStamped, "teleop/cmd_vel_stamped",
-                                 lambda m: self.on_twist("teleop/cmd_vel_stamped", m), RELIABLE)
-        self.create_subscription(Float64, "teleop/gripper", self.on_gripper, RELIABLE)
-        self.create_subscription(Joy, "joy", self.on_joy, SENSOR)
+        self._subscribe(Twist, "teleop/cmd_vel", lambda m: self.on_twist("teleop/cmd_vel", m), RELIABLE)
+        self._subscribe(TwistStamped, "teleop/cmd_vel_stamped", lambda m: self.on_twist("teleop/cmd_vel_stamped", m),
+                        RELIABLE)
+        self._subscribe(Float64, "teleop/gripper", self.on_gripper, RELIABLE)
+        self._subscribe(Joy, "joy", self.on_joy, SENSOR)
+
+    def _subscribe(self, msg_type: Any, topic: str, callback: Callable[[Any], None], qos: Any) -> None:
+        """A subscription that hears one publishing node only (the first one heard)."""
+        source = SourceFilter(self, topic, health=self.health)
+        self.sources.append(source)
+        self.create_subscription(msg_type, topic, filtered(source, callback, self._drop), qos)
 
     # --- observations -> actions (the hot path) --------------------------------------------
 
     def on_state(self, msg: JointState) -> None:
-        key = stamp_key(msg.header.stamp)
-        if self.answered is not None and key <= self.answered[0]:
-            if key == self.answered[0]:
-                self.action_pub.publish(self.answered[1])  # the bridge re-published: same answer
-            else:
-                self.stale += 1
-            return
         try:
-            ident = self.clock.identity(msg.header.stamp)
+            ident = self.gate.check(msg.header.stamp)
             values = named_vector_values(msg, state_names(len(msg.name)))
             explorer = self.slot.current
             if explorer is not None and values.size != explorer.state_dim:
                 raise MalformedMessage(f"{values.size} values, the explorer takes {explorer.state_dim}")
-        except (ValueError, MalformedMessage) as exc:
-            return self._drop("jsrl/state", exc)
+        except (Rejected, MalformedMessage) as exc:
+            return self._reject("jsrl/state", exc)
+        key = stamp_key(msg.header.stamp)
+        if self.answered is not None and key <= self.answered[0]:
+            if key == self.answered[0]:
+                self._publish(self.action_pub, self.answered[1])  # the bridge re-published: same answer
+            else:
+                self.stale += 1
+            return
         self._add(key, ident, STATE, values.astype(np.float32), msg)
 
     def on_image(self, msg: Image) -> None:
         try:
-            ident = self.clock.identity(msg.header.stamp)
+            ident = self.gate.check(msg.header.stamp)
             if msg.encoding != "rgb8":
                 raise MalformedMessage(f"encoding {msg.encoding!r}; the observation node publishes rgb8")
             image = image_to_numpy(msg)
-        except (ValueError, MalformedMessage) as exc:
-            return self._drop("jsrl/obs/image", exc)
+            self._check_image(image.shape)
+        except (Rejected, MalformedMessage) as exc:
+            return self._reject("jsrl/obs/image", exc)
         self._add(stamp_key(msg.header.stamp), ident, IMAGE, image, msg)
+
+    def _check_image(self, shape: tuple[int, ...]) -> None:
+        """Every image has the first one's size, and the size the explorer was trained on."""
+        explorer = self.slot.current
+        expected = explorer.image_shape if explorer is not None and explorer.image_shape else self.image_format
+        if expected is not None and shape != expected:
+            raise MalformedMessage(f"a {shape} image; the policy takes {expected}")
+        self.image_format = self.image_format or shape
 
     def on_guide_action(self, msg: JointState) -> None:
         try:
-            ident = self.clock.identity(msg.header.stamp)
+            ident = self.gate.check(msg.header.stamp)
             values = named_vector_values(msg, self.action_names)
-        except (ValueError, MalformedMessage) as exc:
-            return self._drop("jsrl/guide_action", exc)
+        except (Rejected, MalformedMessage) as exc:
+            return self._reject("jsrl/guide_action", exc)
         self._add(stamp_key(msg.header.stamp), ident, GUIDE_ACTION, values.astype(np.float32), msg)
 
     def _add(self, key: int, ident: tuple[int, int], part: str, value: Any, msg: Any) -> None:
         if self.answered is not None and key <= self.answered[0]:
             return
+        if len(self.parts) >= MAX_PENDING and key not in self.parts:
+            self.parts.pop(min(self.parts))  # (parts of steps that were never completed: bounded)
         parts = self.parts.setdefault(key, {})
         parts[part] = value
         parts["stamp"] = msg.header.stamp
@@ -234,8 +270,9 @@ class PolicyArbiter(Node):
             action = explorer.learner.act(obs, explore=not self.plan.evaluation)
         self._set_owner(who, episode, t)
         msg = named_vector(self.action_names, np.ravel(action), parts["stamp"])
-        self.action_pub.publish(msg)
+        self._publish(self.action_pub, msg)
         self.answered = (key, msg)
+        self.gate.enter(episode, t)
         for old in [k for k in self.parts if k <= key]:
             del self.parts[old]
 
@@ -256,10 +293,11 @@ class PolicyArbiter(Node):
                                       throttle_duration_sec=5.0)
             return False
         self.episode, self.plan = episode, self.planner.plan(self.choices)
+        self.gate.enter(episode, -1)  # (its step 0 is next)
         self.episodes += 1
         if self.human is not None:
             self.human.reset()
-        self.info_pub.publish(named_vector(EPISODE_INFO_NAMES, [episode, self.plan.guide_step, self.plan.evaluation],
+        self._publish(self.info_pub, named_vector(EPISODE_INFO_NAMES, [episode, self.plan.guide_step, self.plan.evaluation],
                                            self.clock.stamp(episode, 0)))
         kind = "evaluation" if self.plan.evaluation else "training"
         self.get_logger().info(f"episode {episode} ({kind}): guide for the first {self.plan.guide_step} steps")
@@ -334,6 +372,22 @@ class PolicyArbiter(Node):
             self.human.source.clear()  # deadman released: idle now, not after the timeout
         else:
             self.human.source.put(action)
+
+    def _publish(self, publisher: Publisher, msg: Any) -> None:
+        """Publish, or count and log why not (the middleware can refuse under a flood): never raise."""
+        try:
+            publisher.publish(msg)
+        except RCLError as exc:
+            self.publish_failures += 1
+            self.get_logger().error(f"{publisher.topic_name}: publish failed: {exc} "
+                                    f"({self.publish_failures} so far)", throttle_duration_sec=2.0)
+
+    def _reject(self, topic: str, exc: Exception) -> None:
+        """A message refused at the edge: an old step counts as stale, anything else as dropped."""
+        if isinstance(exc, Rejected) and exc.kind == STALE:
+            self.stale += 1
+            return
+        self._drop(topic, exc)
 
     def _drop(self, topic: str, exc: Exception) -> None:
         self.dropped += 1

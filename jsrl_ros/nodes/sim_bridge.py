@@ -18,6 +18,9 @@ A *scripted* guide (``guide_target``, a ``module:factory`` called as ``factory(e
 simulator's privileged state, which exists only in this process. Its action for each
 observation goes out on ``jsrl/guide_action`` with the observation's stamp, and the
 arbiter uses it while the guide is in control. See docs/architecture.md.
+
+Actions are heard from one publishing node only (the first arbiter heard,
+:class:`SourceFilter`), and a second bridge on the same topics is refused (:class:`RoleGuard`).
 """
 from __future__ import annotations
 
@@ -36,9 +39,10 @@ from jsrl_learning.guides import GuideSpec, make_guide
 from jsrl_learning.rollout import SUCCESS_KEYS
 from jsrl_ros.contract import STEP_NAMES
 from jsrl_ros.conversions import MalformedMessage, named_vector, named_vector_values, numpy_to_image
-from jsrl_ros.diagnostics import publish_counters
+from jsrl_ros.diagnostics import Health, publish_counters
 from jsrl_ros.env_params import declare_env, yaml_mapping
 from jsrl_ros.qos import RELIABLE, SENSOR
+from jsrl_ros.sources import RoleGuard, SourceFilter, filtered
 from jsrl_ros.spin import spin_node
 from jsrl_ros.step_clock import StepClock, stamp_key
 from jsrl_ros.vectors import state_names
@@ -85,7 +89,10 @@ class SimBridge(Node):
         self.state_pub = self.create_publisher(JointState, "jsrl/state", RELIABLE)
         self.step_pub = self.create_publisher(JointState, "jsrl/step", RELIABLE)
         self.guide_pub = self.create_publisher(JointState, "jsrl/guide_action", RELIABLE)
-        self.create_subscription(JointState, "jsrl/action", self.on_action, RELIABLE)
+        self.health = Health()
+        self.source = SourceFilter(self, "jsrl/action", health=self.health)
+        self.create_subscription(JointState, "jsrl/action", filtered(self.source, self.on_action, self._drop), RELIABLE)
+        self.role = RoleGuard(self, ["jsrl/state", "jsrl/step", "jsrl/guide_action"], self.health)
         self.create_service(Trigger, "jsrl/reset", self.on_reset)
         self.dropped = self.stale = self.republished = self.steps = 0
         self.episode, self.t = first_episode - 1, 0
@@ -99,8 +106,8 @@ class SimBridge(Node):
         if self.realtime:
             self.create_timer(dt, self.on_tick)
         publish_counters(self, lambda: {"episode": self.episode, "step": self.t, "steps": self.steps,
-                                        "dropped": self.dropped, "stale": self.stale,
-                                        "republished": self.republished})
+                                        "dropped": self.dropped, "stale": self.stale, "foreign": self.source.rejected,
+                                        "republished": self.republished}, health=self.health)
         mode = "image" if self.image_mode else "state"
         self.get_logger().info(f"{self.get_parameter('env_id').value} ({mode} observations), dt={dt}s, "
                                f"guide={'scripted ' + guide_target if self.guide else 'none here'}")
@@ -111,6 +118,9 @@ class SimBridge(Node):
         key = stamp_key(msg.header.stamp)
         if key == self.finished_key:
             return  # the arbiter answered an episode's final observation: expected, nothing to do
+        if key > self.current_key or key < 0:
+            return self._drop("jsrl/action", MalformedMessage(
+                f"stamped {msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d}: a step not observed yet"))
         if key != self.current_key or self.pending is not None:
             self.stale += 1
             self.get_logger().warning(f"jsrl/action: dropped a stale action stamped {msg.header.stamp.sec}."
@@ -120,14 +130,16 @@ class SimBridge(Node):
         try:
             action = named_vector_values(msg, self.action_names)
         except MalformedMessage as exc:
-            self.dropped += 1
-            self.get_logger().warning(f"jsrl/action: dropped ({exc}; {self.dropped} so far)", throttle_duration_sec=2.0)
-            return
+            return self._drop("jsrl/action", exc)
         action = action.astype(np.float32).reshape(self.env.action_space.shape)
         if self.realtime:
             self.pending = action
         else:
             self._step(action)
+
+    def _drop(self, topic: str, exc: Exception) -> None:
+        self.dropped += 1
+        self.get_logger().warning(f"{topic}: dropped ({exc}; {self.dropped} so far)", throttle_duration_sec=2.0)
 
     def on_tick(self) -> None:
         if self.pending is not None:
