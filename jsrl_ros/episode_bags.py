@@ -4,7 +4,9 @@ A bag is a directory ``<episode_dir>/episode_000012/`` holding ``metadata.yaml``
 ``episode_000012.mcap``, readable by ``ros2 bag`` and replayable. It is written under
 ``<episode_dir>/.partial/`` and renamed into ``<episode_dir>`` only once closed and
 fsynced, so every bag in ``episode_dir`` is a finished episode, whatever happened to the
-recorder; ``.partial/`` keeps what an interrupted recorder left, for inspection only.
+recorder; ``.partial/`` keeps what an interrupted recorder left, for inspection only. A bag
+that the learner cannot read as an episode is moved to ``<episode_dir>/quarantine/``
+(:func:`quarantine`), so that no restart chokes on it again.
 
 Messages are serialised with rosbags' own CDR serialiser from their fields: rclpy's CDR
 bytes may carry trailing padding that rosbags' strict deserialiser rejects, while rosbags'
@@ -16,27 +18,29 @@ See docs/recording.md.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import yaml
-from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer
+from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
 from jsrl_learning.buffers import take_obs
 from jsrl_learning.rollout import EXPLORER, GUIDE, Episode
 from jsrl_ros.camera_processing import to_rgb
 from jsrl_ros.conversions import CHANNELS
-from jsrl_ros.contract import STEP_NAMES
+from jsrl_ros.contract import LABELS, STEP_NAMES
 from jsrl_ros.step_clock import StepClock
 
 FORMAT = 1
 META_KEY = "jsrl_episode"
 PARTIAL_KEY = "jsrl_partial"
 PARTIAL_DIR = ".partial"
+QUARANTINE_DIR = "quarantine"
 
 # Roles of the recorded topics; the bag keeps each under its real (resolved) topic name.
 INFO, STATE, IMAGE, ACTION, STEP = "episode_info", "state", "image", "action", "step"
@@ -92,8 +96,10 @@ class EpisodeMeta:
     def from_json(cls, text: str, where: str) -> "EpisodeMeta":
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
+        except (TypeError, json.JSONDecodeError) as exc:
             raise EpisodeBagError(f"{where}: {META_KEY} is not JSON ({exc})") from exc
+        if not isinstance(data, dict):
+            raise EpisodeBagError(f"{where}: {META_KEY} is not a JSON object")
         unknown = sorted(set(data) - {f.name for f in fields(cls)})
         if unknown:
             raise EpisodeBagError(f"{where}: unknown {META_KEY} key(s) {unknown}")
@@ -102,8 +108,55 @@ class EpisodeMeta:
         except TypeError as exc:
             raise EpisodeBagError(f"{where}: {META_KEY} is incomplete ({exc})") from exc
         if meta.format != FORMAT:
-            raise EpisodeBagError(f"{where}: episode bag format {meta.format}, this reader knows {FORMAT}")
+            raise EpisodeBagError(f"{where}: episode bag format {meta.format!r}, this reader knows {FORMAT}")
+        meta.validate(where)
         return meta
+
+    def validate(self, where: str) -> None:
+        """EpisodeBagError naming the first field whose type or range no recorder writes: the metadata
+        comes from a file, and a reader that trusted ``length: "abc"`` would fail far from the cause."""
+        for name, (valid, wanted) in _META_CHECKS.items():
+            value = getattr(self, name)
+            if not valid(value):
+                raise EpisodeBagError(f"{where}: {META_KEY}.{name} must be {wanted}, got {value!r}")
+        if len(self.controller) != self.length:
+            raise EpisodeBagError(f"{where}: {META_KEY}.controller has {len(self.controller)} entries for length "
+                                  f"{self.length}")
+        roles = set(self.topics)
+        if not set(VECTOR_ROLES) <= roles <= {*VECTOR_ROLES, IMAGE}:
+            raise EpisodeBagError(f"{where}: {META_KEY}.topics has roles {sorted(roles)}, needs {list(VECTOR_ROLES)} "
+                                  f"(+ optional {IMAGE!r})")
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _strings(items: Any, allowed: Sequence[str] | None = None) -> bool:
+    return all(isinstance(x, str) and (allowed is None or x in allowed) for x in items)
+
+
+_META_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "episode": (_whole, "an int >= 0"),
+    "guide_step": (_whole, "an int >= 0"),
+    "evaluation": (lambda v: isinstance(v, bool), "true or false"),
+    "success": (lambda v: isinstance(v, bool), "true or false"),
+    "length": (lambda v: _whole(v) and v >= 1, "an int >= 1"),
+    "total_return": (_finite, "a finite number"),
+    "ended": (lambda v: v in ENDINGS, f"one of {list(ENDINGS)}"),
+    "controller": (lambda v: isinstance(v, list) and _strings(v, (GUIDE, EXPLORER)),
+                   f"a list of {GUIDE!r}/{EXPLORER!r}"),
+    "topics": (lambda v: isinstance(v, dict) and _strings(v) and _strings(v.values()), "a mapping of role to topic"),
+    "dt": (lambda v: _finite(v) and v >= 1e-9, "a period in seconds > 0"),
+    "guide_type": (lambda v: isinstance(v, str), "a string"),
+    "seed": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an int"),
+    "label": (lambda v: v in ("", *LABELS), f"one of {['', *LABELS]}"),
+    "bridge_success": (lambda v: v is None or isinstance(v, bool), "true, false or null"),
+}
 
 
 def controller_per_step(guide_step: int, length: int) -> list[str]:
@@ -157,6 +210,8 @@ class EpisodeBagWriter:
         self._write(IMAGE, stamp_ns, msg, _IMAGE)
 
     def _write(self, role: str, stamp_ns: int, msg: Any, msgtype: str) -> None:
+        if not 0 <= stamp_ns < 2**63:  # MCAP's range; a bad stamp inside would also break close()
+            raise ValueError(f"EpisodeBagWriter: stamp {stamp_ns} ns is outside 0 .. 2^63")
         self._writer.write(self._connections[role], int(stamp_ns), bytes(_TYPESTORE.serialize_cdr(msg, msgtype)))
         self.messages += 1
 
@@ -185,6 +240,24 @@ def _free_name(episode_dir: Path, episode: int) -> str:
         k += 1
         name = f"{base}_{k}"
     return name
+
+
+def quarantine(bag: str | Path, episode_dir: str | Path) -> Path:
+    """Move a bag that cannot be read as an episode into ``<episode_dir>/quarantine/`` (kept for
+    inspection, never listed again); returns where it went. Only bags directly in ``episode_dir``:
+    a path from a message must never make a reader move anything else."""
+    bag, root = Path(bag), Path(episode_dir)
+    if bag.resolve().parent != root.resolve() or bag.name.startswith("."):
+        raise ValueError(f"quarantine: {bag} is not a bag in {root}")
+    target = root / QUARANTINE_DIR
+    target.mkdir(exist_ok=True)
+    name, k = bag.name, 0
+    while (target / name).exists():
+        k += 1
+        name = f"{bag.name}_{k}"
+    os.rename(bag, target / name)
+    _fsync_dir(root)
+    return target / name
 
 
 def _fsync_tree(path: Path) -> None:
@@ -221,9 +294,9 @@ def read_meta(bag: str | Path) -> EpisodeMeta:
     bag = Path(bag)
     try:
         info = yaml.safe_load((bag / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
-        raise EpisodeBagError(f"{bag}: not a rosbag2 bag ({exc})") from exc
-    custom = info.get("custom_data") or {}
+        custom = dict(info.get("custom_data") or {})
+    except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
+        raise EpisodeBagError(f"{bag}: not a rosbag2 bag ({type(exc).__name__}: {exc})") from exc
     if META_KEY not in custom:
         reason = custom.get(PARTIAL_KEY)
         raise EpisodeBagError(f"{bag}: " + (f"a partial episode ({reason})" if reason
@@ -264,7 +337,13 @@ def read_episode(bag: str | Path) -> RecordedEpisode:
         outcomes = np.stack([_outcome(steps[STEP][t], bag) for t in need[STEP]])
     except ValueError as exc:  # ragged vectors or images of different sizes
         raise EpisodeBagError(f"{bag}: inconsistent messages ({exc})") from exc
+    for what, values in (("state", states), ("action", actions), ("step", outcomes)):
+        if not np.all(np.isfinite(values)):
+            raise EpisodeBagError(f"{bag}: non-finite {what} values")
     reward, terminated, truncated = (outcomes[:, STEP_NAMES.index(k)] for k in ("reward", "terminated", "truncated"))
+    if not math.isclose(float(reward.sum()), meta.total_return, rel_tol=1e-6, abs_tol=1e-6):
+        raise EpisodeBagError(f"{bag}: total_return {meta.total_return!r} is not the sum of its rewards "
+                              f"({float(reward.sum())!r})")
     terminated, truncated = terminated > 0.5, truncated > 0.5
     if meta.ended == "reset":
         truncated[-1] = True
@@ -284,6 +363,8 @@ def _messages_by_step(bag: Path, meta: EpisodeMeta) -> dict[str, dict[int, Any]]
                 role = role_of.get(connection.topic)
                 if role is None:
                     continue
+                if connection.msgtype != (_IMAGE if role == IMAGE else _JOINT_STATE):
+                    raise EpisodeBagError(f"{bag}: {connection.topic} holds {connection.msgtype} messages")
                 msg = _TYPESTORE.deserialize_cdr(raw, connection.msgtype)
                 episode, step = clock.identity(msg.header.stamp)
                 if episode != meta.episode or step in steps[role]:
@@ -292,8 +373,8 @@ def _messages_by_step(bag: Path, meta: EpisodeMeta) -> dict[str, dict[int, Any]]
                 steps[role][step] = msg
     except EpisodeBagError:
         raise
-    except (ReaderError, ValueError) as exc:
-        raise EpisodeBagError(f"{bag}: unreadable ({exc})") from exc
+    except Exception as exc:  # noqa: BLE001 — a damaged file fails in the reader or the CDR decoder, in many ways
+        raise EpisodeBagError(f"{bag}: unreadable ({type(exc).__name__}: {exc})") from exc
     return steps
 
 

@@ -1,11 +1,13 @@
 """Episode bags round-trip without ROS; only finished bags count as episodes."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import minari
 import numpy as np
 import pytest
+import yaml
 from rclpy.serialization import deserialize_message
 from rosbags.rosbag2 import Reader
 from sensor_msgs.msg import Image, JointState
@@ -15,7 +17,8 @@ from jsrl_learning.datasets import load_minari
 from jsrl_ros.bags_to_minari import main as bags_to_minari_main
 from jsrl_ros.contract import EPISODE_INFO_NAMES, STEP_NAMES
 from jsrl_ros.episode_bags import (ACTION, IMAGE, INFO, PARTIAL_DIR, STATE, STEP, EpisodeBagError, EpisodeBagWriter,
-                                   EpisodeMeta, controller_per_step, list_episode_bags, read_episode, read_meta)
+                                   EpisodeMeta, controller_per_step, list_episode_bags, quarantine, read_episode,
+                                   read_meta)
 from jsrl_ros.step_clock import StepClock, stamp_key
 
 CLOCK = StepClock(0.1)
@@ -143,3 +146,66 @@ def test_converter_writes_a_minari_dataset_the_learner_loads(tmp_path: Path, min
     np.testing.assert_array_equal(batch.actions, expected.actions)
     assert batch.terminals.tolist() == [0, 1, 0, 0, 1]
     assert bags_to_minari_main([str(tmp_path / "nothing"), "grasp/none-v0"]) == 2
+
+
+def test_a_stamp_outside_mcaps_range_is_refused_and_the_bag_still_closes(tmp_path: Path) -> None:
+    """A negative stamp once reached the MCAP writer: OverflowError, then another one in close()."""
+    writer = EpisodeBagWriter(tmp_path, 0, TOPICS)
+    for stamp_ns in (-1, 2**63):
+        with pytest.raises(ValueError, match="outside 0 .. 2\\^63"):
+            writer.write_vector(STATE, stamp_ns, ["a"], [0.0])
+    with pytest.raises(EpisodeBagError, match="partial episode"):
+        read_meta(writer.abandon("test"))
+
+
+def rewrite_meta(bag: Path, **changes) -> None:
+    """Edit a finished bag's episode metadata in place, as a damaged or forged file would have it."""
+    path = bag / "metadata.yaml"
+    info = yaml.safe_load(path.read_text())
+    custom = info["rosbag2_bagfile_information"]["custom_data"]
+    custom["jsrl_episode"] = json.dumps({**json.loads(custom["jsrl_episode"]), **changes})
+    path.write_text(yaml.safe_dump(info))
+
+
+@pytest.mark.parametrize("changes, named", [
+    ({"length": "abc"}, "length must be an int >= 1"), ({"length": 0}, "length must be an int >= 1"),
+    ({"episode": -1}, "episode must be an int >= 0"), ({"guide_step": 1.5}, "guide_step must be an int"),
+    ({"evaluation": "no"}, "evaluation must be true or false"), ({"total_return": None}, "total_return must be"),
+    ({"ended": "exploded"}, "ended must be one of"), ({"controller": ["pilot"] * 3}, "controller must be"),
+    ({"controller": ["guide"]}, "controller has 1 entries for length 3"), ({"dt": 0}, "dt must be"),
+    ({"topics": {"state": "/s"}}, "topics has roles"), ({"label": 3}, "label must be"),
+    ({"total_return": 7.0}, "total_return 7.0 is not the sum of its rewards"),
+])
+def test_metadata_of_the_wrong_type_or_range_is_an_error_naming_the_field(tmp_path: Path, changes, named) -> None:
+    bag = write_episode(tmp_path, 0, length=3)
+    rewrite_meta(bag, **changes)
+    with pytest.raises(EpisodeBagError, match=named):
+        read_episode(bag)
+
+
+def test_non_finite_values_in_a_bag_are_an_error(tmp_path: Path) -> None:
+    writer = EpisodeBagWriter(tmp_path, 0, TOPICS)
+    writer.write_vector(INFO, ns(0, 0), EPISODE_INFO_NAMES, [0, 0, 0])
+    for t, state in enumerate(([0.0, 1.0], [np.nan, 1.0])):
+        writer.write_vector(STATE, ns(0, t), ["a", "b"], state)
+    writer.write_vector(ACTION, ns(0, 0), ["dx"], [0.0])
+    writer.write_vector(STEP, ns(0, 1), STEP_NAMES, [0, 1, 0, 0, 1, 0])
+    bag = writer.finish(EpisodeMeta(episode=0, guide_step=0, evaluation=False, success=False, length=1,
+                                    total_return=0.0, ended="truncated", controller=["explorer"], topics=TOPICS,
+                                    dt=0.1))
+    with pytest.raises(EpisodeBagError, match="non-finite state values"):
+        read_episode(bag)
+
+
+def test_quarantine_moves_a_bag_out_of_the_listing_and_only_from_the_episode_folder(tmp_path: Path) -> None:
+    episodes = tmp_path / "episodes"
+    bad, good = write_episode(episodes, 0, length=1), write_episode(episodes, 1, length=1)
+    moved = quarantine(bad, episodes)
+    assert moved == episodes / "quarantine" / "episode_000000" and (moved / "metadata.yaml").is_file()
+    assert list_episode_bags(episodes) == [good]
+    assert quarantine(write_episode(episodes, 0, length=1), episodes).name == "episode_000000_1"
+    elsewhere = write_episode(tmp_path / "other", 0, length=1)
+    for path in (elsewhere, episodes / PARTIAL_DIR, episodes / ".." / "other" / "episode_000000"):
+        with pytest.raises(ValueError, match="is not a bag in"):
+            quarantine(path, episodes)
+    assert elsewhere.is_dir()
