@@ -48,10 +48,18 @@ class ArmMotion:
         self.ends_at: float | None = None  # when the move in progress ends
         self.twist: TwistSegment | None = None  # its velocity stream (twist mode)
         self.hold_sent = False  # (joint_trajectory) the stop's hold went out: send it once
+        self.target: np.ndarray | None = None  # the move's goal
 
     def cancel(self) -> None:
         """End the move in progress: no more velocity toward its target."""
-        self.ends_at = self.twist = None
+        self.ends_at = self.twist = self.target = None
+
+    def commanded(self, now: float) -> np.ndarray | None:
+        """Where the commands sent so far put the arm by ``now`` (None: no move runs). Twist: the velocities
+        as sent, however late they went out; joint trajectory: the target."""
+        if self.ends_at is None:
+            return None
+        return self.twist.planned(now) if self.twist is not None else self.target
 
     def settled(self, now: float) -> bool:
         """No move, or one that ended a control period ago (the measurement has caught up)."""
@@ -62,7 +70,7 @@ class ArmMotion:
         ``max_velocity`` allows; returns the command that goes out at once (a joint target)."""
         start = self._start(measured, now)
         duration = self.safety.duration(start, target, self.dt)
-        self.ends_at = now + duration
+        self.ends_at, self.target = now + duration, np.asarray(target, dtype=np.float64)
         if self.twist_mode:
             self.twist = TwistSegment(start, target, now, duration, self.hold)
             return None

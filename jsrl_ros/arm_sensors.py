@@ -3,7 +3,8 @@
 The axes' positions come from ``joint_states`` (a Cartesian arm, or joint mode) or from the
 grasp point's pose (``ee_pose_topic``); the finger opening from the finger joints; the camera
 frame is kept as it came. An observation is taken only from data that arrived after the step's
-motion ended: :meth:`ArmSensors.fresh_since`.
+motion ended: :meth:`ArmSensors.fresh_since`. The axes' readings pass the safety layer's
+:class:`jsrl_ros.measured_state.MeasuredState` first: an implausible one is never kept.
 """
 from __future__ import annotations
 
@@ -13,15 +14,18 @@ import numpy as np
 
 from jsrl_ros.arm_task import yaw_of_quaternion
 from jsrl_ros.conversions import MalformedMessage
+from jsrl_ros.measured_state import MeasuredState
 
 
 class ArmSensors:
     """The latest joint positions, pose and camera frame, each with its arrival time (s; -1: never)."""
 
     def __init__(self, axis_joints: Sequence[str], finger_joints: Sequence[str], pose_topic: str,
-                 camera_topic: str, twist: bool) -> None:
+                 camera_topic: str, twist: bool, measured: MeasuredState | None = None) -> None:
         """``pose_topic`` / ``camera_topic``: empty when the arm has no pose or camera input; ``twist``:
-        the command space is the pose (x, y, z, yaw), else the joints."""
+        the command space is the pose (x, y, z, yaw), else the joints; ``measured``: checks the axes'
+        readings (raises Implausible)."""
+        self.measured = measured
         self.axis_joints, self.finger_joints = list(axis_joints), list(finger_joints)
         self.uses_pose, self.uses_camera = bool(pose_topic), bool(camera_topic)
         self.axes_from_pose = twist and self.uses_pose
@@ -36,6 +40,8 @@ class ArmSensors:
         values = dict(zip(names, positions))
         if len(names) != len(positions) or any(n not in values or not np.isfinite(values[n]) for n in self.needed):
             raise MalformedMessage(f"needs finite positions of {self.needed}, got names {list(names)}")
+        if not self.axes_from_pose:
+            self._check_axes(np.array([values[n] for n in self.axis_joints]), now)
         self.joints, self.joints_at = values, now
 
     def update_pose(self, position: Sequence[float], quaternion: Sequence[float], now: float) -> None:
@@ -43,7 +49,13 @@ class ArmSensors:
         pose = np.array([*position, yaw_of_quaternion(*quaternion)])
         if not np.all(np.isfinite(pose)):
             raise MalformedMessage(f"non-finite pose {pose.tolist()}")
+        if self.axes_from_pose:
+            self._check_axes(pose, now)
         self.pose, self.pose_at = pose, now
+
+    def _check_axes(self, axes: np.ndarray, now: float) -> None:
+        if self.measured is not None:
+            self.measured.accept(axes, now)
 
     def update_frame(self, frame: Any, now: float) -> None:
         self.frame, self.frame_at = frame, now

@@ -167,6 +167,7 @@ def real_arm(hardware: str = "fake", guide: str = "teleop", learner: str = "qtop
                               "auto_confirm": fake}
     if fake:
         bridge["safety"] = {"deadman": "off"}
+        bridge["joint_state_source"] = "fake_arm"
     arbiter: dict[str, Any] = {"guide": "human" if teleop else "bc"}
     if bc_path:
         arbiter["guide_path"] = bc_path

@@ -75,6 +75,7 @@ class GraspCycle:
         self.final = False  # the observation being captured ends the episode
         self.held_end: Observation | None = None  # the ended episode's final observation, sent when the next begins
         self.current: Observation | None = None  # the observation the policy must answer
+        self.policy_move = False  # the step's motion is the policy's move (checked against the measurement)
         self.current_key = self.finished_key = -1  # stamp keys of that one and of the last episode's end
         self.last_publish = 0.0
         self.owner = ""  # who controls the arm (jsrl/control_owner): the deadman may apply to the guide only
@@ -136,6 +137,7 @@ class GraspCycle:
             if reason is None and position is not None:
                 delta = step_delta(values[:-1], self.cfg.action_scale)
                 self._move_to(position, self.safety.target(position, delta), now)
+                self.policy_move = True
             self.phase, self.deadline = MOVE, now + self.cfg.dt
         self.command(now)
 
@@ -223,6 +225,7 @@ class GraspCycle:
     def _try_capture(self, now: float) -> None:
         if not self.sensors.fresh_since(self.capture_after):
             return
+        self._check_tracking(now)
         cfg, outcomes = self.cfg, self.outcomes
         stamp = cfg.clock.stamp(outcomes.episode, outcomes.t)
         pose = self.sensors.grasp_pose()
@@ -240,6 +243,13 @@ class GraspCycle:
         self.current, self.current_key = observation, stamp_key(stamp)
         self.phase, self.policy_since = ACT, now
         self._send(now)
+
+    def _check_tracking(self, now: float) -> None:
+        """After a policy move that ran its course (no stop cancelled it), the arm is where its commands put it."""
+        commanded = self.motion.commanded(now) if self.policy_move else None
+        self.policy_move = False
+        if commanded is not None and not self.safety.measured.check_tracking(commanded, self.sensors.position()):
+            self.log.warning(f"HOLD until safety/clear_estop: {self.safety.measured.tracking_fault}")
 
     def _send(self, now: float) -> None:
         self.out.publish_observation(self.current)

@@ -20,7 +20,7 @@ from jsrl_ros.step_clock import StepClock
 
 MODES = ("twist", "joint_trajectory")
 _SAFETY_TYPES = {"deadman": Parameter.Type.STRING, "watchdog_timeout": Parameter.Type.DOUBLE,
-                 "deadman_timeout": Parameter.Type.DOUBLE}
+                 "deadman_timeout": Parameter.Type.DOUBLE, "measurement_timeout": Parameter.Type.DOUBLE}
 
 
 class RealArmConfig:
@@ -52,6 +52,7 @@ class RealArmConfig:
         self.first_episode = node.declare_parameter("first_episode", 0).value
         self.mode = node.declare_parameter("command_mode", "twist").value
         self.axis_joints = list(node.declare_parameter("axis_joints", ["x", "y", "z", "yaw"]).value)
+        self.joint_state_source = node.declare_parameter("joint_state_source", "").value
         self.pose_topic = node.declare_parameter("ee_pose_topic", "").value
         self.finger_joints = list(node.declare_parameter("finger_joints", ["finger_left", "finger_right"]).value)
         self.twist_topic = node.declare_parameter("twist_topic", "servo_node/delta_twist_cmds").value

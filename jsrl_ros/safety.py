@@ -8,9 +8,11 @@ is a :class:`ConfigError` naming the key, never a default. :class:`SafetyFilter`
   forwarded); entries outside the normalised [-1, 1] are clipped (counted);
 * a motion becomes a target inside the workspace box, at most ``max_step`` per axis per step
   and ``max_velocity`` per axis; velocities toward a target never point out of the box;
-* motion stops (zero velocity / hold) while the e-stop is latched, while a required deadman
-  is released or silent for ``deadman_timeout``, and when no valid action arrived for
-  ``watchdog_timeout`` while the policy drives.
+* motion stops (zero velocity / hold) while the e-stop is latched, while the measured state
+  cannot be trusted (:class:`jsrl_ros.measured_state.MeasuredState`: implausible, stale, or
+  disagreeing with the commanded motion), while a required deadman is released or silent
+  for ``deadman_timeout``, and when no valid action arrived for ``watchdog_timeout`` while
+  the policy drives.
 
 :class:`TwistSegment` streams one move as velocity commands that cannot overshoot its target,
 however late the next command comes.
@@ -30,6 +32,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from jsrl_learning.config import ConfigError, read_yaml, require
+from jsrl_ros.measured_state import MeasuredState
 
 DEADMAN_MODES = ("off", "guide", "always")
 ESTOP, DEADMAN, WATCHDOG = "estop", "deadman", "watchdog"
@@ -46,6 +49,9 @@ class SafetyLimits:
     watchdog_timeout: float  # s without a valid action while the policy drives -> stop
     deadman: str  # off | guide (held while the guide is in control) | always
     deadman_timeout: float  # s: a held deadman must be re-sent at least this often
+    jump_tolerance: tuple[float, ...]  # per axis: how much further than max_velocity allows a reading may move
+    tracking_tolerance: tuple[float, ...]  # per axis: how far from a move's target the arm may end it
+    measurement_timeout: float  # s: older position readings hold the arm
 
     @property
     def n_axes(self) -> int:
@@ -54,17 +60,17 @@ class SafetyLimits:
     def validate(self, where: str) -> None:
         n = self.n_axes
         require(n > 0, where, "workspace_min must list one value per axis")
-        for key in ("workspace_min", "workspace_max", "max_velocity", "max_step"):
+        for key in _LISTS:
             values = getattr(self, key)
             require(len(values) == n, f"{where}.{key}", f"has {len(values)} values for {n} axes (workspace_min)")
             require(all(math.isfinite(v) for v in values), f"{where}.{key}", f"must be finite, got {list(values)}")
         for i, (lo, hi) in enumerate(zip(self.workspace_min, self.workspace_max)):
             require(lo < hi, f"{where}.workspace_max", f"axis {i}: max {hi} is not above workspace_min {lo} "
                                                        "(an inverted or empty box)")
-        for key in ("max_velocity", "max_step"):
+        for key in ("max_velocity", "max_step", "jump_tolerance", "tracking_tolerance"):
             require(min(getattr(self, key)) > 0, f"{where}.{key}", f"must be > 0 on every axis, got "
                                                                    f"{list(getattr(self, key))}")
-        for key in ("watchdog_timeout", "deadman_timeout"):
+        for key in ("watchdog_timeout", "deadman_timeout", "measurement_timeout"):
             value = getattr(self, key)
             require(math.isfinite(value) and value > 0, f"{where}.{key}", f"must be > 0 s, got {value}")
         require(self.deadman in DEADMAN_MODES, f"{where}.deadman", f"must be one of {DEADMAN_MODES}, "
@@ -72,7 +78,7 @@ class SafetyLimits:
 
 
 LIMIT_KEYS = tuple(f.name for f in fields(SafetyLimits))
-_LISTS = ("workspace_min", "workspace_max", "max_velocity", "max_step")
+_LISTS = ("workspace_min", "workspace_max", "max_velocity", "max_step", "jump_tolerance", "tracking_tolerance")
 
 
 def limits_from_mapping(data: Mapping[str, Any], where: str) -> SafetyLimits:
@@ -123,6 +129,8 @@ class SafetyFilter:
             raise ValueError(f"a margin of {margin} leaves no room inside the workspace box")
         self.v_max = np.asarray(limits.max_velocity)
         self.step_max = np.minimum(np.asarray(limits.max_step), self.v_max * dt)
+        self.measured = MeasuredState(limits.max_velocity, limits.jump_tolerance, limits.tracking_tolerance,
+                                      limits.measurement_timeout)
         self.counts: Counter[str] = Counter()
         self.estop_latched = False
         self.estop_input = False
@@ -196,6 +204,7 @@ class SafetyFilter:
         if self.estop_input:
             return False
         self.estop_latched = False
+        self.measured.clear()
         return True
 
     def set_deadman(self, held: bool, now: float) -> None:
@@ -221,6 +230,8 @@ class SafetyFilter:
         reason = None
         if self.estop_latched:
             reason = ESTOP
+        elif (hold := self.measured.hold_reason(now)) is not None:
+            reason = hold
         elif self.deadman_released(now, guide_in_control):
             reason = DEADMAN
         elif policy_since is not None and self.watchdog_expired(now, policy_since):

@@ -1,102 +1,82 @@
-"""Who may speak on a topic: one publishing node per input, one node per role.
+"""Who may speak on a topic: one publishing node per input, one node per role, checked in the ROS graph.
 
 DDS delivers a message from any participant that matches the topic, so a leftover
-``joint_state_publisher`` or a second arbiter is heard as if it were the real one. Two
-checks close that door, both through the ROS graph API:
+``joint_state_publisher`` or a second arbiter is heard as if it were the real one. The
+graph API says who publishes where; :class:`GraphWatch` asks it once a period:
 
-* :class:`SourceFilter` (receivers): each message's publisher GID is looked up in the
-  graph; only the configured node (or, when none is configured, the first node heard on
-  the topic) is accepted. Others are dropped and counted by the caller, and raise a WARN.
-* :class:`RoleGuard` (producers): a node that finds another publisher on a topic it owns
-  refuses to start if it is the newcomer, and raises an alarm if it was there first.
+* an input topic (:meth:`GraphWatch.expect`) may have one publishing node: the configured
+  ``owner``, or the first node seen. Any other is *foreign*: logged, counted, and raised as
+  a WARN on ``diagnostics``; the node asks :meth:`GraphWatch.trusted` where that matters
+  (the real-arm bridge holds the arm while its joint readings have a foreign publisher);
+* a topic this node alone may publish (:meth:`GraphWatch.own`): finding another publisher,
+  a node refuses to start if it is the newcomer (within ``grace_s`` of its start: exit
+  with one line), and raises an alarm if it was there first.
+
+Per-message publisher checks (``MessageInfo.publisher_gid``) would be finer, but rclpy's
+EventsExecutor, which the nodes spin on, cannot deliver message info (rclpy 9.1.2: a
+two-argument callback raises SystemError); the step gate and the measured-state checks
+catch what a foreign publisher says before the watch has seen it.
 """
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 from rclpy.node import Node
 
 from jsrl_learning.config import ConfigError
 from jsrl_ros.diagnostics import WARN, Health
 
-MessageInfo = dict[str, Any]
 
+class GraphWatch:
+    """One timer that checks the publishers of a node's inputs and of the topics it owns."""
 
-class SourceFilter:
-    """Accepts messages of one topic only from publishers of node ``owner`` (``""``: the first node heard)."""
-
-    def __init__(self, node: Node, topic: str, owner: str = "", health: Health | None = None) -> None:
-        self.node, self.owner, self.health = node, owner, health
-        self.topic = node.resolve_topic_name(topic)
-        self.rejected = 0
-        self._verdicts: dict[bytes, bool] = {}  # publisher GID -> accepted
-
-    def accepts(self, info: MessageInfo) -> bool:
-        gid = bytes((info.get("publisher_gid") or {}).get("data") or b"")
-        verdict = self._verdicts.get(gid)
-        if verdict is None:
-            verdict = self._judge(gid)
-        if not verdict:
-            self.rejected += 1
-        return verdict
-
-    def _judge(self, gid: bytes) -> bool:
-        """Look the GID up in the graph (once per publisher: a new publisher is discovered before it is heard)."""
-        names = {bytes(endpoint.endpoint_gid): endpoint.node_name
-                 for endpoint in self.node.get_publishers_info_by_topic(self.topic)}
-        name = names.get(gid)
-        if name is None:
-            return False  # not in the graph (yet): never cached, the next message asks again
-        if not self.owner:
-            self.owner = name
-            self.node.get_logger().info(f"{self.topic}: accepting messages from node {name!r} only")
-        verdict = name == self.owner
-        self._verdicts[gid] = verdict
-        if not verdict:
-            self.node.get_logger().error(f"{self.topic}: node {name!r} publishes here, but only {self.owner!r} "
-                                         f"may: its messages are dropped")
-            if self.health is not None:
-                self.health.alarm(f"foreign publisher on {self.topic}", WARN, f"node {name!r} (dropped)")
-        return verdict
-
-
-def filtered(source: SourceFilter, callback: Callable[[Any], None],
-             on_reject: Callable[[str, Exception], None]) -> Callable[[Any, MessageInfo], None]:
-    """A subscription callback (message, info) that hands only ``source``'s messages to ``callback``."""
-    def receive(msg: Any, info: MessageInfo) -> None:
-        if source.accepts(info):
-            callback(msg)
-        else:
-            on_reject(source.topic, PermissionError(f"from a publisher that is not {source.owner!r}"))
-    return receive
-
-
-class RoleGuard:
-    """Watches the topics a node alone may publish. Newcomer (within ``grace_s`` of start): refuse. Incumbent: alarm."""
-
-    def __init__(self, node: Node, topics: Sequence[str], health: Health, grace_s: float = 3.0,
-                 period_s: float = 1.0) -> None:
+    def __init__(self, node: Node, health: Health, grace_s: float = 3.0, period_s: float = 1.0) -> None:
         self.node, self.health, self.grace_s = node, health, grace_s
-        self.topics = [node.resolve_topic_name(topic) for topic in topics]
         self.started = time.monotonic()
-        self.duplicates = 0
+        self.owners: dict[str, str] = {}  # input topic -> its publishing node ("": not seen yet)
+        self.foreign: dict[str, list[str]] = {}  # input topic -> other nodes publishing there now
+        self.owned: list[str] = []
+        self.detections = 0  # foreign publishers and second owners found (each counted once)
         node.create_timer(period_s, self.check)
 
+    def expect(self, topic: str, owner: str = "") -> None:
+        """Only node ``owner`` (``""``: the first node seen) may publish on input ``topic``."""
+        self.owners[self.node.resolve_topic_name(topic)] = owner
+
+    def own(self, topics: Sequence[str]) -> None:
+        """This node alone may publish on ``topics``."""
+        self.owned += [self.node.resolve_topic_name(topic) for topic in topics]
+
+    def trusted(self, topic: str) -> bool:
+        """No foreign node publishes on input ``topic`` (as of the last check)."""
+        return not self.foreign.get(self.node.resolve_topic_name(topic))
+
     def check(self) -> None:
-        """Raises ConfigError (the node exits with one line) if this node is the second owner of a topic."""
-        for topic in self.topics:
+        """One look at the graph. Raises ConfigError if this node is the newcomer in a role another node plays."""
+        for topic, owner in self.owners.items():
+            names = sorted({p.node_name for p in self.node.get_publishers_info_by_topic(topic)})
+            if not owner and len(names) == 1:
+                owner = self.owners[topic] = names[0]
+                self.node.get_logger().info(f"{topic}: reading node {owner!r} only")
+            self._report(f"foreign publisher on {topic}", topic, [n for n in names if n != owner],
+                         f"only {owner or 'one node'!r} may publish here")
+        for topic in self.owned:
             publishers = self.node.get_publishers_info_by_topic(topic)
-            alarm = f"second publisher on {topic}"
-            if len(publishers) <= 1:
-                self.health.clear(alarm)
-                continue
-            others = sorted({f"{p.node_namespace.rstrip('/')}/{p.node_name}" for p in publishers})
-            if time.monotonic() - self.started < self.grace_s:
+            others = [f"{p.node_namespace.rstrip('/')}/{p.node_name}" for p in publishers]
+            if len(publishers) > 1 and time.monotonic() - self.started < self.grace_s:
                 raise ConfigError(f"{self.node.get_name()}: {topic} already has a publisher ({', '.join(others)}): "
                                   f"another node plays this role; refusing to start a second one")
-            if not self.health.active(alarm):
-                self.duplicates += 1
-                self.node.get_logger().error(f"{topic}: {len(publishers)} publishers ({', '.join(others)}): "
-                                             f"a second node plays this role; its messages are not ours")
-            self.health.alarm(alarm, WARN, f"{len(publishers)} publishers: {', '.join(others)}")
+            self._report(f"second publisher on {topic}", topic, others if len(publishers) > 1 else [],
+                         "a second node plays this role")
+
+    def _report(self, alarm: str, topic: str, nodes: list[str], why: str) -> None:
+        if topic in self.owners:
+            self.foreign[topic] = nodes
+        if not nodes:
+            self.health.clear(alarm)
+            return
+        if not self.health.active(alarm):
+            self.detections += 1
+            self.node.get_logger().error(f"{topic}: published by {', '.join(nodes)}: {why}")
+        self.health.alarm(alarm, WARN, ", ".join(nodes))

@@ -44,7 +44,8 @@ def flat(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def bridge_params(**overrides: Any) -> list[Parameter]:
     values = {**flat(section("real_arm_bridge")), "dt": 0.1, "action_names": ACTIONS,
-              "autostart": True, "auto_confirm": True, "safety.deadman": "off", **overrides}
+              "autostart": True, "auto_confirm": True, "safety.deadman": "off", "joint_state_source": "fake_arm",
+              **overrides}
     return [Parameter(k, value=v) for k, v in values.items() if v is not None]
 
 

@@ -30,7 +30,8 @@ class Rig:
     def __init__(self, start: Sequence[float] = (0.6, 0.05, 0.2, 0.3), **params: Any) -> None:
         self.cfg = cfg = RealArmConfig(ParameterSource(**params))
         twist = cfg.mode == "twist"
-        self.sensors = ArmSensors(cfg.axis_joints, cfg.finger_joints, cfg.pose_topic, cfg.camera_topic, twist)
+        self.sensors = ArmSensors(cfg.axis_joints, cfg.finger_joints, cfg.pose_topic, cfg.camera_topic, twist,
+                                  cfg.safety.measured)
         motion = ArmMotion(twist, cfg.safety, cfg.dt, cfg.command_hold, 1.0 / cfg.command_rate)
         self.arm = KinematicArm(np.asarray(start), finger_open=0.04, finger_speed=0.2,
                                 obj=FakeObject(xy=(0.55, 0.0), width=0.03, height=0.05))

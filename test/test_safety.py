@@ -12,7 +12,9 @@ from jsrl_ros.safety import DEADMAN, ESTOP, WATCHDOG, SafetyFilter, TwistSegment
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "real_arm.yaml"
 LIMITS = {"workspace_min": [0.4, -0.2, 0.0, -1.5], "workspace_max": [0.7, 0.2, 0.3, 1.5],
           "max_velocity": [0.5, 0.5, 0.5, 3.0], "max_step": [0.05, 0.05, 0.05, 0.3],
-          "watchdog_timeout": 0.5, "deadman": "guide", "deadman_timeout": 0.3}
+          "watchdog_timeout": 0.5, "deadman": "guide", "deadman_timeout": 0.3,
+          "jump_tolerance": [0.005, 0.005, 0.005, 0.05], "tracking_tolerance": [0.02, 0.02, 0.02, 0.2],
+          "measurement_timeout": 0.2}
 
 
 def make_filter(margin: float = 0.0, **changes) -> SafetyFilter:
@@ -145,3 +147,50 @@ def test_a_twist_segment_never_overshoots_however_late_the_commands_come() -> No
         assert np.all(travelled <= 1.0 + 1e-9) and np.all(travelled >= -1e-12)
         assert np.allclose(segment.planned(now), position)
     assert np.allclose(position, target, atol=1e-3)  # and it gets there
+
+
+# --- measured state (issue 11: a second joint_states publisher drove the fake arm 4.36 m out of its box) ---
+
+
+def test_a_reading_further_than_the_arm_can_move_is_rejected_and_the_arm_holds() -> None:
+    from jsrl_ros.measured_state import IMPLAUSIBLE, Implausible
+
+    safety = make_filter(deadman="off")
+    home = np.array([0.55, 0.0, 0.25, 0.0])
+    safety.measured.accept(home, now=0.0)
+    safety.measured.accept(home + [0.004, 0, 0, 0], now=0.01)  # 0.5 m/s x 0.01 s + noise: plausible
+    with pytest.raises(Implausible, match="axis 0 jumped"):
+        safety.measured.accept(np.array([0.0, 0.0, 0.1, 0.0]), now=0.02)  # the forged reading of the review
+    assert safety.measured.implausible == 1 and np.allclose(safety.measured.last, home + [0.004, 0, 0, 0])
+    assert safety.stop_reason(0.03, False, None) == IMPLAUSIBLE
+    for now in (0.03, 0.1, 0.2):  # real readings go on ...
+        safety.measured.accept(home + [0.005, 0, 0, 0], now=now)
+    assert safety.stop_reason(0.2, False, None) == IMPLAUSIBLE  # ... the hold lasts measurement_timeout
+    safety.measured.accept(home + [0.005, 0, 0, 0], now=0.25)
+    assert safety.stop_reason(0.25, False, None) is None
+
+
+def test_stale_readings_hold_the_arm_until_they_resume() -> None:
+    from jsrl_ros.measured_state import STALE_READINGS
+
+    safety = make_filter(deadman="off")
+    safety.measured.accept(np.array([0.55, 0.0, 0.25, 0.0]), now=1.0)
+    assert safety.stop_reason(1.1, False, None) is None
+    assert safety.stop_reason(1.3, False, None) == STALE_READINGS
+    safety.measured.accept(np.array([0.55, 0.0, 0.25, 0.0]), now=1.31)
+    assert safety.stop_reason(1.32, False, None) is None
+    assert safety.counts[f"{STALE_READINGS}_stops"] == 1
+
+
+def test_a_move_that_ends_away_from_its_target_latches_a_hold_until_cleared() -> None:
+    from jsrl_ros.measured_state import TRACKING
+
+    safety = make_filter(deadman="off")
+    target = np.array([0.6, 0.0, 0.2, 0.0])
+    assert safety.measured.check_tracking(target, target + [0.01, -0.01, 0.0, 0.1])  # within tolerance
+    safety.measured.accept(target, now=0.0)
+    assert not safety.measured.check_tracking(target, target + [0.0, 0.0, 0.05, 0.0])
+    assert "axis 2" in safety.measured.tracking_fault and safety.measured.tracking_faults == 1
+    assert safety.stop_reason(0.05, False, None) == TRACKING
+    assert safety.stop_reason(0.1, False, None) == TRACKING  # latched
+    assert safety.clear_estop() and safety.stop_reason(0.1, False, None) is None
