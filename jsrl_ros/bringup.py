@@ -185,6 +185,12 @@ def overrides_file(graph: Graph, sets: list[str], out: Path) -> Path:
     return path
 
 
+def last_line(path: Path) -> str:
+    """A node's last words: spin_node ends a configuration error (a mistyped ``--set``) with one line."""
+    lines = path.read_text(errors="replace").strip().splitlines()
+    return lines[-1] if lines else ""
+
+
 def next_episode_id(episode_dir: Path) -> int:
     """A restarted graph continues the episode ids after the bags already recorded."""
     ids = [int(bag.name.split("_")[1]) for bag in list_episode_bags(episode_dir)]
@@ -276,7 +282,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"nodes not up after {STARTUP_TIMEOUT_S:g} s: "
                               f"{', '.join(sorted(waiting - set(monitor.counters)))} (see {out / 'logs'})")
         for spec in graph.nodes:
-            if spec.paces:
+            if spec.paces and not children.dead():
                 launch(spec)
         next_progress = time.monotonic() + PROGRESS_EVERY_S
         while True:
@@ -291,8 +297,10 @@ def run(args: argparse.Namespace) -> int:
                     print(f"stopping: {dead[0][0].name} quit")
                     break
                 for spec, code in dead:
-                    print(f"error: {spec.name} exited with code {code}; see {out / 'logs' / (spec.name + '.log')}",
-                          file=sys.stderr)
+                    log = out / "logs" / f"{spec.name}.log"
+                    # exit code 2 is a configuration error (a misspelt --set): repeat the node's one line
+                    said = f": {last_line(log).removeprefix('error: ')}" if code == 2 and log.is_file() else ""
+                    print(f"error: {spec.name} exited with code {code}{said}; see {log}", file=sys.stderr)
                 status = 1
                 break
             reason = stop_reason(args, monitor, now - start)

@@ -14,13 +14,17 @@ from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 from jsrl_learning.config import ConfigError
+from jsrl_ros.checked_node import parameter_sections, reject_unknown_parameters
 from jsrl_ros.diagnostics import WARN, Health
+from jsrl_ros.param_files import command_line_sections
 
 
 def spin_node(make_node: Callable[[], Node], argv: list[str] | None = None) -> int:
     """Create the node after ``rclpy.init`` and spin it until shutdown; returns an exit code.
 
-    A configuration error is one clear line and exit code 2, not a traceback.
+    A configuration error is one clear line and exit code 2, not a traceback; the parameters that
+    argv's params files and ``-p`` rules give the node are checked against what it declares
+    (jsrl_ros/checked_node.py) before it spins, so before it first reports on ``diagnostics``.
     EventsExecutor: lowest latency on these 2-core machines (docs/architecture.md).
     SIGINT/SIGTERM only ask the loop to stop: rclpy's own handler would raise
     KeyboardInterrupt inside whatever callback runs, leaving its work (a bag being written,
@@ -31,12 +35,20 @@ def spin_node(make_node: Callable[[], Node], argv: list[str] | None = None) -> i
     role another node already plays) still stops it with one line and exit code 2.
     """
     stop = threading.Event()
-    rclpy.init(args=sys.argv if argv is None else argv, signal_handler_options=SignalHandlerOptions.NO)
+    args = sys.argv if argv is None else argv
+    try:
+        sections = command_line_sections(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     node = None
     try:
-        node = make_node()
+        with parameter_sections(sections):
+            node = make_node()
+        reject_unknown_parameters(node, sections)
         executor = EventsExecutor()
         executor.add_node(node)
         failures = 0

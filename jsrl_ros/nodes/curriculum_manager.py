@@ -19,7 +19,6 @@ import json
 import math
 from pathlib import Path
 
-from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Int32, Int32MultiArray
 
@@ -27,6 +26,7 @@ from jsrl_learning.checkpoint import atomic_write_bytes
 from jsrl_learning.config import ConfigError, from_mapping
 from jsrl_learning.curriculum import Curriculum, CurriculumConfig
 from jsrl_learning.interleaved import EvaluationAverager
+from jsrl_ros.checked_node import CheckedNode
 from jsrl_ros.contract import EPISODE_SUMMARY_NAMES
 from jsrl_ros.conversions import MalformedMessage, named_vector_values
 from jsrl_ros.diagnostics import publish_counters
@@ -34,7 +34,7 @@ from jsrl_ros.qos import LATCHED, RELIABLE
 from jsrl_ros.spin import spin_node
 
 
-class CurriculumManager(Node):
+class CurriculumManager(CheckedNode):
     def __init__(self, **node_kwargs) -> None:
         super().__init__("curriculum_manager", **node_kwargs)
         params = {

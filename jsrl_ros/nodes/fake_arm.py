@@ -26,12 +26,12 @@ from typing import Any
 
 import numpy as np
 from geometry_msgs.msg import PoseStamped, TwistStamped
-from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
 from jsrl_learning.config import ConfigError, require
+from jsrl_ros.checked_node import CheckedNode
 from jsrl_ros.conversions import numpy_to_image
 from jsrl_ros.diagnostics import publish_counters
 from jsrl_ros.fake_arm_model import FakeObject, KinematicArm
@@ -42,7 +42,7 @@ TWIST, TRAJECTORY, GRIPPER = "twist", "trajectory", "gripper"
 RECORD_LIMIT = 100_000
 
 
-class FakeArm(Node):
+class FakeArm(CheckedNode):
     def __init__(self, **node_kwargs: Any) -> None:
         super().__init__("fake_arm", **node_kwargs)
         where = f"{self.get_name()} parameters"

@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from rclpy.node import Node
 from std_msgs.msg import String
 
 from jsrl_learning.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
@@ -33,6 +32,7 @@ from jsrl_learning.datasets import DatasetError, load_dataset
 from jsrl_learning.guides.policy_checkpoint import policy_state
 from jsrl_learning.learners import make_learner
 from jsrl_learning.online import OnlineLearning
+from jsrl_ros.checked_node import CheckedNode
 from jsrl_ros.diagnostics import publish_counters
 from jsrl_ros.env_params import declare_env, yaml_mapping
 from jsrl_ros.episode_bags import EpisodeBagError, list_episode_bags, read_episode
@@ -43,7 +43,7 @@ LEARNERS = ("qtopt", "iql")
 CHECKPOINT_KIND = "learner_node"
 
 
-class LearnerNode(Node):
+class LearnerNode(CheckedNode):
     def __init__(self, **node_kwargs: Any) -> None:
         super().__init__("learner", **node_kwargs)
         where = f"{self.get_name()} parameters"

@@ -6,18 +6,18 @@ so the image still joins its step exactly downstream.
 """
 from __future__ import annotations
 
-from rclpy.node import Node
 from sensor_msgs.msg import Image
 
 from jsrl_learning.config import ConfigError
 from jsrl_ros.camera_processing import ImageProcessor
+from jsrl_ros.checked_node import CheckedNode
 from jsrl_ros.conversions import MalformedMessage, image_to_numpy, numpy_to_image
 from jsrl_ros.diagnostics import publish_counters
 from jsrl_ros.qos import SENSOR
 from jsrl_ros.spin import spin_node
 
 
-class Observation(Node):
+class Observation(CheckedNode):
     def __init__(self, **node_kwargs) -> None:
         super().__init__("observation", **node_kwargs)
         size = self.declare_parameter("size", 64).value

@@ -37,7 +37,6 @@ import gymnasium as gym
 import numpy as np
 import torch
 from geometry_msgs.msg import Twist, TwistStamped
-from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.publisher import Publisher
 from rclpy.subscription import RCLError
@@ -51,6 +50,7 @@ from jsrl_learning.guides.policy_checkpoint import learner_from_policy_state
 from jsrl_learning.interleaved import EpisodePlan, EpisodePlanner
 from jsrl_learning.learners import Learner
 from jsrl_learning.rollout import EXPLORER, GUIDE
+from jsrl_ros.checked_node import CheckedNode
 from jsrl_ros.contract import EPISODE_INFO_NAMES
 from jsrl_ros.conversions import MalformedMessage, image_to_numpy, named_vector, named_vector_values
 from jsrl_ros.diagnostics import Health, publish_counters
@@ -91,7 +91,7 @@ def load_explorer(path: str) -> Explorer:
                     space_from_state(policy["action_space"]))
 
 
-class PolicyArbiter(Node):
+class PolicyArbiter(CheckedNode):
     def __init__(self, load: Callable[[str], Explorer] = load_explorer, **node_kwargs: Any) -> None:
         super().__init__("policy_arbiter", **node_kwargs)
         self.health = Health()

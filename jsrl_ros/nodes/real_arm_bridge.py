@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from geometry_msgs.msg import PoseStamped, TwistStamped
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, Float64MultiArray, String
 from std_srvs.srv import Trigger
@@ -40,6 +40,7 @@ from jsrl_ros.arm_commands import command_message
 from jsrl_ros.arm_motion import ArmMotion, Command
 from jsrl_ros.arm_sensors import ArmSensors
 from jsrl_ros.arm_task import PROPRIO_DIM
+from jsrl_ros.checked_node import CheckedLifecycleNode
 from jsrl_ros.contract import STEP_NAMES
 from jsrl_ros.conversions import MalformedMessage, named_vector, restamped
 from jsrl_ros.diagnostics import publish_counters
@@ -52,7 +53,7 @@ from jsrl_ros.step_clock import stamp_key
 from jsrl_ros.vectors import state_names
 
 
-class RealArmBridge(LifecycleNode):
+class RealArmBridge(CheckedLifecycleNode):
     def __init__(self, **node_kwargs: Any) -> None:
         super().__init__("real_arm_bridge", **node_kwargs)
         self.cfg = cfg = RealArmConfig(self)

@@ -17,11 +17,11 @@ from typing import Sequence
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 
 from jsrl_learning.config import ConfigError
+from jsrl_ros.checked_node import CheckedNode
 from jsrl_ros.contract import EPISODE_INFO_NAMES, EPISODE_SUMMARY_NAMES, LABELS, STEP_NAMES
 from jsrl_ros.conversions import MalformedMessage, image_to_numpy, named_vector, named_vector_values
 from jsrl_ros.diagnostics import publish_counters
@@ -34,7 +34,7 @@ from jsrl_ros.step_clock import StepClock, stamp_key
 FIXED_NAMES = {INFO: EPISODE_INFO_NAMES, STEP: STEP_NAMES}
 
 
-class Recorder(Node):
+class Recorder(CheckedNode):
     def __init__(self, **node_kwargs) -> None:
         super().__init__("recorder", **node_kwargs)
         dt = self.declare_parameter("dt", 0.1).value

@@ -29,7 +29,6 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image, JointState
 from std_srvs.srv import Trigger
@@ -37,6 +36,7 @@ from std_srvs.srv import Trigger
 from jsrl_learning.config import ConfigError, require
 from jsrl_learning.guides import GuideSpec, make_guide
 from jsrl_learning.rollout import SUCCESS_KEYS
+from jsrl_ros.checked_node import CheckedNode
 from jsrl_ros.contract import STEP_NAMES
 from jsrl_ros.conversions import MalformedMessage, named_vector, named_vector_values, numpy_to_image
 from jsrl_ros.diagnostics import Health, publish_counters
@@ -53,7 +53,7 @@ def episode_seed(seed: int, episode: int) -> int:
     return int(np.random.SeedSequence([seed, episode]).generate_state(1)[0])
 
 
-class SimBridge(Node):
+class SimBridge(CheckedNode):
     def __init__(self, **node_kwargs: Any) -> None:
         super().__init__("sim_bridge", **node_kwargs)
         where = f"{self.get_name()} parameters"

@@ -19,10 +19,10 @@ from typing import Callable, Iterator
 import rclpy
 from geometry_msgs.msg import TwistStamped
 from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
 from std_msgs.msg import Float64, String
 from std_srvs.srv import Trigger
 
+from jsrl_ros.checked_node import CheckedNode
 from jsrl_ros.qos import RELIABLE
 from jsrl_ros.teleop_mapping import GRIPPER_CLOSE, GRIPPER_OPEN
 
@@ -73,7 +73,7 @@ def handle_key(key: str, speed: float, turn: float) -> KeyCommand:
                       label=LABEL_KEYS.get(key), end_episode=key == "r", quit=key == CTRL_C)
 
 
-class KeyboardTeleop(Node):
+class KeyboardTeleop(CheckedNode):
     def __init__(self, **node_kwargs) -> None:
         super().__init__("teleop_keyboard", **node_kwargs)
         self.speed = float(self.declare_parameter("speed", 0.5).value)
