@@ -5,9 +5,10 @@ face check on velocities, where a move starts. A wrong reading therefore moves t
 surely as a wrong action. Three checks guard it:
 
 * **plausible**: a reading may not move further from the last accepted one than the arm can
-  travel in between (``max_velocity`` x elapsed, plus ``jump_tolerance`` for sensor noise);
-  an implausible reading is rejected and counted, and the arm holds while readings are
-  being rejected;
+  travel in between, plus ``jump_tolerance`` for sensor noise. "In between" is the time
+  between their arrivals plus ``measurement_timeout``: readings queued behind a busy
+  callback arrive together although they were measured apart. An implausible reading is
+  rejected and counted, and the arm holds while readings are being rejected;
 * **tracking**: at the end of each of the policy's moves, the measured position must be
   within ``tracking_tolerance`` of where the move was commanded to go; if not, the arm holds
   (latched, like the e-stop: ``safety/clear_estop``) and an ERROR goes out on ``diagnostics``;
@@ -50,7 +51,7 @@ class MeasuredState:
     def accept(self, position: np.ndarray, now: float) -> None:
         """Take ``position`` as measured at ``now``, or raise Implausible (counted; the arm holds a while)."""
         if self.last is not None:
-            reach = self.v_max * max(0.0, now - self.last_at) + self.jump_tolerance
+            reach = self.v_max * (max(0.0, now - self.last_at) + self.timeout) + self.jump_tolerance
             jump = np.abs(position - self.last)
             if np.any(jump > reach):
                 self.implausible += 1

@@ -8,9 +8,9 @@ graph API says who publishes where; :class:`GraphWatch` asks it once a period:
   ``owner``, or the first node seen. Any other is *foreign*: logged, counted, and raised as
   a WARN on ``diagnostics``; the node asks :meth:`GraphWatch.trusted` where that matters
   (the real-arm bridge holds the arm while its joint readings have a foreign publisher);
-* a topic this node alone may publish (:meth:`GraphWatch.own`): finding another publisher,
-  a node refuses to start if it is the newcomer (within ``grace_s`` of its start: exit
-  with one line), and raises an alarm if it was there first.
+* a topic this node alone may publish (:meth:`GraphWatch.own`): another publisher raises an
+  alarm. If it is a second node of this node's name (the same role started twice), the
+  newcomer (within ``grace_s`` of its start) refuses to run: exit with one line.
 
 Per-message publisher checks (``MessageInfo.publisher_gid``) would be finer, but rclpy's
 EventsExecutor, which the nodes spin on, cannot deliver message info (rclpy 9.1.2: a
@@ -64,7 +64,8 @@ class GraphWatch:
         for topic in self.owned:
             publishers = self.node.get_publishers_info_by_topic(topic)
             others = [f"{p.node_namespace.rstrip('/')}/{p.node_name}" for p in publishers]
-            if len(publishers) > 1 and time.monotonic() - self.started < self.grace_s:
+            twins = [p for p in publishers if p.node_name == self.node.get_name()]
+            if len(twins) > 1 and time.monotonic() - self.started < self.grace_s:
                 raise ConfigError(f"{self.node.get_name()}: {topic} already has a publisher ({', '.join(others)}): "
                                   f"another node plays this role; refusing to start a second one")
             self._report(f"second publisher on {topic}", topic, others if len(publishers) > 1 else [],

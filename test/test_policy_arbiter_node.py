@@ -242,31 +242,34 @@ def test_a_malformed_copy_of_the_answered_step_is_dropped_not_answered_again(ros
     assert rig.action_count == before and rig.arbiter.stale == 0
 
 
-def test_a_second_publisher_of_observations_is_not_heard(ros, tmp_path: Path) -> None:
-    ckpt = explorer_checkpoint(tmp_path / "a.pt", seed=0)
-    rig = Rig(ros, [0], ckpt, guide="scripted", eval_every=0)
+def test_a_second_publisher_of_observations_is_reported(ros, tmp_path: Path) -> None:
+    from jsrl_ros.diagnostics import WARN
+
+    rig = Rig(ros, [1], explorer_checkpoint(tmp_path / "a.pt", seed=0), guide="scripted", eval_every=0)
     rig.step(0, 0)
-    intruder = ros.node("intruder").create_publisher(JointState, "jsrl/state", RELIABLE)
-    assert ros.spin_until(lambda: intruder.get_subscription_count() > 0)
-    intruder.publish(named_vector(state_names(4), obs_at(9), CLOCK.stamp(0, 1)))
-    assert ros.spin_until(lambda: rig.arbiter.sources[0].rejected == 1)
-    assert (0, 1) not in rig.actions and rig.arbiter.health.status()[0] > 0  # WARN: a foreign publisher
-    explorer = reference(ckpt)
-    explorer.act(obs_at(0), explore=True)
-    assert same(rig.step(0, 1), explorer.act(obs_at(1), explore=True))  # the real observation, not the forged one
+    assert ros.spin_until(lambda: rig.arbiter.watch.owners["/jsrl/state"] == "rig")
+    intruder = ros.node("intruder")
+    intruder.create_publisher(JointState, "jsrl/state", RELIABLE)
+    assert ros.spin_until(lambda: not rig.arbiter.watch.trusted("jsrl/state"))
+    level, message = rig.arbiter.health.status()
+    assert level == WARN and "foreign publisher on /jsrl/state: intruder" in message
+    assert rig.arbiter.watch.detections == 1
+    ros.remove(intruder)
+    assert ros.spin_until(lambda: rig.arbiter.watch.trusted("jsrl/state") and rig.arbiter.health.status()[0] == 0)
+    rig.step(0, 1)
 
 
 def test_a_second_arbiter_refuses_to_start_and_the_first_reports_it(ros, tmp_path: Path) -> None:
     from jsrl_learning.config import ConfigError
 
     rig = Rig(ros, [1], explorer_checkpoint(tmp_path / "a.pt", seed=0), guide="scripted", eval_every=0)
-    rig.arbiter.role.started -= 60.0  # the incumbent has been running for a minute
+    rig.arbiter.watch.started -= 60.0  # the incumbent has been running for a minute
     overrides = [Parameter("dt", value=0.1), Parameter("action_names", value=list(ACTION_NAMES))]
     second = ros.add(PolicyArbiter(context=ros.context, parameter_overrides=overrides))
     with pytest.raises(ConfigError, match="already has a publisher"):
         ros.spin_until(lambda: False, timeout_s=5.0)
     ros.remove(second)
-    assert rig.arbiter.role.duplicates == 2  # jsrl/action and jsrl/episode_info
+    assert rig.arbiter.watch.detections == 2  # jsrl/action and jsrl/episode_info
     assert "second publisher on /jsrl/action" in rig.arbiter.health.status()[1]
 
 

@@ -135,12 +135,13 @@ def test_deactivating_mid_motion_stops_the_arm_and_only_an_active_bridge_command
     asked = node._now()
     future = client.call_async(ChangeState.Request(transition=Transition(id=Transition.TRANSITION_DEACTIVATE)))
     assert ros.spin_until(future.done, 10.0) and future.result().success
+    deactivated = node._now()  # (ticks between the request and its handling may still move: same executor)
     assert ros.spin_until(lambda: probe.twists[-1][0] >= asked, 10.0)
     probe.settle(0.3)
     count = len(probe.twists)
     probe.act(probe.latest, TOWARD_CORNER)
     assert stationary(arm, probe, 1.0) and len(probe.twists) == count  # an inactive bridge commands nothing
-    assert moving_after(probe.twists, asked) == [] and not np.any(probe.twists[-1][1])  # its last command: stop
+    assert moving_after(probe.twists, deactivated) == [] and not np.any(probe.twists[-1][1])  # its last: stop
     assert ros.spin_until(lambda: probe.status[-1] == "inactive", 10.0) and not node.active
 
     future = client.call_async(ChangeState.Request(transition=Transition(id=Transition.TRANSITION_ACTIVATE)))
@@ -210,3 +211,64 @@ def test_a_missing_safety_limit_refuses_to_start(ros) -> None:
         bridge(ros, **{"safety.watchdog_timeout": None})
     with pytest.raises(ConfigError, match=r"workspace_max: axis 0"):
         bridge(ros, **{"safety.workspace_max": [0.3, 0.16, 0.3, 1.5708]})
+
+
+# --- measured state and hostile sensors (issue 11) ----------------------------------------------------
+
+
+def test_a_second_joint_states_publisher_holds_the_arm_in_its_box(ros) -> None:
+    """The review's probe: a leftover publisher reporting the arm at x = y = 0, z = 0.1 drove it 4.36 m out."""
+    from sensor_msgs.msg import JointState
+
+    from jsrl_ros.measured_state import FOREIGN_SOURCE
+    from jsrl_ros.qos import SENSOR
+
+    probe = Probe(ros)
+    arm = fake_arm(ros)
+    node = bridge(ros)
+    probe.drive([0.0, 0.0, 0.0, 0.0, -1.0], 1)
+    forged = JointState(name=["x", "y", "z", "yaw", "finger_left", "finger_right"],
+                        position=[0.0, 0.0, 0.1, 0.0, 0.04, 0.04])
+    leftover = ros.node("joint_state_publisher").create_publisher(JointState, "joint_states", SENSOR)
+    probe.node.create_timer(0.005, lambda: leftover.publish(forged))
+    probe.drive([1.0, 1.0, 1.0, 0.0, -1.0], 10)
+    assert_in_box(arm, node)
+    assert node.counters()["foreign"] >= 1 and node.counters()["implausible"] > 0
+    assert node.cycle.stop_reason(node._now()) == FOREIGN_SOURCE and FOREIGN_SOURCE in node.health.status()[1]
+    assert stationary(arm, probe)
+
+
+def test_frames_the_observation_node_cannot_read_are_dropped_and_never_observed(ros) -> None:
+    from sensor_msgs.msg import Image
+
+    from jsrl_ros.qos import SENSOR
+
+    probe = Probe(ros)
+    fake_arm(ros)
+    node = bridge(ros)
+    probe.drive([0.0, 0.0, 0.0, 0.0, -1.0], 1)
+    # 16UC1 frames from the camera driver's own node (the filter lets the camera's publisher through)
+    camera = next(n for n in ros.nodes if n.get_name() == "fake_arm")
+    bad = Image(height=60, width=80, encoding="16UC1", step=160, data=bytes(160 * 60))
+    bursts = camera.create_publisher(Image, "camera/color/image_raw", SENSOR)
+    for _ in range(20):
+        bursts.publish(bad)
+    assert ros.spin_until(lambda: node.dropped >= 1, 10.0)
+    probe.drive([0.0, 0.0, 0.0, 0.0, -1.0], 2)  # the loop goes on, on good frames
+    assert node.frame_format[0] != "16UC1" and node.sensors.frame.encoding != "16UC1"
+
+
+def test_a_move_the_arm_does_not_follow_raises_a_tracking_alarm_and_holds(ros) -> None:
+    from jsrl_ros.diagnostics import WARN
+    from jsrl_ros.measured_state import TRACKING
+
+    probe = Probe(ros)
+    arm = fake_arm(ros)
+    node = bridge(ros)
+    probe.drive([0.0, 0.0, 0.0, 0.0, -1.0], 1)
+    arm.arm.command_velocity = lambda velocity: None  # the arm ignores its commands: blocked, or a dead driver
+    probe.drive([1.0, 0.0, 0.0, 0.0, -1.0], 2)
+    assert node.safety.measured.tracking_faults >= 1
+    assert ros.spin_until(lambda: node.health.status()[0] == WARN and TRACKING in node.health.status()[1], 10.0)
+    assert node.cycle.stop_reason(node._now()) == TRACKING
+    assert probe.call("safety/clear_estop").success and node.safety.measured.tracking_fault is None

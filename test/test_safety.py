@@ -158,10 +158,13 @@ def test_a_reading_further_than_the_arm_can_move_is_rejected_and_the_arm_holds()
     safety = make_filter(deadman="off")
     home = np.array([0.55, 0.0, 0.25, 0.0])
     safety.measured.accept(home, now=0.0)
-    safety.measured.accept(home + [0.004, 0, 0, 0], now=0.01)  # 0.5 m/s x 0.01 s + noise: plausible
+    # reach: 0.5 m/s x (0.01 s + measurement_timeout 0.2 s) + jump_tolerance 0.005 = 0.11 m
+    with pytest.raises(Implausible):
+        safety.measured.accept(home + [0.0, 0.0, 0.12, 0.0], now=0.01)
+    safety.measured.accept(home + [0.004, 0, 0, 0], now=0.01)
     with pytest.raises(Implausible, match="axis 0 jumped"):
         safety.measured.accept(np.array([0.0, 0.0, 0.1, 0.0]), now=0.02)  # the forged reading of the review
-    assert safety.measured.implausible == 1 and np.allclose(safety.measured.last, home + [0.004, 0, 0, 0])
+    assert safety.measured.implausible == 2 and np.allclose(safety.measured.last, home + [0.004, 0, 0, 0])
     assert safety.stop_reason(0.03, False, None) == IMPLAUSIBLE
     for now in (0.03, 0.1, 0.2):  # real readings go on ...
         safety.measured.accept(home + [0.005, 0, 0, 0], now=now)

@@ -2,7 +2,8 @@
 
 Thin adapter over :class:`jsrl_ros.camera_processing.ImageProcessor`, the same code for the
 simulated and the real camera. The input's header (stamp = step identity, frame) is copied,
-so the image still joins its step exactly downstream.
+so the image still joins its step exactly downstream. One camera feeds it, and one observation
+node publishes (:class:`GraphWatch`).
 """
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from jsrl_learning.config import ConfigError
 from jsrl_ros.camera_processing import ImageProcessor
 from jsrl_ros.checked_node import CheckedNode
 from jsrl_ros.conversions import MalformedMessage, image_to_numpy, numpy_to_image
-from jsrl_ros.diagnostics import publish_counters
+from jsrl_ros.diagnostics import Health, publish_counters
 from jsrl_ros.qos import SENSOR
+from jsrl_ros.sources import GraphWatch
 from jsrl_ros.spin import spin_node
 
 
@@ -30,7 +32,12 @@ class Observation(CheckedNode):
         self.dropped = self.published = 0
         self.pub = self.create_publisher(Image, "jsrl/obs/image", SENSOR)
         self.create_subscription(Image, "camera/image_raw", self.on_image, SENSOR)
-        publish_counters(self, lambda: {"dropped": self.dropped, "published": self.published})
+        self.health = Health()
+        self.watch = GraphWatch(self, self.health)
+        self.watch.expect("camera/image_raw")
+        self.watch.own(["jsrl/obs/image"])
+        publish_counters(self, lambda: {"dropped": self.dropped, "published": self.published,
+                                        "foreign": self.watch.detections}, health=self.health)
 
     def on_image(self, msg: Image) -> None:
         try:

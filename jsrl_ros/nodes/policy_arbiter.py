@@ -24,10 +24,10 @@ Hot path: one dict lookup to join, one policy call, one message. An observation 
 answered (the bridge re-published it) gets the same action again, without acting again.
 
 Input is checked at the edge, before it can start an episode or reach a policy
-(docs/topics.md): each input topic is heard from one publishing node only
-(:class:`SourceFilter`); stamps must be the current step, the next one, or the next
-episode's first (:class:`StepGate`); vectors and images must have the names, sizes and
-encoding the policies take. A second arbiter on the graph is refused (:class:`RoleGuard`).
+(docs/topics.md): stamps must be the current step, the next one, or the next episode's
+first (:class:`StepGate`); vectors and images must have the names, sizes and encoding the
+policies take. A second publisher on an input topic is reported, and a second arbiter on
+the graph is refused (:class:`GraphWatch`).
 """
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ from jsrl_ros.conversions import MalformedMessage, image_to_numpy, named_vector,
 from jsrl_ros.diagnostics import Health, publish_counters
 from jsrl_ros.explorer_slot import ExplorerSlot
 from jsrl_ros.qos import LATCHED, RELIABLE, SENSOR
-from jsrl_ros.sources import RoleGuard, SourceFilter, filtered
+from jsrl_ros.sources import GraphWatch
 from jsrl_ros.spin import spin_node
 from jsrl_ros.step_clock import StepClock, stamp_key
 from jsrl_ros.step_gate import STALE, Rejected, StepGate
@@ -95,7 +95,7 @@ class PolicyArbiter(CheckedNode):
     def __init__(self, load: Callable[[str], Explorer] = load_explorer, **node_kwargs: Any) -> None:
         super().__init__("policy_arbiter", **node_kwargs)
         self.health = Health()
-        self.sources: list[SourceFilter] = []
+        self.watch = GraphWatch(self, self.health)
         where = f"{self.get_name()} parameters"
         dt = self.declare_parameter("dt", 0.1).value
         self.action_names = list(self.declare_parameter("action_names", Parameter.Type.STRING_ARRAY).value or [])
@@ -158,10 +158,10 @@ class PolicyArbiter(CheckedNode):
             self._subscribe(JointState, "jsrl/guide_action", self.on_guide_action, RELIABLE)
         self._subscribe(Int32MultiArray, "jsrl/guide_step_choices", self.on_choices, LATCHED)
         self._subscribe(String, "jsrl/checkpoint", self.on_checkpoint, LATCHED)
-        self.role = RoleGuard(self, ["jsrl/action", "jsrl/episode_info"], self.health)
+        self.watch.own(["jsrl/action", "jsrl/episode_info"])
         publish_counters(self, lambda: {
             "episode": self.episode, "dropped": self.dropped, "stale": self.stale, "waiting": self.waiting,
-            "foreign": sum(source.rejected for source in self.sources), "publish_failures": self.publish_failures,
+            "foreign": self.watch.detections, "publish_failures": self.publish_failures,
             "explorer_loads": self.slot.loads, "explorer_load_failures": self.slot.failures,
             "guide_in_control": float(self.owner == GUIDE)}, health=self.health)
         self.get_logger().info(f"guide={self.guide_kind}, {'image' if self.image_mode else 'state'} observations, "
@@ -187,10 +187,9 @@ class PolicyArbiter(CheckedNode):
         self._subscribe(Joy, "joy", self.on_joy, SENSOR)
 
     def _subscribe(self, msg_type: Any, topic: str, callback: Callable[[Any], None], qos: Any) -> None:
-        """A subscription that hears one publishing node only (the first one heard)."""
-        source = SourceFilter(self, topic, health=self.health)
-        self.sources.append(source)
-        self.create_subscription(msg_type, topic, filtered(source, callback, self._drop), qos)
+        """An input that one publishing node feeds (the graph watch reports any other)."""
+        self.watch.expect(topic)
+        self.create_subscription(msg_type, topic, callback, qos)
 
     # --- observations -> actions (the hot path) --------------------------------------------
 

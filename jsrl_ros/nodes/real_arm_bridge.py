@@ -23,11 +23,18 @@ key) — so a human label (``teleop/label``) given meanwhile lands in the episod
 This node only wires ROS: parameters (``jsrl_ros/real_arm_config.py``), topics, services, the
 lifecycle and the control timer. The episode's phases are ``jsrl_ros/grasp_cycle.py`` (its
 outcomes ``grasp_outcomes.py``), the moves and commands ``arm_motion.py`` / ``arm_commands.py``,
-the drivers' latest measurements ``arm_sensors.py``.
+the drivers' latest measurements ``arm_sensors.py``, the checks on them ``measured_state.py``.
+
+Inputs are checked at the edge. ``joint_states`` may have one publisher, the configured
+``joint_state_source``: while any other node publishes there, the arm holds
+(:class:`GraphWatch`). The actions, pose, camera and deadman may have one publisher each (the
+first seen; others are reported); the e-stop anyone may send. Camera frames the observation
+node cannot read, or of another size than the first, are dropped and never sent as an
+observation. A second bridge on the same topics is refused.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from geometry_msgs.msg import PoseStamped, TwistStamped
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
@@ -42,12 +49,14 @@ from jsrl_ros.arm_sensors import ArmSensors
 from jsrl_ros.arm_task import PROPRIO_DIM
 from jsrl_ros.checked_node import CheckedLifecycleNode
 from jsrl_ros.contract import STEP_NAMES
-from jsrl_ros.conversions import MalformedMessage, named_vector, restamped
-from jsrl_ros.diagnostics import publish_counters
+from jsrl_ros.conversions import MalformedMessage, image_to_numpy, named_vector, restamped
+from jsrl_ros.diagnostics import WARN, Health, publish_counters
 from jsrl_ros.grasp_cycle import GraspCycle, Observation
 from jsrl_ros.qos import LATCHED, RELIABLE, SENSOR
+from jsrl_ros.measured_state import FOREIGN_SOURCE, IMPLAUSIBLE, STALE_READINGS, TRACKING
 from jsrl_ros.real_arm_config import RealArmConfig
 from jsrl_ros.safety import ESTOP
+from jsrl_ros.sources import GraphWatch
 from jsrl_ros.spin import spin_node
 from jsrl_ros.step_clock import stamp_key
 from jsrl_ros.vectors import state_names
@@ -67,27 +76,32 @@ class RealArmBridge(CheckedLifecycleNode):
         self.command_pub = self.create_lifecycle_publisher(TwistStamped, cfg.twist_topic, RELIABLE) if twist else \
             self.create_lifecycle_publisher(JointTrajectory, cfg.trajectory_topic, RELIABLE)
         self.status_pub = self.create_publisher(String, "safety/status", LATCHED)
-        self.create_subscription(JointState, "jsrl/action", self.on_action, RELIABLE)
-        self.create_subscription(JointState, "joint_states", self.on_joint_state, SENSOR)
+        self.health = Health()
+        self.dropped = 0
+        self.watch = GraphWatch(self, self.health)
+        self._subscribe(JointState, "jsrl/action", self.on_action, RELIABLE)
+        self._subscribe(JointState, "joint_states", self.on_joint_state, SENSOR, owner=cfg.joint_state_source)
         if cfg.pose_topic:
-            self.create_subscription(PoseStamped, cfg.pose_topic, self.on_pose, SENSOR)
+            self._subscribe(PoseStamped, cfg.pose_topic, self.on_pose, SENSOR)
         if cfg.camera_topic:
-            self.create_subscription(Image, cfg.camera_topic, self.on_camera, SENSOR)
+            self._subscribe(Image, cfg.camera_topic, self.on_camera, SENSOR)
         self.create_subscription(Bool, "safety/estop", self.on_estop, RELIABLE)
-        self.create_subscription(Bool, "safety/deadman", self.on_deadman, SENSOR)
+        self._subscribe(Bool, "safety/deadman", self.on_deadman, SENSOR)
         self.create_subscription(String, "jsrl/control_owner", self.on_owner, LATCHED)
         self.create_subscription(String, "teleop/label", self.on_label, RELIABLE)
         self.create_service(Trigger, "jsrl/reset", self.on_reset)
         self.create_service(Trigger, "safety/clear_estop", self.on_clear_estop)
 
-        self.sensors = ArmSensors(cfg.axis_joints, cfg.finger_joints, cfg.pose_topic, cfg.camera_topic, twist)
+        self.sensors = ArmSensors(cfg.axis_joints, cfg.finger_joints, cfg.pose_topic, cfg.camera_topic, twist,
+                                  self.safety.measured)
+        self.frame_format: tuple[str, tuple[int, ...]] | None = None  # encoding and shape of the first frame
         motion = ArmMotion(twist, self.safety, cfg.dt, cfg.command_hold, 1.0 / cfg.command_rate)
         self.cycle = GraspCycle(cfg, self.sensors, motion, self, self.get_logger())
         self.active = False
         self.status = ""
-        self.dropped = 0
         self.create_timer(1.0 / cfg.command_rate, self.on_tick)
-        publish_counters(self, self.counters)
+        self.watch.own(["jsrl/state", "jsrl/step", self.command_pub.topic_name, self.gripper_pub.topic_name])
+        publish_counters(self, self.counters, health=self.health)
         self._set_status("inactive")
         self.get_logger().info(f"{cfg.mode} commands, axes {cfg.axis_names}, dt={cfg.dt}s; "
                                f"{'autostart' if cfg.autostart else 'waiting to be configured and activated'}")
@@ -125,6 +139,12 @@ class RealArmBridge(CheckedLifecycleNode):
 
     # --- inputs ----------------------------------------------------------------------------
 
+    def _subscribe(self, msg_type: Any, topic: str, callback: Callable[[Any], None], qos: Any,
+                   owner: str = "") -> None:
+        """An input that one publishing node feeds: ``owner``, or the first one seen (the watch reports others)."""
+        self.watch.expect(topic, owner)
+        self.create_subscription(msg_type, topic, callback, qos)
+
     def on_action(self, msg: JointState) -> None:
         if not self.active:
             return
@@ -154,6 +174,14 @@ class RealArmBridge(CheckedLifecycleNode):
             self._drop(self.cfg.pose_topic, exc)
 
     def on_camera(self, msg: Image) -> None:
+        """Only a frame the observation node can read, of the first frame's size, may become an observation."""
+        try:
+            frame_format = (msg.encoding, image_to_numpy(msg).shape)
+            if self.frame_format not in (None, frame_format):
+                raise MalformedMessage(f"a {frame_format} frame; the camera sent {self.frame_format} before")
+        except MalformedMessage as exc:
+            return self._drop(self.cfg.camera_topic, exc)
+        self.frame_format = frame_format
         self.sensors.update_frame(msg, self._now())
 
     def on_estop(self, msg: Bool) -> None:
@@ -203,11 +231,26 @@ class RealArmBridge(CheckedLifecycleNode):
         if not self.active:
             return
         now = self._now()
+        self.safety.measured.source_fault = None if self.watch.trusted("joint_states") else \
+            "joint_states has a publisher other than joint_state_source"
+        self._report_measurement(now)
         reason = self.cycle.stop_reason(now)
         self._set_status(reason or "ok")
         if reason != ESTOP:
             self.cycle.advance(now, reason)
         self.cycle.command(now)
+
+    def _report_measurement(self, now: float) -> None:
+        """The measured-state holds as alarms on ``diagnostics`` (WARN: the arm holds; nothing died)."""
+        hold = self.safety.measured.hold_reason(now)
+        for name in (FOREIGN_SOURCE, TRACKING, STALE_READINGS, IMPLAUSIBLE):
+            if name != hold:
+                self.health.clear(name)
+            elif not self.health.active(name):
+                detail = {TRACKING: self.safety.measured.tracking_fault,
+                          FOREIGN_SOURCE: self.safety.measured.source_fault}.get(name) or "the arm holds"
+                self.get_logger().error(f"measured state: {name}: {detail}")
+                self.health.alarm(name, WARN, detail)
 
     def _now(self) -> float:
         """Seconds on the node's clock: safety decisions and the stamps of the commands they produce
@@ -243,7 +286,10 @@ class RealArmBridge(CheckedLifecycleNode):
                 "estop": float(self.safety.estop_latched), "rejected": counts["rejected"],
                 "clipped": counts["clipped"], "clamped": counts["clamped"], "dropped": self.dropped,
                 "stale": cycle.stale, "republished": cycle.republished, "unlabelled": outcomes.unlabelled,
-                **{f"{k}_stops": counts[f"{k}_stops"] for k in ("estop", "deadman", "watchdog")}}
+                "foreign": self.watch.detections,
+                "implausible": self.safety.measured.implausible, "tracking_faults": self.safety.measured.tracking_faults,
+                **{f"{k}_stops": counts[f"{k}_stops"]
+                   for k in ("estop", "deadman", "watchdog", FOREIGN_SOURCE, TRACKING, STALE_READINGS, IMPLAUSIBLE)}}
 
 
 def main(argv: list[str] | None = None) -> int:

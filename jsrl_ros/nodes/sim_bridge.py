@@ -19,8 +19,8 @@ simulator's privileged state, which exists only in this process. Its action for 
 observation goes out on ``jsrl/guide_action`` with the observation's stamp, and the
 arbiter uses it while the guide is in control. See docs/architecture.md.
 
-Actions are heard from one publishing node only (the first arbiter heard,
-:class:`SourceFilter`), and a second bridge on the same topics is refused (:class:`RoleGuard`).
+A second publisher of actions is reported, and a second bridge on the same topics is
+refused (:class:`GraphWatch`).
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ from jsrl_ros.conversions import MalformedMessage, named_vector, named_vector_va
 from jsrl_ros.diagnostics import Health, publish_counters
 from jsrl_ros.env_params import declare_env, yaml_mapping
 from jsrl_ros.qos import RELIABLE, SENSOR
-from jsrl_ros.sources import RoleGuard, SourceFilter, filtered
+from jsrl_ros.sources import GraphWatch
 from jsrl_ros.spin import spin_node
 from jsrl_ros.step_clock import StepClock, stamp_key
 from jsrl_ros.vectors import state_names
@@ -89,10 +89,11 @@ class SimBridge(CheckedNode):
         self.state_pub = self.create_publisher(JointState, "jsrl/state", RELIABLE)
         self.step_pub = self.create_publisher(JointState, "jsrl/step", RELIABLE)
         self.guide_pub = self.create_publisher(JointState, "jsrl/guide_action", RELIABLE)
+        self.create_subscription(JointState, "jsrl/action", self.on_action, RELIABLE)
         self.health = Health()
-        self.source = SourceFilter(self, "jsrl/action", health=self.health)
-        self.create_subscription(JointState, "jsrl/action", filtered(self.source, self.on_action, self._drop), RELIABLE)
-        self.role = RoleGuard(self, ["jsrl/state", "jsrl/step", "jsrl/guide_action"], self.health)
+        self.watch = GraphWatch(self, self.health)
+        self.watch.expect("jsrl/action")
+        self.watch.own(["jsrl/state", "jsrl/step", "jsrl/guide_action"])
         self.create_service(Trigger, "jsrl/reset", self.on_reset)
         self.dropped = self.stale = self.republished = self.steps = 0
         self.episode, self.t = first_episode - 1, 0
@@ -106,7 +107,7 @@ class SimBridge(CheckedNode):
         if self.realtime:
             self.create_timer(dt, self.on_tick)
         publish_counters(self, lambda: {"episode": self.episode, "step": self.t, "steps": self.steps,
-                                        "dropped": self.dropped, "stale": self.stale, "foreign": self.source.rejected,
+                                        "dropped": self.dropped, "stale": self.stale, "foreign": self.watch.detections,
                                         "republished": self.republished}, health=self.health)
         mode = "image" if self.image_mode else "state"
         self.get_logger().info(f"{self.get_parameter('env_id').value} ({mode} observations), dt={dt}s, "
