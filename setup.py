@@ -3,13 +3,16 @@
 Node executables must land in ``<prefix>/lib/jsrl_ros`` where ``ros2 run`` and launch_ros
 look. ``colcon build`` (``setup.py install``) does this through setup.cfg's
 ``install_scripts``; a pip-built wheel ignores setup.cfg, so the wheel additionally ships
-small launcher scripts there as data files (see ``WheelWithNodeLaunchers``).
+small launcher scripts there as data files (see ``wheel_with_node_launchers``).
+
+Runs under the setuptools that ROS 2 distros ship (Humble: 59.6.0, Jazzy: 68.1.2), which have
+no ``setuptools.command.bdist_wheel``: ``colcon build`` never builds a wheel, so that command
+is looked up only where it exists (test/test_packaging.py builds with both).
 """
 import os
 from glob import glob
 
 from setuptools import find_packages, setup
-from setuptools.command.bdist_wheel import bdist_wheel
 
 PACKAGE = "jsrl_ros"
 
@@ -25,9 +28,10 @@ NODES = {
     "teleop_keyboard": "jsrl_ros.nodes.teleop_keyboard",
     "real_arm_bridge": "jsrl_ros.nodes.real_arm_bridge",
     "fake_arm": "jsrl_ros.nodes.fake_arm",
+    "viewer": "jsrl_ros.nodes.viewer",
 }
 
-# Commands that need no ROS, installed to bin/ by both pip and colcon.
+# Commands that need no ROS: in bin/ for pip, in lib/jsrl_ros/ for colcon (setup.cfg sends every script there).
 TOOLS = {
     "jsrl": "jsrl_learning.cli.main",
 }
@@ -41,21 +45,36 @@ exec "$py" -c 'import sys; from {module} import main; sys.exit(main())' "$@"
 """
 
 
-class WheelWithNodeLaunchers(bdist_wheel):
-    """Adds ``lib/jsrl_ros/<node>`` launchers to the wheel's data files."""
+def wheel_with_node_launchers() -> dict[str, type]:
+    """``cmdclass`` whose ``bdist_wheel`` adds ``lib/jsrl_ros/<node>`` launchers to the wheel.
 
-    def run(self) -> None:
-        out_dir = os.path.join(self.bdist_dir or "build", "..", "node_launchers")
-        os.makedirs(out_dir, exist_ok=True)
-        paths = []
-        for name, module in NODES.items():
-            path = os.path.join(out_dir, name)
-            with open(path, "w") as f:
-                f.write(LAUNCHER.format(module=module))
-            os.chmod(path, 0o755)
-            paths.append(path)
-        self.distribution.data_files.append((f"lib/{PACKAGE}", paths))
-        super().run()
+    ``bdist_wheel`` is in setuptools from 70.1, before that in the ``wheel`` package; with
+    neither there is no wheel to add launchers to (``colcon build`` runs ``setup.py install``
+    or ``develop``), so nothing is overridden.
+    """
+    try:
+        from setuptools.command.bdist_wheel import bdist_wheel
+    except ImportError:
+        try:
+            from wheel.bdist_wheel import bdist_wheel
+        except ImportError:
+            return {}
+
+    class WheelWithNodeLaunchers(bdist_wheel):
+        def run(self) -> None:
+            out_dir = os.path.join(self.bdist_dir or "build", "..", "node_launchers")
+            os.makedirs(out_dir, exist_ok=True)
+            paths = []
+            for name, module in NODES.items():
+                path = os.path.join(out_dir, name)
+                with open(path, "w") as f:
+                    f.write(LAUNCHER.format(module=module))
+                os.chmod(path, 0o755)
+                paths.append(path)
+            self.distribution.data_files.append((f"lib/{PACKAGE}", paths))
+            super().run()
+
+    return {"bdist_wheel": WheelWithNodeLaunchers}
 
 
 setup(
@@ -76,8 +95,7 @@ setup(
     maintainer_email="jsrl-ros@example.org",
     description="Jump-Start Reinforcement Learning for ROS 2 robots",
     license="Apache-2.0",
-    tests_require=["pytest"],
-    cmdclass={"bdist_wheel": WheelWithNodeLaunchers},
+    cmdclass=wheel_with_node_launchers(),
     entry_points={
         "console_scripts": [f"{n}={m}:main" for n, m in {**NODES, **TOOLS}.items()],
         "jsrl.benches": ["ros = jsrl_ros.bench_ros:BENCH"],  # jsrl bench ros, without the core importing ROS
