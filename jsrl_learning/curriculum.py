@@ -37,6 +37,7 @@ from jsrl_learning.config import ConfigError, require
 MODES = ("curriculum", "random")
 RULES = ("guide", "paper")
 METRICS = ("return", "success_rate")
+STATE_KEYS = ("stages", "stage", "best", "reference", "window", "explorer_window", "mode", "rule")
 
 
 def guide_steps(h1: float, n: int) -> list[int]:
@@ -199,19 +200,53 @@ class Curriculum:
                 "mode": self.config.mode, "rule": self.config.rule}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume from :meth:`state_dict`'s output. The state comes from a file, so it is checked first:
+        ValueError naming the first key of the wrong type or range (a ``best`` of Infinity would freeze the
+        advance rule for ever: inf - inf is NaN)."""
+        if not isinstance(state, dict):
+            raise ValueError(f"curriculum: the saved state must be a mapping, got {type(state).__name__}")
+        unknown = sorted(set(state) - set(STATE_KEYS))
+        if unknown:
+            raise ValueError(f"curriculum: unknown key(s) {unknown} in the saved state; known: {list(STATE_KEYS)}")
         for key in ("mode", "rule"):
             saved = state.get(key, "paper" if key == "rule" else None)  # states before the guide rule: paper
             if saved != getattr(self.config, key):
                 raise ValueError(f"curriculum: saved {key} {saved!r} != configured {getattr(self.config, key)!r}")
-        stages = [int(h) for h in state["stages"]]
-        if not 0 <= state["stage"] < len(stages):
-            raise ValueError(f"curriculum: saved stage {state['stage']} outside stages {stages}")
-        self.stages = stages
-        self.stage = int(state["stage"])
-        self.best = None if state["best"] is None else float(state["best"])
+        stages = state.get("stages")
+        if not (isinstance(stages, list) and stages and all(_is_int(h) and h >= 0 for h in stages)
+                and all(a > b for a, b in zip(stages, stages[1:]))):
+            raise ValueError(f"curriculum: saved stages must be a list of strictly decreasing ints >= 0, "
+                             f"got {stages!r}")
+        stage = state.get("stage")
+        if not (_is_int(stage) and 0 <= stage < len(stages)):
+            raise ValueError(f"curriculum: saved stage must be an int in 0..{len(stages) - 1} (its stages "
+                             f"{stages}), got {stage!r}")
+        for key in ("best", "reference"):
+            if state.get(key) is not None and not _is_finite(state[key]):
+                raise ValueError(f"curriculum: saved {key} must be a finite number or null, got {state[key]!r}")
+        for key in ("window", "explorer_window"):
+            values = state.get(key, [])
+            if not (isinstance(values, list) and all(_is_finite(v) for v in values)):
+                raise ValueError(f"curriculum: saved {key} must be a list of finite numbers, got {values!r}")
+        self.stages = list(stages)
+        self.stage = stage
+        self.best = None if state.get("best") is None else float(state["best"])
         self.reference = None if state.get("reference") is None else float(state["reference"])
-        self.window = deque((float(v) for v in state["window"]), maxlen=self.config.window)
+        self.window = deque((float(v) for v in state.get("window", ())), maxlen=self.config.window)
         self.explorer_window = deque((float(v) for v in state.get("explorer_window", ())), maxlen=self.config.window)
+
+    def values(self) -> list[float]:
+        """Every evaluation score the state holds (``best``, ``reference``, both windows): what a caller that
+        knows the task's range checks a resumed state against."""
+        return [v for v in (self.best, self.reference, *self.window, *self.explorer_window) if v is not None]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _full_mean(window: deque[float]) -> float | None:

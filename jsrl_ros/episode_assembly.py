@@ -5,8 +5,9 @@ every piece of every transition is there" is one small, plain piece of code.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
+from jsrl_ros.conversions import MalformedMessage
 from jsrl_ros.episode_bags import ACTION, IMAGE, INFO, STATE, STEP, EpisodeMeta, controller_per_step
 
 
@@ -29,15 +30,25 @@ class EpisodeAssembly:
         self.guide_step: int | None = None
         self.evaluation = False
         self.label = ""
+        self.formats: dict[str, Any] = {}  # role -> what its first message fixed (vector names, image format)
 
-    def admit(self, role: str, step: int) -> None:
-        """Raise Late or Repeated for a message that must not be recorded; else note its arrival."""
+    def check_format(self, role: str, message_format: Any) -> None:
+        """Every message of a role in one episode has the format of its first one: a bag must read back as
+        arrays. Fixed per episode, so one odd message spoils at most the episode it belongs to."""
+        known = self.formats.get(role)
+        if known is not None and known != message_format:
+            raise MalformedMessage(f"{message_format} in episode {self.episode}, whose {role} messages are {known}")
+
+    def admit(self, role: str, step: int, message_format: Any) -> None:
+        """Raise Late or Repeated for a message that must not be recorded; else note its arrival (and its
+        format, if it is the role's first)."""
         last = self.last_step(role)
         if last is not None and step > last:
             raise Late(f"step {step} is after the end of episode {self.episode}")
         if step in self.steps[role]:
             raise Repeated(f"a second message for episode {self.episode} step {step}")
         self.steps[role].add(step)
+        self.formats.setdefault(role, message_format)
 
     def last_step(self, role: str) -> int | None:
         """The last step ``role`` has a message for, once the end is known."""

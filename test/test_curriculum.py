@@ -238,3 +238,24 @@ def test_bad_rule_settings_are_named():
                       ({"reference": float("nan")}, "reference")):
         with pytest.raises(ConfigError, match=key):
             from_mapping(CurriculumConfig, data, "cfg.yaml")
+
+
+@pytest.mark.parametrize("changes, named", [
+    ({"best": float("inf")}, "best must be a finite number"), ({"reference": float("nan")}, "reference must be"),
+    ({"window": [0.5, float("inf")]}, "window must be a list of finite numbers"),
+    ({"explorer_window": "0.5"}, "explorer_window must be"), ({"stage": 7}, "stage must be an int in 0..4"),
+    ({"stage": -1}, "stage must be"), ({"stage": "1"}, "stage must be"), ({"stage": True}, "stage must be"),
+    ({"stages": [8, 8, 0]}, "stages must be a list of strictly decreasing"), ({"stages": []}, "stages must be"),
+    ({"stages": [8.5, 0]}, "stages must be"), ({"best": "high"}, "best must be"), ({"windows": []}, "unknown key"),
+])
+def test_a_saved_state_of_the_wrong_type_or_range_is_refused_naming_the_key(changes, named):
+    """``"best": Infinity`` (from 1e308 evaluations) once froze the curriculum, even across restarts."""
+    c = guide_rule()
+    feed(c, [0.8, 0.8, 0.8, 0.7])
+    state = {**json.loads(json.dumps(c.state_dict())), **changes}
+    fresh = guide_rule()
+    with pytest.raises(ValueError, match=named):
+        fresh.load_state_dict(state)
+    assert fresh.state_dict() == guide_rule().state_dict()  # nothing half-loaded
+    with pytest.raises(ValueError, match="must be a mapping"):
+        fresh.load_state_dict([state])

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import json
 import math
+from collections import deque
 from pathlib import Path
 
+import pytest
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Int32, Int32MultiArray
 
+from jsrl_learning.config import ConfigError
 from jsrl_ros.contract import EPISODE_SUMMARY_NAMES
 from jsrl_ros.conversions import named_vector
 from jsrl_ros.nodes.curriculum_manager import CurriculumManager
@@ -104,3 +107,65 @@ def test_evaluation_episodes_from_summaries_are_averaged_into_evaluations(ros, t
     summary(8, 5, True, True)
     summary(9, 5, True, True)  # mean 1 >= best: advance to the explorer alone
     assert ros.spin_until(lambda: steps == [10, 5, 0]), steps
+
+
+def test_evaluations_outside_the_tasks_range_are_dropped_and_the_curriculum_still_advances(ros, tmp_path) -> None:
+    """1e308 three times once gave "best": Infinity in the state file, and no advance ever after."""
+    state_file = tmp_path / "curriculum.json"
+    manager = _manager(ros, state_file)
+    probe = ros.node("probe")
+    steps: list[int] = []
+    probe.create_subscription(Int32, "jsrl/guide_step", lambda m: steps.append(m.data), LATCHED)
+    evaluations = probe.create_publisher(Float64, "jsrl/evaluation", RELIABLE)
+    assert ros.spin_until(lambda: steps == [10] and evaluations.get_subscription_count() == 1)
+    for value in (1e308, 1e308, 1e308, -0.5, 1.5, 0.8, 0.9):  # success rates: [0, 1]
+        evaluations.publish(Float64(data=value))
+    assert ros.spin_until(lambda: steps == [10, 5]), steps
+    assert manager.dropped == 5 and json.loads(state_file.read_text())["best"] == pytest.approx(0.85)
+
+
+def test_summaries_the_recorder_never_writes_are_dropped(ros, tmp_path: Path) -> None:
+    params = [Parameter("rule", value="paper"), Parameter("h1", value=10.0), Parameter("n_stages", value=2),
+              Parameter("window", value=1), Parameter("eval_episodes", value=1), Parameter("metric", value="return"),
+              Parameter("evaluation_range", value=[0.0, 5.0])]
+    manager = ros.add(CurriculumManager(context=ros.context, parameter_overrides=params))
+    summaries = ros.node("probe").create_publisher(JointState, "jsrl/episode_summary", RELIABLE)
+    assert ros.spin_until(lambda: summaries.get_subscription_count() == 1)
+    bad = [[0, 10, 1, 1e308, 1, 4], [1, 10, 1, -1, 0, 4], [2, -10, 1, 1, 1, 4], [3, 10, 0.5, 1, 1, 4],
+           [4, 10, 1, 1, 2, 4], [5, 10, 1, 1, 1, 0], [6, 10.5, 1, 1, 1, 4]]
+    for values in bad:
+        summaries.publish(named_vector(EPISODE_SUMMARY_NAMES, values, CLOCK.stamp(int(values[0]), 4)))
+    assert ros.spin_until(lambda: manager.dropped == len(bad)) and manager.curriculum.window == deque([])
+    summaries.publish(named_vector(EPISODE_SUMMARY_NAMES, [7, 10, 1, 4.5, 1, 4], CLOCK.stamp(7, 4)))
+    assert ros.spin_until(lambda: manager.curriculum.stage == 1) and manager.dropped == len(bad)
+
+
+@pytest.mark.parametrize("content, named", [
+    ("{not json", "Expecting property name"), ('[1, 2]', "must be a mapping"),
+    ('{"stages": [10, 5, 0], "stage": 1, "best": Infinity, "reference": null, "window": [], "mode": "curriculum", '
+     '"rule": "paper"}', "best must be a finite number"),
+    ('{"stages": [10, 5, 0], "stage": 3, "best": null, "reference": null, "window": [], "mode": "curriculum", '
+     '"rule": "paper"}', "stage must be an int in 0..2"),
+    ('{"stages": [10, 5, 0], "stage": 1, "best": 7.5, "reference": null, "window": [0.5], "mode": "curriculum", '
+     '"rule": "paper"}', r"scores \[7.5\] outside evaluation_range \[0, 1\]"),
+    (b"\xff\xfe", "codec can't decode"),
+])
+def test_a_corrupt_state_file_is_a_config_error_naming_it_at_start(ros, tmp_path: Path, content, named) -> None:
+    state_file = tmp_path / "curriculum.json"
+    state_file.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(ConfigError, match=f"{state_file}: .*{named}"):
+        _manager(ros, state_file)
+
+
+@pytest.mark.parametrize("params, named", [
+    ({"state_file": "a_file/curriculum.json"}, "state_file: .*a_file is not a writable folder"),
+    ({"evaluation_range": [1.0, 0.0]}, "evaluation_range must be .low, high."),
+    ({"evaluation_range": [0.0, math.inf]}, "evaluation_range must be"),
+    ({"evaluation_range": [0.0, 2.0], "metric": "success_rate"}, r"evaluation_range must lie in \[0, 1\]"),
+])
+def test_bad_state_file_folders_and_evaluation_ranges_are_config_errors(ros, tmp_path: Path, params, named) -> None:
+    (tmp_path / "a_file").write_text("")
+    values = {**params, "state_file": str(tmp_path / params.get("state_file", "c.json"))}
+    overrides = [Parameter("h1", value=10.0), *(Parameter(k, value=v) for k, v in values.items())]
+    with pytest.raises(ConfigError, match=named):
+        ros.add(CurriculumManager(context=ros.context, parameter_overrides=overrides))

@@ -2,17 +2,23 @@
 announces atomically written checkpoints every K updates, and resumes from its own checkpoint."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
+import pytest
+import yaml
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.parameter import Parameter
 from std_msgs.msg import String
 
 from jsrl_learning.checkpoint import load_checkpoint
+from jsrl_learning.config import ConfigError
 from jsrl_learning.guides import PolicyCheckpointGuide
 from jsrl_ros.contract import EPISODE_INFO_NAMES, STEP_NAMES
+from jsrl_ros.diagnostics import ERROR, OK, levels_of
 from jsrl_ros.episode_bags import (ACTION, INFO, STATE, STEP, EpisodeBagWriter, EpisodeMeta,
-                                   controller_per_step)
+                                   controller_per_step, list_episode_bags)
 from jsrl_ros.nodes.learner import LearnerNode
 from jsrl_ros.qos import LATCHED, RELIABLE
 from jsrl_ros.step_clock import StepClock, stamp_key
@@ -26,16 +32,17 @@ TOPICS = {INFO: "/jsrl/episode_info", STATE: "/jsrl/state", ACTION: "/jsrl/actio
 LENGTH = 3
 
 
-def write_bag(root: Path, episode: int, evaluation: bool = False) -> Path:
+def write_bag(root: Path, episode: int, evaluation: bool = False, actions: np.ndarray | None = None) -> Path:
     """An episode as the recorder writes it: LENGTH transitions of the grasping env's shapes."""
     rng = np.random.default_rng(episode)
+    actions = rng.uniform(-1, 1, (LENGTH, 5)) if actions is None else actions
     writer = EpisodeBagWriter(root, episode, TOPICS)
     ns = lambda t: stamp_key(CLOCK.stamp(episode, t))  # noqa: E731
     writer.write_vector(INFO, ns(0), EPISODE_INFO_NAMES, [episode, 1, evaluation])
     for t in range(LENGTH + 1):
         writer.write_vector(STATE, ns(t), state_names(OBS_DIM), rng.uniform(-1, 1, OBS_DIM))
         if t < LENGTH:
-            writer.write_vector(ACTION, ns(t), ACTION_NAMES, rng.uniform(-1, 1, 5))
+            writer.write_vector(ACTION, ns(t), ACTION_NAMES, actions[t])
         if t > 0:
             last = t == LENGTH
             writer.write_vector(STEP, ns(t), STEP_NAMES, [episode, t, float(last), last, False, last])
@@ -85,3 +92,67 @@ def test_ingests_bags_trains_announces_checkpoints_and_resumes(ros, tmp_path: Pa
     assert again.learning.updates >= 15
     assert ros.spin_until(lambda: again.learning.updates == 18 and again.episodes == 3)
     assert again.checkpoints == 0  # resumed: no cold-start checkpoint over the trained one
+
+
+def spoil(bag: Path, **changes) -> Path:
+    """Edit a finished bag's episode metadata in place (a damaged or hand-edited file)."""
+    path = bag / "metadata.yaml"
+    info = yaml.safe_load(path.read_text())
+    custom = info["rosbag2_bagfile_information"]["custom_data"]
+    custom["jsrl_episode"] = json.dumps({**json.loads(custom["jsrl_episode"]), **changes})
+    path.write_text(yaml.safe_dump(info))
+    return bag
+
+
+def diagnostics_levels(ros) -> dict[str, tuple[int, str]]:
+    levels: dict[str, tuple[int, str]] = {}
+    ros.node("health").create_subscription(DiagnosticArray, "diagnostics", lambda m: levels.update(levels_of(m)),
+                                           RELIABLE)
+    return levels
+
+
+def test_a_bad_bag_is_dropped_quarantined_and_training_goes_on(ros, tmp_path: Path) -> None:
+    """``length: "abc"`` once killed the training thread silently, at every start while the bag stayed."""
+    episodes = tmp_path / "episodes"
+    write_bag(episodes, 0)
+    spoil(write_bag(episodes, 1), length="abc")
+    write_bag(episodes, 2, actions=np.full((LENGTH, 5), 7.0))  # outside the [-1, 1] action space
+    write_bag(episodes, 3)
+    levels = diagnostics_levels(ros)
+    node = learner(ros, tmp_path)
+    assert ros.spin_until(lambda: node.learning.updates == 12 and node.quarantined == 2)  # 2 good bags x 3 x 2
+    assert node.dropped == 2 and list_episode_bags(episodes) == [episodes / "episode_000000",
+                                                                 episodes / "episode_000003"]
+    assert sorted(p.name for p in (episodes / "quarantine").iterdir()) == ["episode_000001", "episode_000002"]
+
+    announce = ros.node("recorder").create_publisher(String, "jsrl/episode_bag", RELIABLE)
+    assert ros.spin_until(lambda: announce.get_subscription_count() == 1)
+    for path in (str(spoil(write_bag(episodes, 4), total_return=float("inf"))), "bad\x00path", str(tmp_path)):
+        announce.publish(String(data=path))
+    announce.publish(String(data=str(write_bag(episodes, 5))))
+    assert ros.spin_until(lambda: node.learning.updates == 18 and node.dropped == 5 and node.quarantined == 3)
+    assert tmp_path.is_dir() and ros.spin_until(lambda: levels.get("learner", (-1,))[0] == OK)
+
+    ros.remove(node)
+    again = learner(ros, tmp_path)  # the bad bags are out of the way: nothing to drop
+    assert ros.spin_until(lambda: again.episodes == 3) and again.dropped == 0
+
+
+def test_a_training_thread_that_dies_reports_error_on_diagnostics(ros, tmp_path: Path) -> None:
+    levels = diagnostics_levels(ros)
+    node = learner(ros, tmp_path)
+    checkpoints = tmp_path / "ckpt"
+    checkpoints.rename(tmp_path / "ckpt_away")
+    checkpoints.write_text("")  # the next checkpoint cannot be written
+    announce = ros.node("recorder").create_publisher(String, "jsrl/episode_bag", RELIABLE)
+    assert ros.spin_until(lambda: announce.get_subscription_count() == 1)
+    for episode in range(2):  # a batch's worth: training starts, and its first checkpoint fails
+        announce.publish(String(data=str(write_bag(tmp_path / "episodes", episode))))
+    assert ros.spin_until(lambda: levels.get("learner", (OK,))[0] == ERROR), levels
+    assert "training thread died" in levels["learner"][1] and not node.worker.is_alive()
+
+
+def test_an_unwritable_checkpoint_path_is_a_config_error_naming_it_at_start(ros, tmp_path: Path) -> None:
+    (tmp_path / "ckpt").write_text("")  # a file where the checkpoint folder should be
+    with pytest.raises(ConfigError, match=f"checkpoint_path: {tmp_path / 'ckpt'} is not a writable folder"):
+        learner(ros, tmp_path)

@@ -10,17 +10,22 @@ from pathlib import Path
 import minari
 import numpy as np
 import pytest
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.parameter import Parameter
 from rosbags.rosbag2 import Reader
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 
 from jsrl_learning.buffers import Batch
+from jsrl_learning.config import ConfigError
 from jsrl_learning.datasets import load_minari
 from jsrl_ros.bags_to_minari import bags_to_minari
 from jsrl_ros.contract import EPISODE_INFO_NAMES, EPISODE_SUMMARY_NAMES, STEP_NAMES
 from jsrl_ros.conversions import named_vector, numpy_to_image
-from jsrl_ros.episode_bags import (PARTIAL_DIR, EpisodeBagError, list_episode_bags, read_episode, read_meta)
+from jsrl_ros.diagnostics import WARN, levels_of
+from jsrl_ros.episode_bags import (ACTION, PARTIAL_DIR, EpisodeBagError, EpisodeBagWriter, list_episode_bags,
+                                   read_episode, read_meta)
 from jsrl_ros.nodes.recorder import Recorder
 from jsrl_ros.qos import RELIABLE, SENSOR
 from jsrl_ros.step_clock import StepClock
@@ -140,23 +145,24 @@ def test_two_episodes_become_bags_a_minari_dataset_and_summaries(ros, tmp_path: 
 
 
 def malformed_inputs(graph: Graph) -> dict[str, list]:
-    """Per recorder input, messages that must be dropped (after episode 0 fixed the state/action names)."""
-    stamp, off_grid = CLOCK.stamp(5, 1), CLOCK.stamp(5, 1)
+    """Per recorder input, messages that must be dropped (once step 0 of episode 1 fixed its names and image
+    format)."""
+    stamp, off_grid = CLOCK.stamp(1, 1), CLOCK.stamp(1, 1)
     off_grid.nanosec += 1
     short_image = numpy_to_image(np.zeros((4, 4, 3), np.uint8), stamp)
     short_image.data = short_image.data[:-3]
     return {
         "/jsrl/state": [named_vector(STATE_NAMES, [np.nan, 0], stamp), named_vector(["x"], [1.0], stamp),
-                        named_vector(STATE_NAMES, [1, 5], off_grid)],
+                        named_vector(STATE_NAMES, [1, 1], off_grid)],
         "/jsrl/obs/image": [short_image, numpy_to_image(np.zeros((5, 4, 3), np.uint8), stamp),
                             numpy_to_image(np.zeros((4, 4), np.uint8), stamp, encoding="mono8")],
         "/jsrl/action": [named_vector(ACTION_NAMES, [np.inf, 1], stamp), named_vector([], [], stamp)],
-        "/jsrl/step": [named_vector(STEP_NAMES[:-1], [5, 1, 0, 0, 0], stamp),
+        "/jsrl/step": [named_vector(STEP_NAMES[:-1], [1, 1, 0, 0, 0], stamp),
                        named_vector(STEP_NAMES, [4, 1, 0, 0, 0, 0], stamp),  # says another episode
-                       named_vector(STEP_NAMES, [5, 1, 0, 0.5, 0, 0], stamp),
-                       named_vector(STEP_NAMES, [5, 0, 0, 0, 0, 0], CLOCK.stamp(5, 0))],  # outcomes start at t=1
-        "/jsrl/episode_info": [named_vector(EPISODE_INFO_NAMES, [5, 1, 0], stamp),  # not at step 0
-                               named_vector(EPISODE_INFO_NAMES, [5, -1, 0], CLOCK.stamp(5, 0))],
+                       named_vector(STEP_NAMES, [1, 1, 0, 0.5, 0, 0], stamp),
+                       named_vector(STEP_NAMES, [1, 0, 0, 0, 0, 0], CLOCK.stamp(1, 0))],  # outcomes start at t=1
+        "/jsrl/episode_info": [named_vector(EPISODE_INFO_NAMES, [1, 1, 0], stamp),  # not at step 0
+                               named_vector(EPISODE_INFO_NAMES, [1, -1, 0], CLOCK.stamp(1, 0))],
         "teleop/label": [String(data="maybe")],
     }
 
@@ -168,6 +174,7 @@ def test_malformed_inputs_are_dropped_and_counted_and_recording_goes_on(ros, tmp
     graph.label.publish(String(data="success"))  # no episode open: dropped
     assert ros.spin_until(lambda: recorder.dropped == 1)
     graph.play(recorder, 0, length=1)
+    graph.play(recorder, 1, length=2, steps=0)
     publisher = {"/jsrl/state": graph.state, "/jsrl/obs/image": graph.image, "/jsrl/action": graph.action,
                  "/jsrl/step": graph.step, "/jsrl/episode_info": graph.info, "teleop/label": graph.label}
     expected = {"teleop/label": 1}
@@ -177,12 +184,13 @@ def test_malformed_inputs_are_dropped_and_counted_and_recording_goes_on(ros, tmp
             expected[topic] = expected.get(topic, 0) + 1
             assert ros.spin_until(lambda: recorder.dropped_by_topic == expected), (topic, recorder.dropped_by_topic)
     graph.publish_step(0, 1, length=1)  # episode 0 again, after its bag closed: late, not malformed
-    graph.play(recorder, 5, length=2)
+    for t in (1, 2):
+        graph.publish_step(1, t, length=2)
     assert ros.spin_until(lambda: len(graph.bags) == 2)
     assert recorder.dropped == sum(expected.values()) and recorder.late == 3  # state, image, outcome
     assert read_episode(graph.bags[1]).episode.length == 2
-    graph.publish_step(6, 0, length=1)  # the bridge re-publishes a step whose action was lost: idempotent
-    sent = graph.publish_step(6, 0, length=1)
+    graph.publish_step(2, 0, length=1)  # the bridge re-publishes a step whose action was lost: idempotent
+    sent = graph.publish_step(2, 0, length=1)
     assert ros.spin_until(lambda: recorder.repeated == sent)
     assert recorder.dropped == sum(expected.values())
 
@@ -230,3 +238,90 @@ def test_a_recorder_stopped_mid_episode_leaves_its_finished_bags_readable(ros, t
     # Ctrl-C closes the open bag as a readable partial; a killed recorder leaves it without metadata.
     with pytest.raises(EpisodeBagError, match="partial episode" if stop == signal.SIGINT else "not a rosbag2 bag"):
         read_meta(partial)
+
+
+def test_a_stamp_off_the_clocks_range_is_dropped_and_never_opens_a_bag(ros, tmp_path: Path) -> None:
+    """Negative (once an OverflowError in the MCAP writer, then another in close), far-future and old
+    stamps: dropped and counted; only the next episode may open a bag, so the open bags stay bounded."""
+    recorder = make_recorder(ros, tmp_path, image_topic="")
+    graph = Graph(ros, images=False)
+    graph.connect()
+    graph.play(recorder, 3, length=2, steps=1)  # episode 3 is running
+    beyond_last_step = Time(sec=3 * 10_000 + 9_999, nanosec=4_000_000_000)  # nanosec past 1 s: step 100039
+    forged = [(graph.action, named_vector(ACTION_NAMES, [0.5, -1.0], Time(sec=-10_000, nanosec=0))),
+              (graph.state, named_vector(STATE_NAMES, [0, 0], Time(sec=-1, nanosec=900_000_000))),
+              (graph.state, named_vector(STATE_NAMES, [0, 50], CLOCK.stamp(50, 0))),
+              (graph.info, named_vector(EPISODE_INFO_NAMES, [50, 1, 0], CLOCK.stamp(50, 0))),
+              (graph.state, named_vector(STATE_NAMES, [0, 214_748], CLOCK.stamp(214_748, 0))),
+              (graph.state, named_vector(STATE_NAMES, [0, 4], CLOCK.stamp(4, 1))),  # the next episode, mid-way
+              (graph.action, named_vector(ACTION_NAMES, [0.5, -1.0], beyond_last_step)),
+              (graph.state, named_vector(STATE_NAMES, [0, 1], CLOCK.stamp(1, 0)))]  # older than episode 3
+    for publisher, msg in forged:
+        publisher.publish(msg)
+    assert ros.spin_until(lambda: recorder.dropped == len(forged)), recorder.dropped_by_topic
+    assert list(recorder.episodes) == [3] and [p.name for p in (tmp_path / PARTIAL_DIR).iterdir()] == [
+        "episode_000003"]
+    sent = recorder.recorded + graph.publish_step(3, 2, length=2)  # the real episode goes on ...
+    assert ros.spin_until(lambda: recorder.recorded == sent)
+    graph.play(recorder, 4, length=1)  # ... and the next one with it
+    assert ros.spin_until(lambda: len(graph.bags) == 2)
+    assert [read_episode(b).episode.length for b in graph.bags] == [2, 1] and recorder.write_errors == 0
+
+
+def test_a_restarted_bridge_resuming_further_ahead_is_followed_once_it_keeps_resending(ros, tmp_path) -> None:
+    recorder = make_recorder(ros, tmp_path, image_topic="", close_timeout=1.0)
+    graph = Graph(ros, images=False)
+    graph.connect()
+    graph.play(recorder, 0, length=3, steps=1)  # the bridge stops mid-episode; restarted, it resumes at
+    for _ in range(20):  # episode 9, re-sending its first step until someone answers (action_timeout)
+        graph.publish_step(9, 0, length=1)
+        ros.spin_until(lambda: False, timeout_s=0.35)
+    assert ros.spin_until(lambda: 9 in recorder.episodes) and recorder.dropped > 0
+    sent = recorder.recorded + graph.publish_step(9, 1, length=1)
+    assert ros.spin_until(lambda: len(graph.bags) == 2), recorder.recorded - sent
+    assert sorted(graph.bags) == [str(tmp_path / "episode_000000"), str(tmp_path / "episode_000009")]
+    assert read_meta(tmp_path / "episode_000000").ended == "reset"
+    assert read_episode(tmp_path / "episode_000009").episode.length == 1
+
+
+@pytest.mark.parametrize("fails", ["write", "open"])
+def test_a_write_error_loses_that_episode_only(ros, tmp_path: Path, monkeypatch, fails: str) -> None:
+    write_vector, init = EpisodeBagWriter.write_vector, EpisodeBagWriter.__init__
+
+    def disk_full_at_episode_1_action(writer: EpisodeBagWriter, role: str, *args, **kwargs) -> None:
+        if writer.name == "episode_000001" and role == ACTION:
+            raise OSError(28, "No space left on device")
+        write_vector(writer, role, *args, **kwargs)
+
+    def disk_full_at_episode_1(writer: EpisodeBagWriter, episode_dir: Path, episode: int, *args) -> None:
+        if episode == 1:
+            raise OSError(28, "No space left on device")
+        init(writer, episode_dir, episode, *args)
+
+    if fails == "write":
+        monkeypatch.setattr(EpisodeBagWriter, "write_vector", disk_full_at_episode_1_action)
+    else:
+        monkeypatch.setattr(EpisodeBagWriter, "__init__", disk_full_at_episode_1)
+    recorder = make_recorder(ros, tmp_path, image_topic="")
+    graph = Graph(ros, images=False)
+    levels: list[int] = []
+    graph.ros.node("health").create_subscription(
+        DiagnosticArray, "diagnostics", lambda m: levels.extend(levels_of(m).get("recorder", (0, ""))[:1]), RELIABLE)
+    graph.connect()
+    graph.play(recorder, 0, length=1)
+    graph.play(None, 1, length=2)  # the rest of episode 1 is dropped
+    assert ros.spin_until(lambda: recorder.write_errors == 1 and recorder.dropped >= 3 and WARN in levels)
+    graph.play(recorder, 2, length=1)
+    assert ros.spin_until(lambda: len(graph.bags) == 2)
+    assert graph.bags == [str(tmp_path / "episode_000000"), str(tmp_path / "episode_000002")]
+    if fails == "write":
+        assert recorder.incomplete == 1
+        with pytest.raises(EpisodeBagError, match="partial episode .write error: .*No space left"):
+            read_meta(tmp_path / PARTIAL_DIR / "episode_000001")
+
+
+def test_an_unwritable_episode_dir_is_a_config_error_naming_it_at_start(ros, tmp_path: Path) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match=f"episode_dir: {blocker / 'episodes'} is not a writable folder"):
+        make_recorder(ros, blocker / "episodes")

@@ -13,12 +13,20 @@ the untrained, cold-start explorer), so the arbiter has an explorer at once.
 trainer's ``updates_per_step``); 0 trains as fast as it can (QT-Opt's asynchronous trainers).
 Evaluation episodes measure the policy and are not trained on (``train_on_evaluation``).
 ``timeouts_terminal``: a time-out ends bootstrapping (for envs whose observation holds the time).
+
+A bad episode never stops training: a bag that cannot be read as an episode of this env
+(metadata of the wrong type, non-finite values, actions outside the action space, shapes
+that do not fit the replay) is counted (``dropped``), logged, and, if it lies in
+``episode_dir``, moved to ``episode_dir/quarantine/`` so that no restart reads it again
+(``quarantined``). Should the worker thread die all the same, the node reports ERROR on
+``diagnostics`` (the bringup then stops the graph) instead of going on healthy and idle.
 """
 from __future__ import annotations
 
 import queue
 import threading
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +41,16 @@ from jsrl_learning.guides.policy_checkpoint import policy_state
 from jsrl_learning.learners import make_learner
 from jsrl_learning.online import OnlineLearning
 from jsrl_ros.checked_node import CheckedNode
-from jsrl_ros.diagnostics import publish_counters
+from jsrl_ros.diagnostics import ERROR, Health, publish_counters
 from jsrl_ros.env_params import declare_env, yaml_mapping
-from jsrl_ros.episode_bags import EpisodeBagError, list_episode_bags, read_episode
+from jsrl_ros.episode_bags import RecordedEpisode, list_episode_bags, quarantine, read_episode
 from jsrl_ros.qos import LATCHED, RELIABLE
 from jsrl_ros.spin import spin_node
+from jsrl_ros.writable import require_writable_dir
 
 LEARNERS = ("qtopt", "iql")
 CHECKPOINT_KIND = "learner_node"
+INBOX_SIZE = 1000  # announced bags waiting for the worker; a flood beyond it is dropped
 
 
 class LearnerNode(CheckedNode):
@@ -67,6 +77,7 @@ class LearnerNode(CheckedNode):
         require(self.checkpoint_every > 0, where, f"checkpoint_every must be > 0 updates, got {self.checkpoint_every}")
         require(self.max_updates_per_step >= 0, where,
                 f"max_updates_per_step must be >= 0 (0: no cap), got {self.max_updates_per_step}")
+        require_writable_dir(self.checkpoint_path.parent, f"{where}: checkpoint_path")
 
         self.learner_config = yaml_mapping(configs[self.learner_name], f"{where}.{self.learner_name}_config")
         self.learner = make_learner(self.learner_name, self.learner_config, *self.spaces,
@@ -86,16 +97,17 @@ class LearnerNode(CheckedNode):
                            "offline_dataset": offline_dataset, "seed": seed,
                            "timeouts_terminal": self.timeouts_terminal}
 
-        self.dropped = self.skipped = self.episodes = self.env_steps = self.checkpoints = 0
+        self.dropped = self.quarantined = self.skipped = self.episodes = self.env_steps = self.checkpoints = 0
+        self.health = Health()
         self.metrics: dict[str, float] = {}
         self.ingested: set[Path] = set()
-        self.inbox: queue.Queue[Path] = queue.Queue()
+        self.inbox: queue.Queue[str] = queue.Queue(maxsize=INBOX_SIZE)
         self.checkpoint_pub = self.create_publisher(String, "jsrl/checkpoint", LATCHED)
         resumed = self._resume()
         self.next_checkpoint = self.learning.updates + self.checkpoint_every
         self.create_subscription(String, "jsrl/episode_bag", self.on_bag, RELIABLE)
         self._rate = (time.monotonic(), self.learning.updates, 0.0)
-        publish_counters(self, self._counters)
+        publish_counters(self, self._counters, health=self.health)
         self.stop = threading.Event()
         self.worker = threading.Thread(target=self._work, args=(resumed,), name="learner", daemon=True)
         self.worker.start()
@@ -114,13 +126,18 @@ class LearnerNode(CheckedNode):
             state = load_checkpoint(self.checkpoint_path)
         except CheckpointError as exc:
             raise ConfigError(f"{self.get_name()}: cannot resume: {exc}") from exc
-        saved = state.get("policy", {}).get("learner_name")
+        policy = state.get("policy")
+        saved = policy.get("learner_name") if isinstance(policy, dict) else None
         if state.get("kind") != CHECKPOINT_KIND or saved != self.learner_name:
             raise ConfigError(f"{self.checkpoint_path}: not a {self.learner_name} learner-node checkpoint "
                               f"(kind {state.get('kind')!r}, learner {saved!r}); move it away or change "
                               f"checkpoint_path")
-        self.learner.load_state_dict(state["policy"]["learner"])
-        self.learning.updates = int(state["updates"])
+        try:  # e.g. saved with other network sizes
+            self.learner.load_state_dict(policy["learner"])
+            self.learning.updates = int(state["updates"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise ConfigError(f"{self.checkpoint_path}: cannot resume from it ({type(exc).__name__}: {exc}); "
+                              f"move it away or change checkpoint_path") from exc
         self.checkpoint_pub.publish(String(data=str(self.checkpoint_path)))
         self.get_logger().info(f"resumed from {self.checkpoint_path} at {self.learning.updates} updates")
         return self.learning.updates
@@ -136,30 +153,69 @@ class LearnerNode(CheckedNode):
     # --- episodes ------------------------------------------------------------------------
 
     def on_bag(self, msg: String) -> None:
-        self.inbox.put(Path(msg.data))
-
-    def _ingest(self, bag: Path) -> None:
-        key = bag.resolve()
-        if key in self.ingested:
-            return  # announced and also found in the folder at start
         try:
+            self.inbox.put_nowait(msg.data)
+        except queue.Full:
+            self._drop(msg.data, f"{INBOX_SIZE} announced bags are already waiting")
+
+    def _ingest(self, path: str | Path) -> None:
+        """Add one episode bag to the replay; a bad one is dropped (and quarantined), never raised."""
+        try:
+            bag = Path(path)
+            key = bag.resolve()
+            if key in self.ingested:
+                return  # announced and also found in the folder at start
             recorded = read_episode(bag)
+            self._check_actions(recorded)
             if recorded.meta.evaluation and not self.train_on_evaluation:
                 self.skipped += 1
             else:
                 self.learning.add(recorded.episode.to_batch(self.timeouts_terminal))
                 self.episodes += 1
                 self.env_steps += recorded.meta.length
-        except (EpisodeBagError, ValueError, OSError) as exc:  # ValueError: shapes that do not fit the replay
-            self.dropped += 1
-            self.get_logger().warning(f"jsrl/episode_bag: dropped {bag}: {exc} ({self.dropped} dropped so far)",
-                                      throttle_duration_sec=2.0)
+        except Exception as exc:  # noqa: BLE001 — whatever is wrong with one file, training goes on
+            self._drop(path, f"{type(exc).__name__}: {exc}")
+            self._quarantine(path)
             return
         self.ingested.add(key)
+
+    def _check_actions(self, recorded: RecordedEpisode) -> None:
+        """Actions outside the action space never reach the replay (the arbiter never sends them)."""
+        space = self.spaces[1]
+        actions = recorded.episode.actions
+        if not np.all((actions >= space.low) & (actions <= space.high)):
+            raise ValueError(f"actions outside the action space [{space.low}, {space.high}]")
+
+    def _drop(self, path: str | Path, reason: str) -> None:
+        self.dropped += 1
+        self.get_logger().warning(f"jsrl/episode_bag: dropped {path!r}: {reason} ({self.dropped} dropped so far)",
+                                  throttle_duration_sec=2.0)
+
+    def _quarantine(self, path: str | Path) -> None:
+        """Move a bad bag of ``episode_dir`` aside, so that the next start does not read it again."""
+        try:
+            moved = quarantine(path, self.episode_dir)
+        except ValueError:
+            return  # not a bag of episode_dir (a path from a message): nothing of ours to move
+        except OSError as exc:
+            self.get_logger().error(f"could not quarantine {path!r} ({exc}): it will be dropped again at the next "
+                                    f"start")
+            return
+        self.quarantined += 1
+        self.get_logger().warning(f"moved the bad episode bag {path!r} to {moved}")
 
     # --- the training loop (worker thread) -------------------------------------------------
 
     def _work(self, resumed_updates: int) -> None:
+        """The worker thread: trains until stopped. If it dies, the node says so on ``diagnostics``."""
+        try:
+            self._train(resumed_updates)
+        except Exception as exc:  # noqa: BLE001 — a bug or a failing disk: the node must not look healthy
+            self.health.alarm("training", ERROR, f"the training thread died: {type(exc).__name__}: {exc}")
+            self.get_logger().fatal(f"the training thread died; no more updates or checkpoints:\n"
+                                    f"{traceback.format_exc()}")
+
+    def _train(self, resumed_updates: int) -> None:
         for bag in list_episode_bags(self.episode_dir):
             self._ingest(bag)
         # The replayed bags earned their updates before the restart: do not spend them twice.
@@ -196,7 +252,7 @@ class LearnerNode(CheckedNode):
         self._rate = (now, updates, rate)
         return {"updates": updates, "updates_per_s": rate, "episodes": self.episodes, "env_steps": self.env_steps,
                 "replay": len(self.learning.replay), "checkpoints": self.checkpoints, "dropped": self.dropped,
-                "skipped_evaluation": self.skipped,
+                "quarantined": self.quarantined, "skipped_evaluation": self.skipped,
                 **{k: v for k, v in self.metrics.items() if isinstance(v, float)}}
 
     def destroy_node(self) -> None:
