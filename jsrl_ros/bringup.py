@@ -11,7 +11,11 @@ itself is a small node that watches the graph (episode summaries, guide-step, th
 diagnostics), prints progress, writes TensorBoard scalars to ``<OUT>/tensorboard`` and the
 nodes' logs to ``<OUT>/logs``. It stops the graph after ``--duration``/``--episodes``/
 ``--until-guide-step``, on Ctrl-C, or when a node dies: SIGINT to every node (they shut down
-cleanly; the recorder closes its bags), then SIGTERM/SIGKILL to any that hang.
+cleanly; the recorder closes its bags), then SIGTERM/SIGKILL to any that hang. A node that
+reports ERROR on ``diagnostics`` (e.g. the learner whose training thread died) counts as
+dead: the run stops with exit code 1 and names it; a WARN is printed once, when it appears.
+A status counts only from the node it names (checked through the graph API), so a stray
+publisher on ``diagnostics`` can neither stop the run nor fake a node's progress.
 """
 from __future__ import annotations
 
@@ -37,7 +41,7 @@ from jsrl_learning.config import ConfigError
 from jsrl_learning.logging_utils import TensorBoardLogger
 from jsrl_ros.contract import EPISODE_SUMMARY_NAMES
 from jsrl_ros.conversions import MalformedMessage, named_vector_values
-from jsrl_ros.diagnostics import TOPIC as DIAGNOSTICS, counters_of
+from jsrl_ros.diagnostics import ERROR, OK, TOPIC as DIAGNOSTICS, WARN, counters_of, levels_of
 from jsrl_ros.episode_bags import list_episode_bags
 from jsrl_ros.graph import GRAPHS, Graph, NodeSpec
 from jsrl_ros.qos import LATCHED, RELIABLE
@@ -47,6 +51,7 @@ PROGRESS_EVERY_S = 5.0
 STOP_TIMEOUT_S = 15.0
 STARTUP_TIMEOUT_S = 300.0
 EXPLORER_WINDOW = 30  # evaluation episodes at h = 0 behind the closing result line
+UNKNOWN_NODE = "_NODE_NAME_UNKNOWN_"  # the graph API's name for an endpoint whose node is not discovered yet
 
 
 def package_prefix() -> Path:
@@ -75,6 +80,8 @@ class Monitor(Node):
         self.guide_step: int | None = None
         self.explorer_evaluations: deque[float] = deque(maxlen=EXPLORER_WINDOW)  # evaluation episodes at h = 0
         self.counters: dict[str, dict[str, float]] = {}
+        self.levels: dict[str, tuple[int, str]] = {}  # each node's health: (level, message)
+        self._diagnostics_sources: dict[bytes, str] = {}  # GID -> node name, of diagnostics publishers
         self.create_subscription(JointState, "jsrl/episode_summary", self.on_summary, RELIABLE)
         self.create_subscription(Int32, "jsrl/guide_step", self.on_guide_step, LATCHED)
         self.create_subscription(DiagnosticArray, DIAGNOSTICS, self.on_diagnostics, RELIABLE)
@@ -106,11 +113,33 @@ class Monitor(Node):
             self.guide_step = msg.data
             self.tb.log(self.env_steps, {"curriculum/guide_step": msg.data})
 
-    def on_diagnostics(self, msg: DiagnosticArray) -> None:
+    def on_diagnostics(self, msg: DiagnosticArray, info: dict[str, Any]) -> None:
+        publisher = self.publisher_name(info)
+        if any(status.name != publisher for status in msg.status):
+            return  # a status counts only from the node it names
+        for name, (level, message) in levels_of(msg).items():
+            if level == WARN and self.levels.get(name, (OK,))[0] != WARN:
+                print(f"warning: {name}: {message}", flush=True)
+            self.levels[name] = (level, message)
         for name, values in counters_of(msg).items():
             self.counters[name] = values
             if name == "learner":
                 self.tb.log(self.env_steps, {f"learner/{k}": v for k, v in values.items()})
+
+    def publisher_name(self, info: dict[str, Any]) -> str | None:
+        """The node that published a message (graph API; looked up again for a publisher whose node is not
+        known yet: discovery may report an endpoint before its node's name)."""
+        gid = bytes((info.get("publisher_gid") or {}).get("data") or b"")
+        if gid not in self._diagnostics_sources:
+            self._diagnostics_sources = {bytes(e.endpoint_gid): e.node_name
+                                         for e in self.get_publishers_info_by_topic(DIAGNOSTICS)
+                                         if e.node_name != UNKNOWN_NODE}
+        return self._diagnostics_sources.get(gid)
+
+    def failed(self, nodes: set[str]) -> tuple[str, str] | None:
+        """``(node, message)`` of one of ``nodes`` reporting ERROR: the run treats it as dead."""
+        return next(((name, message) for name, (level, message) in self.levels.items()
+                     if name in nodes and level >= ERROR), None)
 
     def result(self) -> str:
         """The run's outcome in one line: did the curriculum reach h = 0, and how the explorer alone does."""
@@ -301,6 +330,13 @@ def run(args: argparse.Namespace) -> int:
                     # exit code 2 is a configuration error (a misspelt --set): repeat the node's one line
                     said = f": {last_line(log).removeprefix('error: ')}" if code == 2 and log.is_file() else ""
                     print(f"error: {spec.name} exited with code {code}{said}; see {log}", file=sys.stderr)
+                status = 1
+                break
+            failure = monitor.failed({spec.name for spec in graph.nodes})
+            if failure:
+                name, message = failure
+                print(f"error: {name} reports ERROR: {message}; stopping the graph as if it had died; see "
+                      f"{out / 'logs' / (name + '.log')}", file=sys.stderr)
                 status = 1
                 break
             reason = stop_reason(args, monitor, now - start)
