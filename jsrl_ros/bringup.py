@@ -14,8 +14,10 @@ nodes' logs to ``<OUT>/logs``. It stops the graph after ``--duration``/``--episo
 cleanly; the recorder closes its bags), then SIGTERM/SIGKILL to any that hang. A node that
 reports ERROR on ``diagnostics`` (e.g. the learner whose training thread died) counts as
 dead: the run stops with exit code 1 and names it; a WARN is printed once, when it appears.
-A status counts only from the node it names (checked through the graph API), so a stray
-publisher on ``diagnostics`` can neither stop the run nor fake a node's progress.
+A message counts only from the node that owns it (checked through the graph API): a status
+from the node it names, episode summaries from the recorder, the guide-step from the
+curriculum manager. So a stray publisher can neither stop the run (a forged ERROR, a forged
+guide-step for ``--until-guide-step``) nor fake its progress.
 """
 from __future__ import annotations
 
@@ -52,6 +54,8 @@ STOP_TIMEOUT_S = 15.0
 STARTUP_TIMEOUT_S = 300.0
 EXPLORER_WINDOW = 30  # evaluation episodes at h = 0 behind the closing result line
 UNKNOWN_NODE = "_NODE_NAME_UNKNOWN_"  # the graph API's name for an endpoint whose node is not discovered yet
+SUMMARIES, GUIDE_STEP = "jsrl/episode_summary", "jsrl/guide_step"
+OWNERS = {SUMMARIES: "recorder", GUIDE_STEP: "curriculum_manager"}  # topic -> the executable that publishes it
 
 
 def package_prefix() -> Path:
@@ -68,11 +72,13 @@ def package_prefix() -> Path:
 
 
 class Monitor(Node):
-    """Watches the graph: episodes, guide-step and the nodes' counters; logs them to TensorBoard."""
+    """Watches the graph: episodes, guide-step and the nodes' counters; logs them to TensorBoard.
+    ``owners``: topic -> the name of the node whose messages on it count."""
 
-    def __init__(self, tensorboard: TensorBoardLogger, success_window: int = 20) -> None:
+    def __init__(self, tensorboard: TensorBoardLogger, owners: dict[str, str], success_window: int = 20) -> None:
         super().__init__("jsrl_bringup")
         self.tb = tensorboard
+        self.owners = owners
         self.episodes = self.evaluations = self.env_steps = 0
         self.training_success: deque[float] = deque(maxlen=success_window)
         self.last_evaluation: float | None = None
@@ -81,12 +87,14 @@ class Monitor(Node):
         self.explorer_evaluations: deque[float] = deque(maxlen=EXPLORER_WINDOW)  # evaluation episodes at h = 0
         self.counters: dict[str, dict[str, float]] = {}
         self.levels: dict[str, tuple[int, str]] = {}  # each node's health: (level, message)
-        self._diagnostics_sources: dict[bytes, str] = {}  # GID -> node name, of diagnostics publishers
-        self.create_subscription(JointState, "jsrl/episode_summary", self.on_summary, RELIABLE)
-        self.create_subscription(Int32, "jsrl/guide_step", self.on_guide_step, LATCHED)
+        self._sources: dict[str, dict[bytes, str]] = {}  # topic -> publisher GID -> node name
+        self.create_subscription(JointState, SUMMARIES, self.on_summary, RELIABLE)
+        self.create_subscription(Int32, GUIDE_STEP, self.on_guide_step, LATCHED)
         self.create_subscription(DiagnosticArray, DIAGNOSTICS, self.on_diagnostics, RELIABLE)
 
-    def on_summary(self, msg: JointState) -> None:
+    def on_summary(self, msg: JointState, info: dict[str, Any]) -> None:
+        if self.publisher_name(SUMMARIES, info) != self.owners.get(SUMMARIES):
+            return
         try:
             _, guide_step, evaluation, total_return, success, length = named_vector_values(msg, EPISODE_SUMMARY_NAMES)
         except MalformedMessage:
@@ -108,13 +116,15 @@ class Monitor(Node):
         self.tb.log(self.env_steps, {f"{group}/return": total_return, f"{group}/success": success,
                                      f"{group}/length": length, f"{group}/guide_step": guide_step})
 
-    def on_guide_step(self, msg: Int32) -> None:
+    def on_guide_step(self, msg: Int32, info: dict[str, Any]) -> None:
+        if self.publisher_name(GUIDE_STEP, info) != self.owners.get(GUIDE_STEP):
+            return
         if msg.data != self.guide_step:
             self.guide_step = msg.data
             self.tb.log(self.env_steps, {"curriculum/guide_step": msg.data})
 
     def on_diagnostics(self, msg: DiagnosticArray, info: dict[str, Any]) -> None:
-        publisher = self.publisher_name(info)
+        publisher = self.publisher_name(DIAGNOSTICS, info)
         if any(status.name != publisher for status in msg.status):
             return  # a status counts only from the node it names
         for name, (level, message) in levels_of(msg).items():
@@ -126,15 +136,16 @@ class Monitor(Node):
             if name == "learner":
                 self.tb.log(self.env_steps, {f"learner/{k}": v for k, v in values.items()})
 
-    def publisher_name(self, info: dict[str, Any]) -> str | None:
-        """The node that published a message (graph API; looked up again for a publisher whose node is not
-        known yet: discovery may report an endpoint before its node's name)."""
+    def publisher_name(self, topic: str, info: dict[str, Any]) -> str | None:
+        """The node that published a message on ``topic`` (graph API; looked up again for a publisher whose
+        node is not known yet: discovery may report an endpoint before its node's name)."""
         gid = bytes((info.get("publisher_gid") or {}).get("data") or b"")
-        if gid not in self._diagnostics_sources:
-            self._diagnostics_sources = {bytes(e.endpoint_gid): e.node_name
-                                         for e in self.get_publishers_info_by_topic(DIAGNOSTICS)
-                                         if e.node_name != UNKNOWN_NODE}
-        return self._diagnostics_sources.get(gid)
+        known = self._sources.get(topic, {})
+        if gid not in known:
+            known = self._sources[topic] = {bytes(e.endpoint_gid): e.node_name
+                                            for e in self.get_publishers_info_by_topic(topic)
+                                            if e.node_name != UNKNOWN_NODE}
+        return known.get(gid)
 
     def failed(self, nodes: set[str]) -> tuple[str, str] | None:
         """``(node, message)`` of one of ``nodes`` reporting ERROR: the run treats it as dead."""
@@ -285,7 +296,8 @@ def run(args: argparse.Namespace) -> int:
 
     rclpy.init(args=[])
     tensorboard = TensorBoardLogger(out / "tensorboard")
-    monitor = Monitor(tensorboard)
+    names = {spec.executable: spec.name for spec in graph.nodes}
+    monitor = Monitor(tensorboard, {topic: names.get(executable, "") for topic, executable in OWNERS.items()})
     executor = SingleThreadedExecutor()
     executor.add_node(monitor)
     children = Children()

@@ -3,8 +3,9 @@
 A two-node graph of stand-in nodes (``healthy`` and ``sick``) runs under the real ``run()``:
 ``sick`` raises a WARN after a moment (printed once) and then an ERROR, as the learner does
 when its training thread dies. The bringup must stop the graph, name ``sick`` and its
-message, and exit 1. Meanwhile this test forges ERROR statuses in ``healthy``'s name from
-another node: they must not stop the run.
+message, and exit 1. Meanwhile this test forges, from another node, ERROR statuses in
+``healthy``'s name, a guide-step of 0 and an episode summary: none of them may stop the run
+(``--until-guide-step 0 --episodes 1``).
 """
 from __future__ import annotations
 
@@ -15,10 +16,15 @@ from pathlib import Path
 
 import yaml
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Int32
 
 from jsrl_ros import bringup
+from jsrl_ros.contract import EPISODE_SUMMARY_NAMES
+from jsrl_ros.conversions import named_vector
 from jsrl_ros.graph import Graph, GraphDef, NodeSpec, Option
-from jsrl_ros.qos import RELIABLE
+from jsrl_ros.qos import LATCHED, RELIABLE
+from jsrl_ros.step_clock import StepClock
 
 STAND_IN = '''
 import sys
@@ -63,7 +69,7 @@ def stand_in_graph(prefix: Path, out: Path) -> argparse.Namespace:
     params = prefix / "stand_in.yaml"
     params.write_text(yaml.safe_dump({"sick": {"ros__parameters": {"warn_after": 1.0, "fail_after": 4.0}}}))
     return argparse.Namespace(graph="stand_in", options={}, out=str(out), params=str(params), set=[],
-                              duration=90.0, episodes=None, until_guide_step=None)
+                              duration=90.0, episodes=1, until_guide_step=0)
 
 
 def test_a_node_reporting_error_stops_the_graph_with_exit_code_1_and_forged_statuses_do_not(
@@ -77,9 +83,17 @@ def test_a_node_reporting_error_stops_the_graph_with_exit_code_1_and_forged_stat
     args = stand_in_graph(tmp_path / "prefix", tmp_path / "out")
 
     forger = ros.node("forger")
-    forged = forger.create_publisher(DiagnosticArray, "diagnostics", RELIABLE)
-    forger.create_timer(0.1, lambda: forged.publish(DiagnosticArray(status=[DiagnosticStatus(
-        level=DiagnosticStatus.ERROR, name="healthy", message="forged")])))
+    status = forger.create_publisher(DiagnosticArray, "diagnostics", RELIABLE)
+    guide_step = forger.create_publisher(Int32, "jsrl/guide_step", LATCHED)
+    summary = forger.create_publisher(JointState, "jsrl/episode_summary", RELIABLE)
+
+    def forge() -> None:
+        status.publish(DiagnosticArray(status=[DiagnosticStatus(level=DiagnosticStatus.ERROR, name="healthy",
+                                                                message="forged")]))
+        guide_step.publish(Int32(data=0))
+        summary.publish(named_vector(EPISODE_SUMMARY_NAMES, [0, 0, 1, 1, 1, 3], StepClock(0.1).stamp(0, 3)))
+
+    forger.create_timer(0.1, forge)
     result: list[int] = []
     runner = threading.Thread(target=lambda: result.append(bringup.run(args)))
     runner.start()

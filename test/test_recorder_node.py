@@ -248,6 +248,7 @@ def test_a_stamp_off_the_clocks_range_is_dropped_and_never_opens_a_bag(ros, tmp_
     graph.connect()
     graph.play(recorder, 3, length=2, steps=1)  # episode 3 is running
     beyond_last_step = Time(sec=3 * 10_000 + 9_999, nanosec=4_000_000_000)  # nanosec past 1 s: step 100039
+    one_past = Time(sec=3 * 10_000 + 9_999, nanosec=1_000_000_000)  # step 100000: the clock cannot stamp it
     forged = [(graph.action, named_vector(ACTION_NAMES, [0.5, -1.0], Time(sec=-10_000, nanosec=0))),
               (graph.state, named_vector(STATE_NAMES, [0, 0], Time(sec=-1, nanosec=900_000_000))),
               (graph.state, named_vector(STATE_NAMES, [0, 50], CLOCK.stamp(50, 0))),
@@ -255,6 +256,7 @@ def test_a_stamp_off_the_clocks_range_is_dropped_and_never_opens_a_bag(ros, tmp_
               (graph.state, named_vector(STATE_NAMES, [0, 214_748], CLOCK.stamp(214_748, 0))),
               (graph.state, named_vector(STATE_NAMES, [0, 4], CLOCK.stamp(4, 1))),  # the next episode, mid-way
               (graph.action, named_vector(ACTION_NAMES, [0.5, -1.0], beyond_last_step)),
+              (graph.step, named_vector(STEP_NAMES, [3, 100_000, 0, 1, 0, 0], one_past)),
               (graph.state, named_vector(STATE_NAMES, [0, 1], CLOCK.stamp(1, 0)))]  # older than episode 3
     for publisher, msg in forged:
         publisher.publish(msg)
