@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from distro_pythons import HUMBLE_PYTHON, JAZZY_PYTHON, find_python, python_version
+
 REPO = Path(__file__).resolve().parents[1]
 SKIP = shutil.ignore_patterns(".git", ".venv", "build", "install", "log", "runs", "results",
                               "*.egg-info", "__pycache__", ".pytest_cache")
@@ -44,35 +46,13 @@ class Setuptools:
 
 
 DISTROS = (
-    Setuptools("humble", "59.6.0", "3.10"),   # Ubuntu 22.04's python3-setuptools
-    Setuptools("jazzy", "68.1.2", "3.12"),    # Ubuntu 24.04's python3-setuptools
-    Setuptools("newest", "84.2.1", None),     # newest release at the time of writing (colcon-core asks < 80)
+    Setuptools("humble", "59.6.0", HUMBLE_PYTHON),   # Ubuntu 22.04's python3-setuptools
+    Setuptools("jazzy", "68.1.2", JAZZY_PYTHON),     # Ubuntu 24.04's python3-setuptools
+    Setuptools("newest", "84.2.1", None),            # newest release at the time of writing (colcon-core asks < 80)
 )
 MODES = ((), ("--symlink-install",))
-
-
-def _find_python(version: str | None) -> str:
-    """An interpreter of ``version`` from PATH or pyenv; this interpreter where there is none."""
-    if version is None:
-        return sys.executable
-    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
-    candidates = [shutil.which(f"python{version}"), *sorted(map(str, pyenv.glob(f"{version}.*/bin/python{version}")))]
-    for exe in filter(None, candidates):
-        probe = subprocess.run([exe, "-c", "import sys, venv; print('%d.%d' % sys.version_info[:2])"],
-                               capture_output=True, text=True)
-        if probe.returncode == 0 and probe.stdout.strip() == version:
-            return exe
-    return sys.executable
-
-
-def _python_version(exe: str) -> str:
-    out = subprocess.run([exe, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                         capture_output=True, text=True, check=True)
-    return out.stdout.strip()
-
-
 # Resolved at collection so that each test's id names the Python it really ran with.
-BASES = {d: _find_python(d.python) for d in DISTROS}
+BASES = {d: find_python(d.python) for d in DISTROS}
 
 
 def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -95,7 +75,7 @@ def _colcon_venv(setuptools: Setuptools) -> Path:
     reports those versions; a file lock keeps concurrent test runs from building it twice.
     """
     base = BASES[setuptools]
-    key = f"py{_python_version(base)}-setuptools{setuptools.version}-" + "-".join(COLCON).replace("==", "")
+    key = f"py{python_version(base)}-setuptools{setuptools.version}-" + "-".join(COLCON).replace("==", "")
     venv = CACHE / key
     python = venv / "bin/python"
     check = ("import setuptools, colcon_core, colcon_ros; "
@@ -177,7 +157,7 @@ def _assert_symlinked(install: Path, source: Path) -> None:
 
 @pytest.mark.parametrize("mode", MODES, ids=["install", "symlink"])
 @pytest.mark.parametrize("setuptools", DISTROS,
-                         ids=[f"{d.name}-setuptools{d.version}-py{_python_version(BASES[d])}" for d in DISTROS])
+                         ids=[f"{d.name}-setuptools{d.version}-py{python_version(BASES[d])}" for d in DISTROS])
 def test_colcon_build_with_distro_setuptools(setuptools: Setuptools, mode: tuple[str, ...], source_copy: Path,
                                              tmp_path: Path) -> None:
     """A clean copy builds; the node launcher reaches the node module through the installed metadata.
