@@ -87,8 +87,9 @@ def _colcon_venv(setuptools: Setuptools) -> Path:
         probe = subprocess.run([str(python), "-c", check], capture_output=True, text=True) if python.exists() else None
         if probe is None or probe.stdout.strip() != expected:
             shutil.rmtree(venv, ignore_errors=True)
-            _run([base, "-m", "venv", str(venv)], env=_clean_env())
-            pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+            # No pip inside: this interpreter's pip installs into it (--python), which saves a pip install.
+            _run([base, "-m", "venv", "--without-pip", str(venv)], env=_clean_env())
+            pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--disable-pip-version-check"]
             _run(pip + list(COLCON), env=_clean_env())
             # Second step: colcon-core's metadata asks setuptools < 80, the newest release is past that.
             _run(pip + [f"setuptools=={setuptools.version}"], env=_clean_env())
@@ -208,7 +209,8 @@ def test_pip_wheel_installs_nodes_in_lib_and_data_in_share(source_copy: Path, tm
                           str(source_copy)], check=True)
     wheel = next((tmp_path / "wheel").glob("jsrl_ros-*.whl"))
     prefix = tmp_path / "prefix"
-    subprocess.run(pip + ["install", "--no-deps", "--ignore-installed", "--prefix", str(prefix), str(wheel)], check=True)
+    subprocess.run(pip + ["install", "--no-deps", "--ignore-installed", "--prefix", str(prefix), str(wheel)],
+                   check=True)
     _assert_installed(prefix)
     assert (prefix / "bin/jsrl").is_file(), "console script `jsrl` missing from bin/"
 
