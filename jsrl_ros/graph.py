@@ -80,25 +80,46 @@ def _keyboard(wanted: bool) -> list[NodeSpec]:
     return [NodeSpec("teleop_keyboard", "teleop_keyboard", terminal=True)] if wanted else []
 
 
+def _viewer(wanted: bool) -> list[NodeSpec]:
+    """The browser view for a human guide (camera, who is in control, h, success; docs/human_guide.md)."""
+    return [NodeSpec("viewer", "viewer")] if wanted else []
+
+
+def _gui(value: str) -> dict[str, Any]:
+    """The sim bridge's override for gui:=true: the env opens the simulator's own window."""
+    return {"gui": True} if _flag(value) else {}
+
+
+GUI = Option("gui", "false", "the simulator's own window (PyBullet GUI / MuJoCo viewer); needs a display",
+             ("true", "false"))
+VIEW = Option("view", "false", "a browser view for a human guide: live camera, who is in control, h, success "
+              "(rerun web viewer; the URL is in the viewer's log)", ("true", "false"))
+
+
 GRASPING_SIM_OPTIONS = (
     Option("guide", "scripted", "who guides: the privileged-state script, a BC policy or a human (keyboard/joystick)",
            ("scripted", "bc", "teleop")),
     Option("learner", "qtopt", "the explorer's learner", ("qtopt", "iql")),
     Option("mode", "curriculum", "JSRL curriculum, or JSRL-Random", ("curriculum", "random")),
     Option("obs", "state", "observations: the state vector, or camera image + proprio", ("state", "image")),
-    Option("headless", "false", "no camera frames in state mode, no keyboard teleop window", ("true", "false")),
+    Option("headless", "false", "no camera frames in state mode (unless view:=true), no keyboard teleop window",
+           ("true", "false")),
+    GUI,
+    VIEW,
     Option("bc_path", "", "for guide:=bc: a BCGuide.save() file, e.g. trained on `jsrl demos grasp` data"),
     Option("out_dir", "runs/grasping_sim", "episode bags, checkpoints and the curriculum state go here"),
 )
 
 
 def grasping_sim(guide: str = "scripted", learner: str = "qtopt", mode: str = "curriculum", obs: str = "state",
-                 headless: str = "false", bc_path: str = "", out_dir: str = "runs/grasping_sim") -> Graph:
+                 headless: str = "false", gui: str = "false", view: str = "false", bc_path: str = "",
+                 out_dir: str = "runs/grasping_sim") -> Graph:
     """JSRL on the PyBullet grasping sim: bridge -> (observation) -> arbiter -> bridge, recorder ->
     learner -> arbiter, recorder -> curriculum manager -> arbiter."""
     _check(GRASPING_SIM_OPTIONS, locals())
     image, teleop = obs == "image", guide == "teleop"
-    bridge: dict[str, Any] = {"obs_mode": obs, "publish_camera": not _flag(headless)}
+    bridge: dict[str, Any] = {"obs_mode": obs, "publish_camera": not _flag(headless) or _flag(view),
+                              **_gui(gui)}
     if teleop:
         bridge["realtime"] = True  # a human needs the sim at the speed they watch
     if guide != "scripted":
@@ -113,6 +134,7 @@ def grasping_sim(guide: str = "scripted", learner: str = "qtopt", mode: str = "c
         *_learning_loop(Path(out_dir), mode, {"guide_type": guide, "image_topic": "jsrl/obs/image" if image else ""},
                         {"learner": learner, "obs_mode": obs}),
         *_keyboard(teleop and not _flag(headless)),
+        *_viewer(_flag(view)),
     ]
     return Graph("grasping_sim.yaml", nodes)
 
@@ -121,22 +143,26 @@ RECORD_DEMOS_OPTIONS = (
     Option("obs", "state", "observations: the state vector, or camera image + proprio", ("state", "image")),
     Option("headless", "false", "no keyboard teleop window (commands come from elsewhere, e.g. a joystick)",
            ("true", "false")),
+    GUI,
+    VIEW,
     Option("out_dir", "runs/demos", "the demo bags go to OUT_DIR/episodes"),
 )
 
 
-def record_demos(obs: str = "state", headless: str = "false", out_dir: str = "runs/demos") -> Graph:
+def record_demos(obs: str = "state", headless: str = "false", gui: str = "false", view: str = "false",
+                 out_dir: str = "runs/demos") -> Graph:
     """A human drives every step (the guide-step exceeds any episode); every episode becomes a demo bag."""
     _check(RECORD_DEMOS_OPTIONS, locals())
     image = obs == "image"
     nodes = [
-        NodeSpec("sim_bridge", "sim_bridge", {"obs_mode": obs}, paces=True),
+        NodeSpec("sim_bridge", "sim_bridge", {"obs_mode": obs, **_gui(gui)}, paces=True),
         *([NodeSpec("observation", "observation")] if image else []),
         NodeSpec("policy_arbiter", "policy_arbiter", {"obs_mode": obs}),
         NodeSpec("recorder", "recorder", {"episode_dir": str(Path(out_dir) / "episodes"),
                                           "image_topic": "jsrl/obs/image" if image else ""}),
         NodeSpec("curriculum_manager", "curriculum_manager"),
         *_keyboard(not _flag(headless)),
+        *_viewer(_flag(view)),
     ]
     return Graph("record_demos.yaml", nodes)
 
@@ -150,14 +176,15 @@ REAL_ARM_OPTIONS = (
            "(joint_trajectory_controller)", ("twist", "joint_trajectory")),
     Option("autostart", "false", "activate the bridge at start (real hardware; fake always does)", ("true", "false")),
     Option("headless", "false", "no keyboard teleop window", ("true", "false")),
+    VIEW,
     Option("bc_path", "", "saved BC guide (jsrl demos train-bc) for guide:=bc"),
     Option("out_dir", "runs/real_arm", "episode bags, checkpoints and the curriculum state go here"),
 )
 
 
 def real_arm(hardware: str = "fake", guide: str = "teleop", learner: str = "qtopt", mode: str = "curriculum",
-             command_mode: str = "twist", autostart: str = "false", headless: str = "false", bc_path: str = "",
-             out_dir: str = "runs/real_arm") -> Graph:
+             command_mode: str = "twist", autostart: str = "false", headless: str = "false", view: str = "false",
+             bc_path: str = "", out_dir: str = "runs/real_arm") -> Graph:
     """JSRL on a robot arm: the grasping graph with the real-arm bridge (camera + proprio observations)
     in place of the sim bridge; hardware:=fake adds the fake arm, activates the bridge and confirms
     every scene reset itself, and turns the deadman off (nobody holds one in CI)."""
@@ -178,26 +205,32 @@ def real_arm(hardware: str = "fake", guide: str = "teleop", learner: str = "qtop
         NodeSpec("policy_arbiter", "policy_arbiter", arbiter),
         *_learning_loop(Path(out_dir), mode, {"guide_type": "human" if teleop else "bc"}, {"learner": learner}),
         *_keyboard(teleop and not _flag(headless)),
+        *_viewer(_flag(view)),
     ]
     return Graph("real_arm.yaml", nodes)
 
 
 ANTMAZE_SIM_OPTIONS = (
     Option("mode", "curriculum", "JSRL curriculum, or JSRL-Random", ("curriculum", "random")),
-    Option("headless", "false", "no top-down camera frames on camera/image_raw (the learner never needs them)",
-           ("true", "false")),
+    Option("headless", "false", "no top-down camera frames on camera/image_raw (the learner never needs them; "
+           "view:=true needs them)", ("true", "false")),
+    GUI,
+    VIEW,
     Option("out_dir", "runs/antmaze_sim", "episode bags, checkpoints and the curriculum state go here"),
 )
 
 
-def antmaze_sim(mode: str = "curriculum", headless: str = "false", out_dir: str = "runs/antmaze_sim") -> Graph:
+def antmaze_sim(mode: str = "curriculum", headless: str = "false", gui: str = "false", view: str = "false",
+                out_dir: str = "runs/antmaze_sim") -> Graph:
     """JSRL-IQL on AntMaze (the paper's IQL benchmark): the grasping graph's nodes over the sim bridge
     running jsrl/AntMaze-v0 on state vectors, the scripted AntMaze guide in the bridge."""
     _check(ANTMAZE_SIM_OPTIONS, locals())
     nodes = [
-        NodeSpec("sim_bridge", "sim_bridge", {"publish_camera": not _flag(headless)}, paces=True),
+        NodeSpec("sim_bridge", "sim_bridge", {"publish_camera": not _flag(headless) or _flag(view), **_gui(gui)},
+                 paces=True),
         NodeSpec("policy_arbiter", "policy_arbiter"),
         *_learning_loop(Path(out_dir), mode, {}, {}),
+        *_viewer(_flag(view)),
     ]
     return Graph("antmaze_sim.yaml", nodes)
 

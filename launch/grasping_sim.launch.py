@@ -1,5 +1,6 @@
 """JSRL on the grasping sim: ros2 launch jsrl_ros grasping_sim.launch.py [guide:=scripted|bc|teleop]
-[learner:=qtopt|iql] [mode:=curriculum|random] [obs:=state|image] [headless:=true] [out_dir:=DIR] [params:=FILE]
+[learner:=qtopt|iql] [mode:=curriculum|random] [obs:=state|image] [headless:=true] [gui:=true] [view:=true]
+[bc_path:=FILE] [out_dir:=DIR] [params:=FILE]
 
 The nodes and their parameters are jsrl_ros/graph.py's ``grasping_sim`` graph with
 config/grasping_sim.yaml — the same graph ``jsrl_bringup --graph grasping_sim`` starts.

@@ -1,6 +1,6 @@
 """JSRL on a robot arm: ros2 launch jsrl_ros real_arm.launch.py [hardware:=fake|real] [guide:=teleop|bc]
 [learner:=qtopt|iql] [mode:=curriculum|random] [command_mode:=twist|joint_trajectory] [autostart:=true]
-[headless:=true] [bc_path:=FILE] [out_dir:=DIR] [params:=FILE]
+[headless:=true] [view:=true] [bc_path:=FILE] [out_dir:=DIR] [params:=FILE]
 
 The nodes and their parameters are jsrl_ros/graph.py's ``real_arm`` graph with config/real_arm.yaml —
 the same graph ``jsrl_bringup --graph real_arm`` starts. With hardware:=real, start the arm's drivers

@@ -1,5 +1,5 @@
 """Human teleop demos as rosbag2 episodes: ros2 launch jsrl_ros record_demos.launch.py [obs:=state|image]
-[headless:=true] [out_dir:=DIR] [params:=FILE]
+[headless:=true] [gui:=true] [view:=true] [out_dir:=DIR] [params:=FILE]
 
 The keyboard teleop opens in its own terminal (xterm); every episode the human drives is
 recorded as one bag under OUT_DIR/episodes. The nodes and their parameters are

@@ -12,6 +12,8 @@ Lockstep never deadlocks on a lost message: if no valid action arrives within
 
 ``realtime``: step no faster than one step per ``dt`` of wall time (a valid action waits
 for the next tick), for a human guide who needs the sim to run at the speed they watch.
+``gui``: the env runs in the simulator's own window (its ``gui`` kwarg: pybullet's GUI,
+MuJoCo's viewer), for a person at a machine with a display.
 
 A *scripted* guide (``guide_target``, a ``module:factory`` called as ``factory(env)``, as
 ``make_guide`` does) runs here, next to the env: the grasping script reads the
@@ -64,6 +66,7 @@ class SimBridge(CheckedNode):
         self.action_timeout = self.declare_parameter("action_timeout", 0.5).value
         publish_camera = self.declare_parameter("publish_camera", False).value
         realtime = self.declare_parameter("realtime", False).value
+        gui = self.declare_parameter("gui", False).value
         guide_target = self.declare_parameter("guide_target", "").value
         guide_kwargs = yaml_mapping(self.declare_parameter("guide_kwargs", "").value, f"{where}.guide_kwargs")
         self.frame_id = self.declare_parameter("camera_frame", "camera").value
@@ -74,7 +77,8 @@ class SimBridge(CheckedNode):
         except ValueError as exc:
             raise ConfigError(f"{where}: dt: {exc}") from exc
 
-        self.env = declare_env(self, where, **({"render_mode": "rgb_array"} if publish_camera else {}))
+        self.env = declare_env(self, where, **({"render_mode": "rgb_array"} if publish_camera else {}),
+                               **({"gui": True} if gui else {}))
         self.image_mode = isinstance(self.env.observation_space, gym.spaces.Dict)
         self.render = publish_camera and not self.image_mode  # image mode publishes its observation image
         n_actions = int(np.prod(self.env.action_space.shape))

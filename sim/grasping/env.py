@@ -29,6 +29,9 @@ Observation, ``obs_mode="image"``: Dict(image: uint8 (S, S, 3) from the fixed ca
 proprio: float32 [height above floor, yaw / (pi/2), opening / 0.08, step / max_steps,
 target u, target v, has-target]), with (u, v) the target's centre projected into the image
 ([-1, 1], u right, v down) and zeros in the indiscriminate task.
+
+``gui=True`` runs the simulation in pybullet's own window (needs a display) so a person can
+watch it; observations and camera frames are the same as headless.
 """
 from __future__ import annotations
 
@@ -40,7 +43,8 @@ import numpy as np
 from gymnasium import spaces
 
 from jsrl_sim.grasping.camera import Camera, Lighting
-from jsrl_sim.grasping.config import GraspConfig, make_config
+from jsrl_sim.display import require_display
+from jsrl_sim.grasping.config import GraspConfig, GraspConfigError, make_config
 from jsrl_sim.grasping.geometry import GraspGeometry, grasp_geometry
 from jsrl_sim.grasping.objects import object_specs
 from jsrl_sim.grasping.randomization import DomainRandomizer
@@ -70,22 +74,24 @@ class PrivilegedState:
 
 
 class GraspEnv(gym.Env):
-    """Panda + tray grasping in a private pybullet DIRECT client (see the module docstring)."""
+    """Panda + tray grasping in a private pybullet DIRECT client, or a GUI one (see the module docstring)."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
 
     def __init__(self, config: GraspConfig | Mapping[str, Any] | None = None,
-                 render_mode: str | None = None, **overrides: Any) -> None:
+                 render_mode: str | None = None, gui: bool = False, **overrides: Any) -> None:
         if isinstance(config, GraspConfig):
             self.config = make_config(overrides, base=config)
         else:
             self.config = make_config({**dict(config or {}), **overrides})
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"GraspEnv: render_mode must be None or 'rgb_array', got {render_mode!r}")
+        if gui:
+            require_display("GraspEnv", GraspConfigError)
         self.render_mode = render_mode
         cfg = self.config
         self._specs = object_specs(cfg.object_set)
-        self.scene = TrayScene()
+        self.scene = TrayScene(gui)
         self.camera = Camera(self.scene.client, cfg.image_size)
         self.randomizer = DomainRandomizer(self.scene, cfg)
         self.lighting = Lighting()

@@ -1,4 +1,4 @@
-"""The physical scene: a Franka Panda over a tray of objects, in a private DIRECT client.
+"""The physical scene: a Franka Panda over a tray of objects, in a private DIRECT (or GUI) client.
 
 Every ``TrayScene`` owns its own ``BulletClient``, so several envs coexist in one process.
 Choices made for speed (measured, see docs/grasping_env.md):
@@ -80,21 +80,29 @@ def gripper_orientation(yaw: float) -> tuple[float, ...]:
     return p.getQuaternionFromEuler([np.pi, 0.0, yaw + np.pi / 2])
 
 
-class DirectClient(BulletClient):
-    """A private headless client. ``BulletClient`` always passes an ``options`` string, and pybullet
-    then prints ``argv[0]=`` on stdout at every connect; connecting without options prints nothing."""
+GUI_CAMERA = dict(cameraDistance=0.7, cameraYaw=0.0, cameraPitch=-50.0,
+                  cameraTargetPosition=[*TRAY_XY, 0.05])  # the window: from the side, the arm in view
 
-    def __init__(self) -> None:  # noqa: super().__init__ would connect with options
+
+class DirectClient(BulletClient):
+    """A private client, headless unless ``gui`` (pybullet's own window; one per process).
+    ``BulletClient`` always passes an ``options`` string, and pybullet then prints ``argv[0]=``
+    on stdout at every connect; connecting without options prints nothing."""
+
+    def __init__(self, gui: bool = False) -> None:  # noqa: super().__init__ would connect with options
         self._shapes: dict = {}
         self._pid = os.getpid()
-        self._client = p.connect(p.DIRECT)
+        self._client = p.connect(p.GUI if gui else p.DIRECT)
+        if gui:
+            self.configureDebugVisualizer(p.COV_ENABLE_GUI, 0)  # the scene only, no debug side panels
+            self.resetDebugVisualizerCamera(**GUI_CAMERA)
 
 
 class TrayScene:
-    """Robot, tray and objects of one env; all physics goes through ``self.client``."""
+    """Robot, tray and objects of one env; all physics goes through ``self.client`` (``gui``: in a window)."""
 
-    def __init__(self) -> None:
-        self.client = DirectClient()
+    def __init__(self, gui: bool = False) -> None:
+        self.client = DirectClient(gui)
         c = self.client
         c.setAdditionalSearchPath(pybullet_data.getDataPath())
         c.setGravity(0.0, 0.0, -9.81)
