@@ -27,6 +27,8 @@ from rclpy.node import Node
 from jsrl_learning.config import ConfigError
 from jsrl_ros.diagnostics import WARN, Health
 
+UNKNOWN = "_NODE_NAME_UNKNOWN_"  # what the graph API names a publisher whose node is not discovered yet
+
 
 class GraphWatch:
     """One timer that checks the publishers of a node's inputs and of the topics it owns."""
@@ -55,14 +57,14 @@ class GraphWatch:
     def check(self) -> None:
         """One look at the graph. Raises ConfigError if this node is the newcomer in a role another node plays."""
         for topic, owner in self.owners.items():
-            names = sorted({p.node_name for p in self.node.get_publishers_info_by_topic(topic)})
+            names = sorted({p.node_name for p in self.node.get_publishers_info_by_topic(topic)} - {UNKNOWN})
             if not owner and len(names) == 1:
                 owner = self.owners[topic] = names[0]
                 self.node.get_logger().info(f"{topic}: reading node {owner!r} only")
             self._report(f"foreign publisher on {topic}", topic, [n for n in names if n != owner],
                          f"only {owner or 'one node'!r} may publish here")
         for topic in self.owned:
-            publishers = self.node.get_publishers_info_by_topic(topic)
+            publishers = [p for p in self.node.get_publishers_info_by_topic(topic) if p.node_name != UNKNOWN]
             others = [f"{p.node_namespace.rstrip('/')}/{p.node_name}" for p in publishers]
             twins = [p for p in publishers if p.node_name == self.node.get_name()]
             if len(twins) > 1 and time.monotonic() - self.started < self.grace_s:

@@ -38,7 +38,8 @@ class StepGate:
     def __init__(self, clock: StepClock, max_steps: int | None = None, resync_s: float = 5.0, gap_s: float = 1.0,
                  now: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
-        self.max_steps = clock.max_steps if max_steps is None else min(int(max_steps), clock.max_steps)
+        last = clock.max_steps - 1  # the last step the clock can stamp
+        self.max_steps = last if max_steps is None else min(int(max_steps), last)
         self.resync_s, self.gap_s = resync_s, gap_s
         self.episode = -1
         self.step: int | None = None  # the last step acted on in the current episode (None: not tracked)

@@ -66,7 +66,7 @@ class Recorder(CheckedNode):
         for folder in (self.episode_dir, self.episode_dir / PARTIAL_DIR):  # bags are written here, renamed there
             require_writable_dir(folder, f"{where}: episode_dir")
         # its episode: the newest one with a bag; its steps: those the clock can stamp (a summary is stamped (e, T))
-        self.gate = StepGate(self.clock, max_steps=self.clock.max_steps - 1)
+        self.gate = StepGate(self.clock)
         self.health = Health()
         self.dropped = 0
         self.dropped_by_topic: Counter[str] = Counter()
