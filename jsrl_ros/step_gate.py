@@ -8,9 +8,10 @@ is *stale*; a later episode, or a step ahead of the bridge's cadence, is *future
 message therefore never starts an episode out of order, and never stalls the loop: a
 single forged stamp is dropped while the real steps go on.
 
-Liveness: if the steps of one future episode keep arriving for ``resync_s``, never more
-than ``gap_s`` apart (a bridge that restarted mid-episode while this node kept running
-re-sends its step), the gate follows them. A forged stamp now and then never does.
+Liveness: if the steps of one other episode keep arriving for ``resync_s``, never more than
+``gap_s`` apart, the gate follows them: a bridge that restarted mid-episode while this node
+kept running, or the real bridge re-sending its unanswered step after a forged first step of
+the next episode moved this node on. A forged stamp now and then never moves it.
 """
 from __future__ import annotations
 
@@ -63,10 +64,10 @@ class StepGate:
         if self.episode < 0 or (episode == self.episode and (self.step is None or step <= self.step + 1)) \
                 or (episode == self.episode + 1 and step == 0):
             return episode, step
-        if episode < self.episode:
-            raise Rejected(STALE, f"episode {episode} step {step} is older than the current episode {self.episode}")
         if self._resynced(episode):
             return episode, step
+        if episode < self.episode:
+            raise Rejected(STALE, f"episode {episode} step {step} is older than the current episode {self.episode}")
         raise Rejected(FUTURE, f"episode {episode} step {step} does not follow episode {self.episode} step "
                                f"{'-' if self.step is None else self.step}")
 

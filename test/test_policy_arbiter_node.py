@@ -288,3 +288,24 @@ def test_images_of_another_size_never_reach_a_policy(ros, tmp_path: Path) -> Non
     rig.state_pub.publish(named_vector(state_names(4), obs_at(1), CLOCK.stamp(0, 1)))
     assert ros.spin_until(lambda: rig.arbiter.dropped == 1)
     assert (0, 1) not in rig.actions
+
+
+def test_a_forged_first_step_of_the_next_episode_delays_the_loop_but_never_stalls_it(ros, tmp_path: Path) -> None:
+    rig = Rig(ros, [1], explorer_checkpoint(tmp_path / "a.pt", seed=0), guide="scripted", eval_every=0)
+    rig.arbiter.gate.resync_s = 1.0  # (5 s by default)
+    rig.step(0, 0)
+    rig.guide_pub.publish(named_vector(ACTION_NAMES, GUIDE_ACTION, CLOCK.stamp(1, 0)))
+    rig.state_pub.publish(named_vector(state_names(4), obs_at(0), CLOCK.stamp(1, 0)))
+    assert ros.spin_until(lambda: rig.arbiter.episode == 1)
+
+    def resend() -> None:  # the bridge re-publishes its unanswered step, as on action_timeout
+        stamp = CLOCK.stamp(0, 1)
+        rig.guide_pub.publish(named_vector(ACTION_NAMES, GUIDE_ACTION, stamp))
+        rig.state_pub.publish(named_vector(state_names(4), obs_at(1), stamp))
+
+    timer = rig.node.create_timer(0.25, resend)
+    assert ros.spin_until(lambda: (0, 1) in rig.actions, 20.0)
+    rig.node.destroy_timer(timer)
+    assert rig.arbiter.episode == 0
+    rig.step(0, 2)
+    assert same(rig.step(1, 0), GUIDE_ACTION)

@@ -68,3 +68,18 @@ def test_a_future_episode_is_followed_only_when_it_keeps_arriving() -> None:
         except Rejected:
             accepted = None
     assert accepted == (20, 3) and now.now - 100.0 >= 5.0
+
+
+def test_after_a_forged_next_episode_the_real_one_is_followed_back_once_it_keeps_arriving() -> None:
+    now = FakeTime()
+    gate = StepGate(CLOCK, resync_s=5.0, gap_s=1.0, now=now)
+    gate.enter(4, 2)
+    gate.enter(5, -1)  # a forged step 0 of episode 5 was acted on
+    assert kind(gate, CLOCK.stamp(4, 3)) == STALE
+    for t in range(11):  # the bridge re-sends its unanswered step of episode 4
+        now.now = 0.5 * t
+        try:
+            accepted = gate.check(CLOCK.stamp(4, 3))
+        except Rejected:
+            accepted = None
+    assert accepted == (4, 3)

@@ -202,6 +202,8 @@ class PolicyArbiter(CheckedNode):
                 raise MalformedMessage(f"{values.size} values, the explorer takes {explorer.state_dim}")
         except (Rejected, MalformedMessage) as exc:
             return self._reject("jsrl/state", exc)
+        if ident[0] < self.episode:  # the gate followed the bridge back (after a forged next episode)
+            self.answered, self.parts = None, {}
         key = stamp_key(msg.header.stamp)
         if self.answered is not None and key <= self.answered[0]:
             if key == self.answered[0]:
@@ -283,9 +285,6 @@ class PolicyArbiter(CheckedNode):
         return self.human.act(obs)
 
     def _begin_episode(self, episode: int, stamp: Any) -> bool:
-        if episode < self.episode:
-            self.stale += 1
-            return False
         if self.choices is None:
             self.waiting += 1
             self.get_logger().warning("waiting for jsrl/guide_step_choices (is the curriculum manager running?)",
