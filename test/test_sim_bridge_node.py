@@ -18,12 +18,13 @@ CLOCK = StepClock(0.1)
 HOLD, CLOSE = [0.0, 0.0, 0.0, 0.0, -1.0], [0.0, 0.0, 0.0, 0.0, 1.0]
 
 
-def bridge(ros, action_timeout: float, guide: bool = True, realtime: bool = False) -> SimBridge:
+def bridge(ros, action_timeout: float, guide: bool = True, realtime: bool = False,
+           wait_for: list[str] | None = None) -> SimBridge:
     params = [Parameter("env_id", value="jsrl_sim:jsrl/Grasp-v0"),
               Parameter("env_kwargs", value="{object_set: shapes, num_objects: 2, max_steps: 4}"),
               Parameter("dt", value=0.1), Parameter("action_names", value=ACTIONS),
               Parameter("action_timeout", value=action_timeout), Parameter("seed", value=3),
-              Parameter("realtime", value=realtime),
+              Parameter("realtime", value=realtime), *([Parameter("wait_for_nodes", value=wait_for)] if wait_for else []),
               Parameter("guide_target", value="jsrl_sim.grasping.scripted_guide:make_grasp_guide" if guide else "")]
     return ros.add(SimBridge(context=ros.context, parameter_overrides=params))
 
@@ -116,3 +117,16 @@ def test_realtime_steps_on_the_clock_tick_and_a_second_answer_meanwhile_is_stale
     probe.act((0, 1), CLOSE)
     assert ros.spin_until(lambda: probe.seen((1, 0)))
     assert node.steps == 2
+
+
+def test_the_first_episode_waits_until_the_recorder_listens(ros) -> None:
+    """Otherwise its first messages go out before the recorder matched: a human's first demo was lost."""
+    probe = Probe(ros)
+    node = bridge(ros, action_timeout=0.3, wait_for=["recorder"])
+    ros.spin_until(lambda: False, timeout_s=1.0)
+    assert not probe.states and node.episode == -1 and node.republished == 0
+    recorder = ros.node("recorder")
+    recorder.create_subscription(JointState, "jsrl/state", lambda m: None, RELIABLE)
+    recorder.create_subscription(JointState, "jsrl/step", lambda m: None, RELIABLE)
+    assert ros.spin_until(lambda: probe.seen((0, 0)))
+    assert node.episode == 0

@@ -63,6 +63,7 @@ class SimBridge(CheckedNode):
         self.action_names = list(self.declare_parameter("action_names", Parameter.Type.STRING_ARRAY).value or [])
         self.seed = self.declare_parameter("seed", 0).value
         first_episode = self.declare_parameter("first_episode", 0).value
+        wait_for_nodes = list(self.declare_parameter("wait_for_nodes", Parameter.Type.STRING_ARRAY).value or [])
         self.action_timeout = self.declare_parameter("action_timeout", 0.5).value
         publish_camera = self.declare_parameter("publish_camera", False).value
         realtime = self.declare_parameter("realtime", False).value
@@ -105,7 +106,10 @@ class SimBridge(CheckedNode):
         self.finished_key = -1  # stamp of the last episode's final observation: answers to it are moot
         self.pending: np.ndarray | None = None  # realtime: the valid action waiting for the next tick
         self.last_publish = time.monotonic()
-        self._start_episode()
+        self.current_key = -1
+        self.waiting_for = set(wait_for_nodes)
+        self.start_timer = self.create_timer(0.1, self.on_start_check)
+        self.on_start_check()
         self.create_timer(self.action_timeout / 2, self.on_timer)
         self.realtime = bool(realtime)
         if self.realtime:
@@ -145,6 +149,18 @@ class SimBridge(CheckedNode):
     def _drop(self, topic: str, exc: Exception) -> None:
         self.dropped += 1
         self.get_logger().warning(f"{topic}: dropped ({exc}; {self.dropped} so far)", throttle_duration_sec=2.0)
+
+    def on_start_check(self) -> None:
+        """The first episode starts once every node in ``wait_for_nodes`` listens to the steps: a bag
+        opened after the first messages went out would lose them (a human's first demo)."""
+        for topic in ("jsrl/state", "jsrl/step"):
+            listening = {info.node_name for info in self.get_subscriptions_info_by_topic(self.resolve_topic_name(topic))}
+            if not self.waiting_for <= listening:
+                self.get_logger().info(f"waiting for {sorted(self.waiting_for - listening)} to subscribe to {topic}",
+                                       throttle_duration_sec=5.0)
+                return
+        self.start_timer.cancel()
+        self._start_episode()
 
     def on_tick(self) -> None:
         if self.pending is not None:
@@ -195,7 +211,7 @@ class SimBridge(CheckedNode):
         self.last_publish = time.monotonic()
 
     def on_timer(self) -> None:
-        if self.pending is None and time.monotonic() - self.last_publish >= self.action_timeout:
+        if self.current and self.pending is None and time.monotonic() - self.last_publish >= self.action_timeout:
             self.republished += 1
             self._send()
 
