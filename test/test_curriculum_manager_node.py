@@ -5,6 +5,7 @@ import json
 import math
 from collections import deque
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rclpy.parameter import Parameter
@@ -29,13 +30,18 @@ def _manager(ros, state_file: Path, mode: str = "curriculum", rule: str = "paper
     return ros.add(CurriculumManager(context=ros.context, parameter_overrides=params))
 
 
-def test_advances_latches_drops_malformed_and_resumes(ros, tmp_path: Path) -> None:
-    state_file = tmp_path / "curriculum.json"
-    manager = _manager(ros, state_file)
+def _listen(ros) -> tuple[list[int], Any]:
+    """A probe that records the latched guide-steps and publishes evaluations."""
     probe = ros.node("probe")
     steps: list[int] = []
     probe.create_subscription(Int32, "jsrl/guide_step", lambda m: steps.append(m.data), LATCHED)
-    evaluations = probe.create_publisher(Float64, "jsrl/evaluation", RELIABLE)
+    return steps, probe.create_publisher(Float64, "jsrl/evaluation", RELIABLE)
+
+
+def test_advances_latches_drops_malformed_and_resumes(ros, tmp_path: Path) -> None:
+    state_file = tmp_path / "curriculum.json"
+    manager = _manager(ros, state_file)
+    steps, evaluations = _listen(ros)
 
     assert ros.spin_until(lambda: steps == [10]), steps  # latched: a late subscriber gets it
     assert ros.spin_until(lambda: evaluations.get_subscription_count() == 1)
@@ -62,10 +68,7 @@ def test_random_mode_publishes_every_stage_as_choices(ros, tmp_path: Path) -> No
 
 def test_guide_rule_never_hands_over_on_zeros_and_passes_at_the_guides_bar(ros, tmp_path: Path) -> None:
     manager = _manager(ros, tmp_path / "c.json", rule="guide")  # reference unset: stage 0's first window
-    probe = ros.node("probe")
-    steps: list[int] = []
-    probe.create_subscription(Int32, "jsrl/guide_step", lambda m: steps.append(m.data), LATCHED)
-    evaluations = probe.create_publisher(Float64, "jsrl/evaluation", RELIABLE)
+    steps, evaluations = _listen(ros)
     assert ros.spin_until(lambda: steps == [10] and evaluations.get_subscription_count() == 1)
     for value in (0.9, 0.9, 0.0, 0.0, 0.0, 0.0):  # the bar is 0.9 - 0.2 * 0.9 = 0.72
         evaluations.publish(Float64(data=value))
@@ -113,10 +116,7 @@ def test_evaluations_outside_the_tasks_range_are_dropped_and_the_curriculum_stil
     """1e308 three times once gave "best": Infinity in the state file, and no advance ever after."""
     state_file = tmp_path / "curriculum.json"
     manager = _manager(ros, state_file)
-    probe = ros.node("probe")
-    steps: list[int] = []
-    probe.create_subscription(Int32, "jsrl/guide_step", lambda m: steps.append(m.data), LATCHED)
-    evaluations = probe.create_publisher(Float64, "jsrl/evaluation", RELIABLE)
+    steps, evaluations = _listen(ros)
     assert ros.spin_until(lambda: steps == [10] and evaluations.get_subscription_count() == 1)
     for value in (1e308, 1e308, 1e308, -0.5, 1.5, 0.8, 0.9):  # success rates: [0, 1]
         evaluations.publish(Float64(data=value))
