@@ -37,6 +37,7 @@ from jsrl_ros.contract import EPISODE_SUMMARY_NAMES
 from jsrl_ros.conversions import MalformedMessage, named_vector_values
 from jsrl_ros.diagnostics import WARN, Health, publish_counters
 from jsrl_ros.qos import LATCHED, RELIABLE
+from jsrl_ros.sources import GraphWatch
 from jsrl_ros.spin import spin_node
 from jsrl_ros.writable import require_writable_dir
 
@@ -82,6 +83,10 @@ class CurriculumManager(CheckedNode):
         self.choices_pub = self.create_publisher(Int32MultiArray, "jsrl/guide_step_choices", LATCHED)
         self.create_subscription(Float64, "jsrl/evaluation", self.on_evaluation, RELIABLE)
         self.create_subscription(JointState, "jsrl/episode_summary", self.on_episode_summary, RELIABLE)
+        self.watch = GraphWatch(self, self.health)  # one arbiter/recorder feeds it; a second manager is refused
+        self.watch.expect("jsrl/evaluation")
+        self.watch.expect("jsrl/episode_summary")
+        self.watch.own(["jsrl/guide_step", "jsrl/guide_step_choices"])
         self.publish_state()
         publish_counters(self, lambda: {"stage": self.curriculum.stage, "guide_step": self.curriculum.guide_step,
                                         "dropped": self.dropped}, health=self.health)

@@ -45,6 +45,7 @@ from jsrl_ros.diagnostics import ERROR, Health, publish_counters
 from jsrl_ros.env_params import declare_env, yaml_mapping
 from jsrl_ros.episode_bags import RecordedEpisode, list_episode_bags, quarantine, read_episode
 from jsrl_ros.qos import LATCHED, RELIABLE
+from jsrl_ros.sources import GraphWatch
 from jsrl_ros.spin import spin_node
 from jsrl_ros.writable import require_writable_dir
 
@@ -106,6 +107,9 @@ class LearnerNode(CheckedNode):
         resumed = self._resume()
         self.next_checkpoint = self.learning.updates + self.checkpoint_every
         self.create_subscription(String, "jsrl/episode_bag", self.on_bag, RELIABLE)
+        self.watch = GraphWatch(self, self.health)  # one recorder feeds it; a second learner is refused
+        self.watch.expect("jsrl/episode_bag")
+        self.watch.own(["jsrl/checkpoint"])
         self._rate = (time.monotonic(), self.learning.updates, 0.0)
         publish_counters(self, self._counters, health=self.health)
         self.stop = threading.Event()

@@ -35,6 +35,7 @@ from jsrl_ros.diagnostics import WARN, Health, publish_counters
 from jsrl_ros.episode_assembly import EpisodeAssembly, Late, Repeated
 from jsrl_ros.episode_bags import ACTION, IMAGE, INFO, PARTIAL_DIR, STATE, STEP, EpisodeBagWriter
 from jsrl_ros.qos import RELIABLE, SENSOR
+from jsrl_ros.sources import GraphWatch
 from jsrl_ros.spin import spin_node
 from jsrl_ros.step_clock import StepClock, stamp_key
 from jsrl_ros.step_gate import STALE, Rejected, StepGate
@@ -88,6 +89,8 @@ class Recorder(CheckedNode):
         self.create_subscription(String, "teleop/label", self.on_label, RELIABLE)
         self.bag_pub = self.create_publisher(String, "jsrl/episode_bag", RELIABLE)
         self.summary_pub = self.create_publisher(JointState, "jsrl/episode_summary", RELIABLE)
+        self.watch = GraphWatch(self, self.health)  # a second recorder is refused
+        self.watch.own(["jsrl/episode_bag", "jsrl/episode_summary"])
         self.create_timer(self.close_timeout / 2, self.close_stalled)
         publish_counters(self, lambda: {"dropped": self.dropped, "late": self.late, "repeated": self.repeated,
                                         "recorded": self.recorded, "finished": self.finished,
