@@ -80,9 +80,11 @@ def wheel_with_node_launchers() -> dict[str, type]:
 setup(
     name=PACKAGE,
     version="0.1.0",
+    # The root packages, and the simulators' package that lives in sim/ (sim/jsrl_sim/grasping/env.py is
+    # jsrl_sim.grasping.env); package_dir tells setuptools and colcon where that one's folder is.
     packages=find_packages(include=["jsrl_ros", "jsrl_ros.*", "jsrl_learning", "jsrl_learning.*"])
-    + ["jsrl_sim", "jsrl_sim.antmaze", "jsrl_sim.grasping"],
-    package_dir={"jsrl_sim": "sim"},
+    + find_packages(where="sim"),
+    package_dir={"jsrl_sim": "sim/jsrl_sim"},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),

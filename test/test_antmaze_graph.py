@@ -48,7 +48,7 @@ def test_the_antmaze_graph_runs_headless_with_the_scripted_guide_and_iql(ros, tm
     command = [sys.executable, "-m", "jsrl_ros.bringup", "--graph", "antmaze_sim", "--headless",
                "--params", str(scenario(tmp_path)), "--out", str(out), "--episodes", str(EPISODES),
                "--duration", "120"]
-    # cwd=REPO: the node launchers run `python -c`, which imports this working tree's jsrl_ros
+    # the node launchers run `python -c`, which imports this working tree (conftest.py sets PYTHONPATH)
     run = subprocess.run(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                          timeout=180)
     output = run.stdout

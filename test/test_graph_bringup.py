@@ -86,7 +86,7 @@ def test_the_graph_runs_headless_the_curriculum_reaches_the_explorer_and_bad_inp
     counters: dict[str, dict[str, float]] = {}
     probe = ros.node("probe")
     probe.create_subscription(DiagnosticArray, "diagnostics", lambda m: counters.update(counters_of(m)), RELIABLE)
-    # cwd=REPO: the node launchers run `python -c`, which imports this working tree's jsrl_ros
+    # the node launchers run `python -c`, which imports this working tree (conftest.py sets PYTHONPATH)
     bringup = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert ros.spin_until(lambda: set(MY_NODES) <= set(counters), 120.0), sorted(counters)

@@ -105,7 +105,7 @@ def run(command: list[str], env: dict[str, str], timeout: float) -> str:
 
 @pytest.mark.skipif(not (LIB / "jsrl_bringup").is_file(), reason="package not installed (run scripts/test.sh)")
 def test_record_demos_convert_train_bc_and_run_jsrl_with_it(ros, tmp_path):
-    # cwd=REPO: the node launchers run `python -c`, which imports this working tree's jsrl_ros
+    # the node launchers run `python -c`, which imports this working tree (conftest.py sets PYTHONPATH)
     env = {**os.environ, "ROS_DOMAIN_ID": str(ros.context.get_domain_id()), "AMENT_PREFIX_PATH": sys.prefix,
            "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST", "MINARI_DATASETS_PATH": str(tmp_path / "minari")}
     demos, bc_path, jsrl = tmp_path / "demos", tmp_path / "demos" / "bc_guide.pt", tmp_path / "jsrl_bc"

@@ -1,4 +1,4 @@
-"""Simulators for jsrl_ros (installed as the package ``jsrl_sim``): numpy, pybullet, mujoco, gymnasium only.
+"""Simulators for jsrl_ros (the package ``jsrl_sim``, in ``sim/jsrl_sim/``): numpy, pybullet, mujoco, gymnasium only.
 
 Importing ``jsrl_sim`` registers its gymnasium ids (cheaply: entry points are strings), so
 code that must not import it statically can still say ``gymnasium.make("jsrl_sim:jsrl/Grasp-v0")``.
