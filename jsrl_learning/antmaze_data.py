@@ -27,8 +27,9 @@ from jsrl_learning.buffers import take_obs
 from jsrl_learning.config import ConfigError
 from jsrl_learning.datasets import save_minari
 from jsrl_learning.demos import minari_root
+from jsrl_learning.episode import Episode
 from jsrl_learning.guides import Guide, GuideSpec, make_guide
-from jsrl_learning.rollout import Episode, run_episode
+from jsrl_learning.rollout import run_episode
 
 ANTMAZE_ENV_ID = "jsrl_sim:jsrl/AntMaze-v0"
 ANTMAZE_GUIDE = "jsrl_sim.antmaze.guide_factory:make_antmaze_guide"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import gymnasium as gym
 import minari
@@ -20,9 +20,7 @@ from minari.data_collector.episode_buffer import EpisodeBuffer
 from minari.storage import get_dataset_path
 
 from jsrl_learning.buffers import Batch, Obs, concat_obs, take_obs
-
-if TYPE_CHECKING:  # rollout -> guides -> datasets would otherwise import in a circle
-    from jsrl_learning.rollout import Episode
+from jsrl_learning.episode import Episode
 
 
 class DatasetError(ValueError):

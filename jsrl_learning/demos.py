@@ -21,8 +21,9 @@ import gymnasium as gym
 
 from jsrl_learning.config import ConfigError
 from jsrl_learning.datasets import save_minari
+from jsrl_learning.episode import Episode
 from jsrl_learning.guides import Guide, GuideSpec, make_guide
-from jsrl_learning.rollout import Episode, run_episode
+from jsrl_learning.rollout import run_episode
 
 GRASP_ENV_ID = "jsrl_sim:jsrl/Grasp-v0"
 GRASP_SCRIPTED_GUIDE = "jsrl_sim.grasping.scripted_guide:make_grasp_guide"

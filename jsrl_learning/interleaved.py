@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from jsrl_learning.curriculum import METRICS
-from jsrl_learning.rollout import EXPLORER, GUIDE
+from jsrl_learning.episode import EXPLORER, GUIDE
 
 
 @dataclass(frozen=True)

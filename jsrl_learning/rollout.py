@@ -13,42 +13,12 @@ from typing import Any, Callable, Mapping
 import gymnasium as gym
 import numpy as np
 
-from jsrl_learning.buffers import Batch, Obs
+from jsrl_learning.buffers import Obs
 from jsrl_learning.config import ConfigError
+from jsrl_learning.episode import EXPLORER, GUIDE, Episode
 from jsrl_learning.guides.base import Guide
 
 SUCCESS_KEYS = ("success", "is_success")
-GUIDE, EXPLORER = "guide", "explorer"
-
-
-@dataclass
-class Episode:
-    """One trajectory with who was in control at every step."""
-
-    obs: Obs
-    actions: np.ndarray
-    rewards: np.ndarray
-    next_obs: Obs
-    terminated: np.ndarray
-    truncated: np.ndarray
-    controller: list[str]
-    success: bool
-    guide_steps: int
-
-    @property
-    def length(self) -> int:
-        return len(self.rewards)
-
-    @property
-    def total_return(self) -> float:
-        return float(self.rewards.sum())
-
-    def to_batch(self, timeouts_terminal: bool = False) -> Batch:
-        """Transitions for replay; a termination stops bootstrapping, and so does a time-out
-        where ``timeouts_terminal`` (for envs whose observation contains the time)."""
-        terminals = self.terminated | self.truncated if timeouts_terminal else self.terminated
-        return Batch(self.obs, self.actions, self.rewards.astype(np.float32), self.next_obs,
-                     terminals.astype(np.float32))
 
 
 def run_episode(

@@ -31,11 +31,12 @@ from jsrl_learning.checkpoint import load_checkpoint, save_checkpoint
 from jsrl_learning.config import ConfigError, from_mapping, read_yaml, require, to_mapping
 from jsrl_learning.curriculum import Curriculum, CurriculumConfig
 from jsrl_learning.datasets import DatasetError, load_dataset, locate_dataset
+from jsrl_learning.episode import Episode
 from jsrl_learning.guides import Guide, GuideSpec, PolicyCheckpointGuide, make_guide
 from jsrl_learning.guides.policy_checkpoint import policy_state
 from jsrl_learning.learners import LEARNERS, Learner, make_learner
 from jsrl_learning.online import OnlineLearning
-from jsrl_learning.rollout import EvalResult, Episode, estimate_h1, evaluate, run_episode
+from jsrl_learning.rollout import EvalResult, estimate_h1, evaluate, run_episode
 
 CHECKPOINT_FORMAT = 2  # 2: QT-Opt/BC encoders carry their standardisation buffers
 OFFLINE_LOG_EVERY = 1000

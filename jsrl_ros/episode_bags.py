@@ -30,7 +30,7 @@ from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
 from jsrl_learning.buffers import take_obs
-from jsrl_learning.rollout import EXPLORER, GUIDE, Episode
+from jsrl_learning.episode import EXPLORER, GUIDE, Episode
 from jsrl_ros.camera_processing import to_rgb
 from jsrl_ros.conversions import CHANNELS
 from jsrl_ros.contract import LABELS, STEP_NAMES

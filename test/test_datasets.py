@@ -9,8 +9,9 @@ from jsrl_learning.datasets import (
     DatasetError, from_arrays, load_dataset, load_minari, load_npz, locate_dataset, save_minari, save_npz,
 )
 from jsrl_learning.envs import CombinationLockEnv
+from jsrl_learning.episode import Episode
 from jsrl_learning.guides.scripted import ScriptedGuide
-from jsrl_learning.rollout import Episode, run_episode
+from jsrl_learning.rollout import run_episode
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # Minari's "please add an author" notes
 METADATA = {"author": "test", "author_email": "test@example.org", "code_permalink": "none",

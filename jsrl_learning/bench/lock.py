@@ -27,8 +27,9 @@ from jsrl_learning.buffers import Batch
 from jsrl_learning.config import require
 from jsrl_learning.curriculum import Curriculum, CurriculumConfig
 from jsrl_learning.envs import CombinationLockEnv, NoisyLockGuide
+from jsrl_learning.episode import EXPLORER, Episode
 from jsrl_learning.learners.tabular_q import TabularQConfig, TabularQLearner
-from jsrl_learning.rollout import EXPLORER, Episode, estimate_h1, evaluate, run_episode
+from jsrl_learning.rollout import estimate_h1, evaluate, run_episode
 
 METHODS = ("egreedy", "jsrl", "jsrl_explorer_only")
 # Independent seed streams per (seed, H): the lock's combination, the learner, the guide.

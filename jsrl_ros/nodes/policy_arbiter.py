@@ -45,11 +45,11 @@ from std_msgs.msg import Float64, Int32MultiArray, String
 
 from jsrl_learning.checkpoint import CheckpointError, load_checkpoint, space_from_state
 from jsrl_learning.config import ConfigError, require
+from jsrl_learning.episode import EXPLORER, GUIDE
 from jsrl_learning.guides import BCGuide, HumanGuide, LatestCommand
 from jsrl_learning.guides.policy_checkpoint import learner_from_policy_state
 from jsrl_learning.interleaved import EpisodePlan, EpisodePlanner
 from jsrl_learning.learners import Learner
-from jsrl_learning.rollout import EXPLORER, GUIDE
 from jsrl_ros.checked_node import CheckedNode
 from jsrl_ros.contract import EPISODE_INFO_NAMES
 from jsrl_ros.conversions import MalformedMessage, image_to_numpy, named_vector, named_vector_values
