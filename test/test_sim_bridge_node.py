@@ -127,6 +127,5 @@ def test_the_first_episode_waits_until_the_recorder_listens(ros) -> None:
     assert not probe.states and node.episode == -1 and node.republished == 0
     recorder = ros.node("recorder")
     recorder.create_subscription(JointState, "jsrl/state", lambda m: None, RELIABLE)
-    recorder.create_subscription(JointState, "jsrl/step", lambda m: None, RELIABLE)
     assert ros.spin_until(lambda: probe.seen((0, 0)))
     assert node.episode == 0

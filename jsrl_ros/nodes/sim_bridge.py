@@ -151,14 +151,14 @@ class SimBridge(CheckedNode):
         self.get_logger().warning(f"{topic}: dropped ({exc}; {self.dropped} so far)", throttle_duration_sec=2.0)
 
     def on_start_check(self) -> None:
-        """The first episode starts once every node in ``wait_for_nodes`` listens to the steps: a bag
-        opened after the first messages went out would lose them (a human's first demo)."""
-        for topic in ("jsrl/state", "jsrl/step"):
-            listening = {info.node_name for info in self.get_subscriptions_info_by_topic(self.resolve_topic_name(topic))}
-            if not self.waiting_for <= listening:
-                self.get_logger().info(f"waiting for {sorted(self.waiting_for - listening)} to subscribe to {topic}",
-                                       throttle_duration_sec=5.0)
-                return
+        """The first episode starts once every node in ``wait_for_nodes`` listens to the observations: a
+        bag opened after the first messages went out would lose them (a human's first demo)."""
+        topic = self.resolve_topic_name("jsrl/state")
+        listening = {info.node_name for info in self.get_subscriptions_info_by_topic(topic)}
+        if not self.waiting_for <= listening:
+            self.get_logger().info(f"waiting for {sorted(self.waiting_for - listening)} to subscribe to {topic}",
+                                   throttle_duration_sec=5.0)
+            return
         self.start_timer.cancel()
         self._start_episode()
 
