@@ -9,11 +9,13 @@ never drift. The parts, one job each:
 * :mod:`.strategies`: hypothesis strategies that build malformed messages per type;
 * :mod:`.catalogue`: every input topic of every node of a graph, with its type, QoS and strategy;
 * :mod:`.files`: the bad files that path-carrying messages point at (junk checkpoints, bad bags);
-* :mod:`.attack`: a probe node that publishes a generated sequence, then a flood;
+* :mod:`.probe`: the harness's own rclpy context and node in the graph's domain;
+* :mod:`.attack`: publish a generated sequence from the probe node, then a flood;
 * :mod:`.watch`: what the harness sees of the graph (diagnostics, steps, arm commands);
 * :mod:`.arm_check`: the safety box and speed limits every arm command must respect;
 * :mod:`.graph_run`: a graph started by the embedded bringup, in its own ROS domain;
-* :mod:`.campaign`: one topic attacked and the properties checked, and a whole campaign.
+* :mod:`.campaign`: one topic attacked and the properties checked, on a graph kept alive;
+* :mod:`.isolate`: bisect a failed attack down to the messages that still fail it.
 
 It imports ``hypothesis`` (requirements.txt): a test and benchmark dependency, never needed
 by the nodes.

@@ -91,7 +91,7 @@ def _known(names: Any, stamp: Stamp, values: list[float] | None = None) -> S.Sho
 NEGATIVE = Stamp("absolute", sec=-EPISODE_SPAN_S)  # episode -1
 EPISODE_AHEAD_50 = Stamp("relative", episodes=50, from_start=True)
 NEXT_EPISODE = Stamp("relative", episodes=1, from_start=True)
-BURST = 20  # a second publisher's well-formed next-episode step, this many times (found by this harness)
+BURST = 20  # a second publisher's forged step (next episode's first, 1e308 action), this many times
 
 
 def _image(width: int, height: int, encoding: str, stamp: Stamp) -> S.Shot:
@@ -109,7 +109,8 @@ def _common(bridge: str) -> list[InputTopic]:
                               *[_known(c.state_names, NEXT_EPISODE)] * BURST]),
         InputTopic("jsrl/action", JointState, RELIABLE, (bridge, "recorder"),
                    lambda c: S.named_vectors(c.action_names),
-                   lambda c: [_known(c.action_names, NEGATIVE)]),
+                   lambda c: [_known(c.action_names, NEGATIVE),  # this harness: finite in float64, inf in float32
+                              *[_known(c.action_names, current(), [1e308] + [0.0] * (len(c.action_names) - 1))] * BURST]),
         InputTopic("jsrl/guide_step_choices", Int32MultiArray, LATCHED, ("policy_arbiter",),
                    lambda c: S.int32_arrays()),
         InputTopic("jsrl/checkpoint", String, LATCHED, ("policy_arbiter",), _paths),

@@ -124,11 +124,30 @@ class GraphRun:
             self.proc.send_signal(signal.SIGINT)
             try:
                 self.proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
+            except subprocess.TimeoutExpired:  # the bringup hangs: kill it and the nodes it started (own sessions)
+                nodes = _children(self.proc.pid)
                 os.killpg(self.proc.pid, signal.SIGKILL)
+                for pid in nodes:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
                 self.proc.wait()
         line = next((l for l in self.output().splitlines() if l.startswith("exit codes: ")), "")
         return {name: int(code) for name, code in re.findall(r"(\w+) (-?\d+)", line[len("exit codes: "):])}
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
 
 
 def _last_exception(text: str) -> str:
