@@ -71,7 +71,8 @@ def test_lockstep_drops_stale_and_malformed_actions_and_resets_after_the_episode
     probe.act((0, 1), HOLD, names=["a", "b", "c", "d", "e"])
     probe.act((0, 1), [np.nan, 0, 0, 0, -1])
     probe.act((0, 1), HOLD[:4], names=ACTIONS[:4])
-    assert ros.spin_until(lambda: node.dropped == 3)
+    probe.act((0, 1), [1e308, 0, 0, 0, -1])  # finite in float64, inf in the env's float32: once an escaped exception
+    assert ros.spin_until(lambda: node.dropped == 4)
     assert node.t == 1 and node.steps == 1  # nothing of that moved the sim
 
     probe.act((0, 1), CLOSE)  # close-and-lift ends the episode
@@ -129,3 +130,12 @@ def test_the_first_episode_waits_until_the_recorder_listens(ros) -> None:
     recorder.create_subscription(JointState, "jsrl/state", lambda m: None, RELIABLE)
     assert ros.spin_until(lambda: probe.seen((0, 0)))
     assert node.episode == 0
+
+
+def test_actions_outside_the_envs_box_are_clipped_and_counted(ros) -> None:
+    probe = Probe(ros)
+    node = bridge(ros, action_timeout=1.0, guide=False)
+    assert ros.spin_until(lambda: probe.seen((0, 0)))
+    probe.act((0, 0), [1.4e16, -3.0, 0.0, 0.0, -1.0])
+    assert ros.spin_until(lambda: probe.seen((0, 1)))
+    assert node.clipped == 1 and node.dropped == 0

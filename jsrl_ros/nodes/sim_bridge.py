@@ -50,6 +50,9 @@ from jsrl_ros.step_clock import StepClock, stamp_key
 from jsrl_ros.vectors import state_names
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def episode_seed(seed: int, episode: int) -> int:
     """The reset seed of episode ``episode``: a restarted bridge replays the same episodes."""
     return int(np.random.SeedSequence([seed, episode]).generate_state(1)[0])
@@ -100,7 +103,7 @@ class SimBridge(CheckedNode):
         self.watch.expect("jsrl/action")
         self.watch.own(["jsrl/state", "jsrl/step", "jsrl/guide_action"])
         self.create_service(Trigger, "jsrl/reset", self.on_reset)
-        self.dropped = self.stale = self.republished = self.steps = 0
+        self.dropped = self.stale = self.republished = self.steps = self.clipped = 0
         self.episode, self.t = first_episode - 1, 0
         self.current: list[tuple[Any, Any]] = []  # (publisher, message) of the current step, for re-publishing
         self.finished_key = -1  # stamp of the last episode's final observation: answers to it are moot
@@ -116,7 +119,7 @@ class SimBridge(CheckedNode):
             self.create_timer(dt, self.on_tick)
         publish_counters(self, lambda: {"episode": self.episode, "step": self.t, "steps": self.steps,
                                         "dropped": self.dropped, "stale": self.stale, "foreign": self.watch.detections,
-                                        "republished": self.republished}, health=self.health)
+                                        "republished": self.republished, "clipped": self.clipped}, health=self.health)
         mode = "image" if self.image_mode else "state"
         self.get_logger().info(f"{self.get_parameter('env_id').value} ({mode} observations), dt={dt}s, "
                                f"guide={'scripted ' + guide_target if self.guide else 'none here'}")
@@ -138,9 +141,15 @@ class SimBridge(CheckedNode):
             return
         try:
             action = named_vector_values(msg, self.action_names)
+            if np.any(np.abs(action) > FLOAT32_MAX):
+                raise MalformedMessage(f"values beyond float32 (the env's dtype): {action.tolist()}")
         except MalformedMessage as exc:
             return self._drop("jsrl/action", exc)
-        action = action.astype(np.float32).reshape(self.env.action_space.shape)
+        space = self.env.action_space
+        inside = np.clip(action.reshape(space.shape), space.low, space.high)
+        if not np.array_equal(inside, action.reshape(space.shape)):
+            self.clipped += 1  # as the real arm's safety layer: the env takes only its own box
+        action = inside.astype(np.float32)
         if self.realtime:
             self.pending = action
         else:
