@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from jsrl_learning.guides.human import LatestCommand
 from jsrl_ros.conversions import MalformedMessage
 
 ACTION_NAMES = ("dx", "dy", "dz", "dyaw", "gripper")
@@ -74,3 +75,39 @@ def _action(motion: list[float], gripper: float) -> np.ndarray:
     if not all(math.isfinite(v) for v in values):
         raise MalformedMessage(f"teleop command has non-finite values: {values}")
     return np.clip(np.asarray(values, dtype=np.float32), -1.0, 1.0)
+
+
+class TeleopCommands:
+    """The human's latest command from any teleop input, kept in ``source`` for the human guide.
+
+    A twist is held with the latest ``teleop/gripper`` command (a gripper command alone re-issues
+    the last twist with it); a gamepad gives whole commands, and its released deadman clears the
+    command at once (idle now, not after the guide's timeout). Bad input raises MalformedMessage.
+    """
+
+    def __init__(self, source: LatestCommand, scales: TwistScales, joy_map: JoyMap, deadman_button: int) -> None:
+        self.source, self.scales, self.joy_map, self.deadman_button = source, scales, joy_map, deadman_button
+        self.gripper_command = GRIPPER_OPEN
+        self.last_twist: Any = None
+
+    def twist(self, msg: Any) -> None:
+        """A geometry_msgs Twist or TwistStamped."""
+        action = twist_to_action(msg, self.scales, self.gripper_command)
+        self.last_twist = msg
+        self.source.put(action)
+
+    def gripper(self, msg: Any) -> None:
+        """A std_msgs/Float64 in [-1, 1]: +1 closes."""
+        if not -1.0 <= msg.data <= 1.0:
+            raise MalformedMessage(f"gripper command {msg.data} outside [-1, 1]")
+        self.gripper_command = msg.data
+        if self.last_twist is not None:
+            self.source.put(twist_to_action(self.last_twist, self.scales, self.gripper_command))
+
+    def joy(self, msg: Any) -> None:
+        """A sensor_msgs/Joy."""
+        action = joy_to_action(msg, self.joy_map, self.deadman_button)
+        if action is None:
+            self.source.clear()
+        else:
+            self.source.put(action)

@@ -127,3 +127,23 @@ def test_keyboard_teleop_in_a_terminal_quits_on_ctrl_c_and_restores_the_terminal
     assert termios.tcgetattr(slave) == settings
     os.close(master)
     os.close(slave)
+
+
+def test_teleop_commands_hold_the_twist_with_the_gripper_and_a_released_deadman_clears() -> None:
+    from types import SimpleNamespace
+
+    from jsrl_learning.guides.human import LatestCommand
+    from jsrl_ros.conversions import MalformedMessage
+    from jsrl_ros.teleop_mapping import JoyMap, TeleopCommands, TwistScales
+
+    source = LatestCommand()
+    teleop = TeleopCommands(source, TwistScales(), JoyMap(), deadman_button=4)
+    twist = SimpleNamespace(linear=SimpleNamespace(x=0.25, y=0.0, z=0.0), angular=SimpleNamespace(z=0.0))
+    teleop.twist(twist)
+    assert source.latest()[0].tolist() == [0.5, 0.0, 0.0, 0.0, -1.0]
+    teleop.gripper(SimpleNamespace(data=1.0))  # the gripper alone re-issues the held twist with it
+    assert source.latest()[0].tolist() == [0.5, 0.0, 0.0, 0.0, 1.0]
+    with pytest.raises(MalformedMessage, match="outside"):
+        teleop.gripper(SimpleNamespace(data=3.0))
+    teleop.joy(SimpleNamespace(axes=[0.0] * 5, buttons=[0] * 5))  # deadman released
+    assert source.latest() is None

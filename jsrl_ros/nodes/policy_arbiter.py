@@ -61,7 +61,7 @@ from jsrl_ros.spin import spin_node
 from jsrl_ros.step_clock import StepClock, stamp_key
 from jsrl_ros.step_gate import STALE, Rejected, StepGate
 from jsrl_ros.teleop_mapping import ACTION_NAMES as TELEOP_ACTION_NAMES
-from jsrl_ros.teleop_mapping import GRIPPER_OPEN, JoyMap, TwistScales, joy_to_action, twist_to_action
+from jsrl_ros.teleop_mapping import JoyMap, TeleopCommands, TwistScales
 from jsrl_ros.vectors import state_names
 
 GUIDES = ("scripted", "bc", "human")
@@ -172,19 +172,25 @@ class PolicyArbiter(CheckedNode):
         require(tuple(self.action_names) == TELEOP_ACTION_NAMES, where,
                 f"the human guide drives the grasping action {list(TELEOP_ACTION_NAMES)}; "
                 f"action_names is {self.action_names}")
-        self.deadman = deadman
         try:
-            self.scales = TwistScales(linear, angular)
-            self.joy_map = JoyMap(tuple(axes), tuple(joy_scales), gripper_button)
             self.human = HumanGuide(LatestCommand(), timeout, np.zeros(len(self.action_names), np.float32))
+            teleop = TeleopCommands(self.human.source, TwistScales(linear, angular),
+                                    JoyMap(tuple(axes), tuple(joy_scales), gripper_button), deadman)
         except ValueError as exc:
             raise ConfigError(f"{where}: {exc}") from exc
-        self.gripper, self.last_twist = GRIPPER_OPEN, None
-        self._subscribe(Twist, "teleop/cmd_vel", lambda m: self.on_twist("teleop/cmd_vel", m), RELIABLE)
-        self._subscribe(TwistStamped, "teleop/cmd_vel_stamped", lambda m: self.on_twist("teleop/cmd_vel_stamped", m),
-                        RELIABLE)
-        self._subscribe(Float64, "teleop/gripper", self.on_gripper, RELIABLE)
-        self._subscribe(Joy, "joy", self.on_joy, SENSOR)
+        for msg_type, topic, handle, qos in ((Twist, "teleop/cmd_vel", teleop.twist, RELIABLE),
+                                             (TwistStamped, "teleop/cmd_vel_stamped", teleop.twist, RELIABLE),
+                                             (Float64, "teleop/gripper", teleop.gripper, RELIABLE),
+                                             (Joy, "joy", teleop.joy, SENSOR)):
+            self._subscribe(msg_type, topic, self._teleop_input(topic, handle), qos)
+
+    def _teleop_input(self, topic: str, handle: Callable[[Any], None]) -> Callable[[Any], None]:
+        def receive(msg: Any) -> None:
+            try:
+                handle(msg)
+            except MalformedMessage as exc:
+                self._drop(topic, exc)
+        return receive
 
     def _subscribe(self, msg_type: Any, topic: str, callback: Callable[[Any], None], qos: Any) -> None:
         """An input that one publishing node feeds (the graph watch reports any other)."""
@@ -343,33 +349,6 @@ class PolicyArbiter(CheckedNode):
             self.get_logger().error(f"jsrl/checkpoint: could not use {path}: {error}; keeping the previous explorer")
         else:
             self.get_logger().info(f"explorer loaded from {path}")
-
-    # --- the human guide's inputs --------------------------------------------------------
-
-    def on_twist(self, topic: str, msg: Twist | TwistStamped) -> None:
-        try:
-            action = twist_to_action(msg, self.scales, self.gripper)
-        except MalformedMessage as exc:
-            return self._drop(topic, exc)
-        self.last_twist = msg
-        self.human.source.put(action)
-
-    def on_gripper(self, msg: Float64) -> None:
-        if not -1.0 <= msg.data <= 1.0:
-            return self._drop("teleop/gripper", MalformedMessage(f"gripper command {msg.data} outside [-1, 1]"))
-        self.gripper = msg.data
-        if self.last_twist is not None:
-            self.human.source.put(twist_to_action(self.last_twist, self.scales, self.gripper))
-
-    def on_joy(self, msg: Joy) -> None:
-        try:
-            action = joy_to_action(msg, self.joy_map, self.deadman)
-        except MalformedMessage as exc:
-            return self._drop("joy", exc)
-        if action is None:
-            self.human.source.clear()  # deadman released: idle now, not after the timeout
-        else:
-            self.human.source.put(action)
 
     def _publish(self, publisher: Publisher, msg: Any) -> None:
         """Publish, or count and log why not (the middleware can refuse under a flood): never raise."""
