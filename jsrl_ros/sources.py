@@ -39,12 +39,14 @@ class GraphWatch:
         self.owners: dict[str, str] = {}  # input topic -> its publishing node ("": not seen yet)
         self.foreign: dict[str, list[str]] = {}  # input topic -> other nodes publishing there now
         self.owned: list[str] = []
+        self.resolved: dict[str, str] = {}  # the names inputs were given -> full names (trusted() runs per tick)
         self.detections = 0  # foreign publishers and second owners found (each counted once)
         node.create_timer(period_s, self.check)
 
     def expect(self, topic: str, owner: str = "") -> None:
         """Only node ``owner`` (``""``: the first node seen) may publish on input ``topic``."""
-        self.owners[self.node.resolve_topic_name(topic)] = owner
+        self.resolved[topic] = self.node.resolve_topic_name(topic)
+        self.owners[self.resolved[topic]] = owner
 
     def own(self, topics: Sequence[str]) -> None:
         """This node alone may publish on ``topics``."""
@@ -52,7 +54,7 @@ class GraphWatch:
 
     def trusted(self, topic: str) -> bool:
         """No foreign node publishes on input ``topic`` (as of the last check)."""
-        return not self.foreign.get(self.node.resolve_topic_name(topic))
+        return not self.foreign.get(self.resolved[topic])
 
     def check(self) -> None:
         """One look at the graph. Raises ConfigError if this node is the newcomer in a role another node plays."""
