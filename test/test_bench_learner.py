@@ -35,9 +35,15 @@ def iql(**overrides) -> IQLLearner:
     return IQLLearner(IQLConfig(**{"hidden": [16, 16], "lr": 1e-2, "reward_shift": -1.0, **overrides}), OBS, ACT)
 
 
-def assert_metrics_close(ours: dict, theirs: dict) -> None:
+def assert_metrics_close(ours: dict, theirs: dict, rel: float = 1e-4) -> None:
     for key, value in theirs.items():
-        assert ours[key] == pytest.approx(value, rel=1e-4, abs=1e-6), key
+        assert ours[key] == pytest.approx(value, rel=rel, abs=1e-6), key
+
+
+# A compiled graph fuses kernels and so sums floats in another order; Adam's normalised step at
+# lr 1e-2 turns those ulp-level gradient differences into ~1e-4 relative drift after a few
+# updates (one CI run measured 3.5e-4). A wrong constant or a stale graph is off by far more.
+COMPILED_REL = 2e-3
 
 
 def test_reference_iql_computes_the_same_losses_from_the_same_weights():
@@ -86,16 +92,16 @@ def test_compiled_and_threaded_update_matches_the_plain_update():
     batches = [random_batch(seed=s) for s in range(3)] + [random_batch(n=8, seed=3), random_batch(seed=4)]
     for batch in batches:  # eager, compiled (first call), compiled on two threads, another size, back
         for plain, fast in pairs:
-            assert_metrics_close(fast.update(batch), plain.update(batch))
+            assert_metrics_close(fast.update(batch), plain.update(batch), COMPILED_REL)
     plain, fast = pairs[0]
     assert fast._trusted_state == (16, torch.get_num_threads(), True)  # the last batch skipped guards
     torch.set_num_threads(2)  # another thread count: recompiled with guards, not a refused skip
     try:
-        assert_metrics_close(fast.update(batches[0]), plain.update(batches[0]))
+        assert_metrics_close(fast.update(batches[0]), plain.update(batches[0]), COMPILED_REL)
     finally:
         torch.set_num_threads(1)
     for name, tensor in flat_state(plain).items():
-        torch.testing.assert_close(fast.flat[name].flat, tensor, rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(fast.flat[name].flat, tensor, rtol=COMPILED_REL, atol=1e-5)
 
 
 def test_torch_adam_checkpoint_loads_into_the_flat_optimiser():
