@@ -1,0 +1,265 @@
+"""The fleet's rclpy-free protocol: wire frames, the actor's outbox, the learner's inbox, weight chunks."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from jsrl_ros.fleet import wire
+from jsrl_ros.fleet.chunks import Reassembly, split
+from jsrl_ros.fleet.inbox import Inbox, UnknownActor
+from jsrl_ros.fleet.outbox import Outbox
+from jsrl_ros.fleet.wire import (CONFLICT, DUPLICATE, REJECTED, STORED, Ack, MalformedFrame, decode_ack,
+                                 decode_chunk, decode_episode, encode, encode_ack)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_bag(root: Path, name: str, payload: bytes = b"steps") -> Path:
+    bag = root / name
+    bag.mkdir(parents=True)
+    (bag / "metadata.yaml").write_text(f"episode: {name}\n")
+    (bag / f"{name}.mcap").write_bytes(payload)
+    return bag
+
+
+def accept_any(bag: Path) -> str:
+    return (bag / "metadata.yaml").read_text()
+
+
+def refuse(bag: Path) -> str:
+    raise ValueError(f"{bag}: not an episode")
+
+
+# --- wire ---------------------------------------------------------------------------------
+
+def test_frames_round_trip_and_every_header_field_is_checked(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox", actor=3)
+    outbox.add(make_bag(tmp_path / "episodes", "episode_000001", b"x" * 1000))
+    header, body = decode_episode(outbox.frame("episode_000001"))
+    assert (header.actor, header.episode, dict(header.files)) == (3, "episode_000001",
+                                                                  {"episode_000001.mcap": 1000, "metadata.yaml": 24})
+    assert header.sha256 == hashlib.sha256(body).hexdigest()
+    assert decode_ack(encode_ack(Ack(3, "episode_000001", STORED))) == Ack(3, "episode_000001", STORED)
+
+    good = {"kind": "ack", "actor": 3, "episode": "episode_000001", "status": "stored"}
+    bad_headers = [{**good, "actor": True}, {**good, "actor": -1}, {**good, "actor": 1.0},
+                   {**good, "episode": "../etc"}, {**good, "status": "maybe"}, {**good, "extra": 1},
+                   {k: v for k, v in good.items() if k != "status"}, {**good, "kind": "episode"}]
+    for header in bad_headers:
+        with pytest.raises(MalformedFrame):
+            decode_ack(encode(header))
+    frame = encode(good)
+    for broken in (b"", frame[:7], b"XXXX" + frame[4:], frame[:4] + b"\x02" + frame[5:],
+                   frame[:5] + b"\xff\xff\xff\xff" + frame[9:], frame[:9] + b"[" + frame[10:], frame + b"body",
+                   frame[:5] + len(b'{"kind":NaN}').to_bytes(4, "big") + b'{"kind":NaN}'):
+        with pytest.raises(MalformedFrame):
+            decode_ack(broken)
+
+
+def test_an_episode_frame_whose_body_is_cut_short_is_malformed(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox", actor=1)
+    outbox.add(make_bag(tmp_path / "episodes", "episode_000004"))
+    frame = outbox.frame("episode_000004")
+    with pytest.raises(MalformedFrame, match="truncated"):
+        decode_episode(frame[:-1])
+    for field, value in (("files", [["../x", 5]]), ("files", [["a", 1], ["a", 1]]), ("sha256", "ABC"),
+                         ("sent", "now")):
+        header, body = decode_episode(frame)
+        raw = {"kind": "episode", "actor": 1, "episode": header.episode, "files": [list(f) for f in header.files],
+               "sha256": header.sha256, "sent": 1.0, field: value}
+        with pytest.raises(MalformedFrame, match=field):
+            decode_episode(encode(raw, bytes(body)))
+
+
+# --- outbox + inbox -----------------------------------------------------------------------
+
+@pytest.fixture
+def actor(tmp_path: Path):
+    clock = Clock()
+    return clock, Outbox(tmp_path / "actor" / "outbox", actor=2, ack_timeout=10.0, window=2, clock=clock)
+
+
+def learner_inbox(tmp_path: Path, allowed=(2,), check=accept_any) -> Inbox:
+    return Inbox(tmp_path / "learner" / "episodes", tmp_path / "learner" / "fleet" / "inbox.log", allowed, check)
+
+
+def test_an_episode_is_stored_once_and_a_duplicate_is_acknowledged_again(tmp_path: Path, actor) -> None:
+    _, outbox = actor
+    outbox.add(make_bag(tmp_path / "actor" / "episodes", "episode_000000"))
+    inbox = learner_inbox(tmp_path)
+    frame = outbox.frame("episode_000000")
+    first = inbox.receive(frame)
+    assert first.ack == Ack(2, "episode_000000", STORED)
+    assert first.bag == tmp_path / "learner" / "episodes" / "actor_2_episode_000000"
+    assert first.checked == "episode: episode_000000\n"
+    assert sorted(p.name for p in first.bag.iterdir()) == ["episode_000000.mcap", "metadata.yaml"]
+    again = inbox.receive(frame)
+    assert again.ack.status == DUPLICATE and again.bag is None
+    # after a learner restart too: the journal remembers
+    assert learner_inbox(tmp_path).receive(frame).ack.status == DUPLICATE
+    assert outbox.acknowledge(first.ack) and not outbox.pending
+    assert not outbox.acknowledge(again.ack)  # a repeated ack settles nothing
+
+
+def test_the_inbox_rejects_strangers_bad_hashes_and_non_episodes_whole(tmp_path: Path, actor) -> None:
+    _, outbox = actor
+    outbox.add(make_bag(tmp_path / "actor" / "episodes", "episode_000000", b"abc" * 100))
+    frame = outbox.frame("episode_000000")
+    with pytest.raises(UnknownActor, match="actor 2"):
+        learner_inbox(tmp_path, allowed=(1, 3)).receive(frame)
+    corrupt = bytearray(frame)
+    corrupt[-1] ^= 0xFF
+    inbox = learner_inbox(tmp_path)
+    with pytest.raises(MalformedFrame, match="sha256"):
+        inbox.receive(bytes(corrupt))
+    with pytest.raises(MalformedFrame, match="truncated"):
+        inbox.receive(frame[:-10])
+    episodes = tmp_path / "learner" / "episodes"
+    assert [p.name for p in episodes.iterdir()] == [".incoming"] and not any((episodes / ".incoming").iterdir())
+    refusing = learner_inbox(tmp_path, check=refuse)
+    assert refusing.receive(frame).ack.status == REJECTED
+    assert refusing.receive(frame).ack.status == REJECTED  # the same answer to a re-send, nothing stored
+    assert [p.name for p in episodes.iterdir()] == [".incoming"]
+
+
+def test_an_episode_id_reused_with_other_bytes_is_a_conflict(tmp_path: Path) -> None:
+    inbox = learner_inbox(tmp_path)
+    first = Outbox(tmp_path / "a" / "outbox", actor=2)
+    first.add(make_bag(tmp_path / "a" / "episodes", "episode_000000", b"one"))
+    assert inbox.receive(first.frame("episode_000000")).ack.status == STORED
+    wiped = Outbox(tmp_path / "b" / "outbox", actor=2)  # the actor's disk was wiped: ids start again
+    wiped.add(make_bag(tmp_path / "b" / "episodes", "episode_000000", b"two"))
+    ack = inbox.receive(wiped.frame("episode_000000")).ack
+    assert ack.status == CONFLICT
+    assert wiped.acknowledge(ack) and not wiped.pending
+    assert (tmp_path / "b" / "outbox" / "rejected" / "episode_000000.why").read_text() == "conflict\n"
+
+
+def test_unacknowledged_episodes_are_resent_after_the_timeout_within_the_window(tmp_path: Path, actor) -> None:
+    clock, outbox = actor
+    for i in range(3):
+        outbox.add(make_bag(tmp_path / "actor" / "episodes", f"episode_00000{i}"))
+    assert outbox.due() == ["episode_000000", "episode_000001"]  # window 2
+    for name in outbox.due():
+        outbox.frame(name)
+    assert outbox.due() == []
+    clock.now = 9.9
+    assert outbox.due() == []
+    clock.now = 10.0  # no ack came: sent again (and the third waits for a free slot)
+    assert outbox.due() == ["episode_000000", "episode_000001"]
+    outbox.acknowledge(Ack(2, "episode_000000", STORED))
+    outbox.frame("episode_000001")
+    assert outbox.due() == ["episode_000002"]
+    outbox.resend_all()
+    assert outbox.due() == ["episode_000001", "episode_000002"]
+    assert (outbox.sent, outbox.resent, outbox.acks) == (2, 1, 1)
+    assert outbox.acknowledge(Ack(1, "episode_000001", STORED)) is False  # another actor's ack
+
+
+def test_the_outbox_survives_a_restart_and_catches_up_with_bags_it_never_saw(tmp_path: Path) -> None:
+    episodes = tmp_path / "actor" / "episodes"
+    outbox = Outbox(tmp_path / "outbox", actor=2)
+    bags = [make_bag(episodes, f"episode_00000{i}") for i in range(3)]
+    outbox.add(bags[0])
+    outbox.add(bags[1])
+    outbox.acknowledge(Ack(2, "episode_000000", STORED))
+    with open(tmp_path / "outbox" / "acked.log", "a") as f:
+        f.write("episode_0000")  # a line cut by a crash
+    restarted = Outbox(tmp_path / "outbox", actor=2)
+    assert restarted.pending == ["episode_000001"]
+    assert restarted.catch_up(bags) == ["episode_000002"]  # finished while no sender ran
+    assert restarted.pending == ["episode_000001", "episode_000002"]
+    inbox = learner_inbox(tmp_path)
+    for name in restarted.pending:
+        assert inbox.receive(restarted.frame(name)).ack.status == STORED
+
+
+def test_a_frame_corrupted_on_the_actors_disk_is_set_aside_not_sent(tmp_path: Path, actor) -> None:
+    _, outbox = actor
+    outbox.add(make_bag(tmp_path / "actor" / "episodes", "episode_000000", b"z" * 50))
+    path = tmp_path / "actor" / "outbox" / "pending" / "episode_000000.jsfl"
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 1
+    path.write_bytes(bytes(data))
+    assert outbox.frame("episode_000000") is None
+    assert outbox.corrupt == 1 and not outbox.pending
+    assert (tmp_path / "actor" / "outbox" / "rejected" / "episode_000000.jsfl").exists()
+
+
+def test_a_bag_stored_just_before_a_crash_is_known_after_restart(tmp_path: Path, actor) -> None:
+    _, outbox = actor
+    outbox.add(make_bag(tmp_path / "actor" / "episodes", "episode_000007"))
+    frame = outbox.frame("episode_000007")
+    assert learner_inbox(tmp_path).receive(frame).ack.status == STORED
+    (tmp_path / "learner" / "fleet" / "inbox.log").write_text("")  # the journal line never made it
+    (tmp_path / "learner" / "episodes" / ".incoming" / "half").mkdir()  # nor did a second bag
+    restarted = learner_inbox(tmp_path)
+    assert restarted.receive(frame).ack.status == DUPLICATE
+    assert not any((tmp_path / "learner" / "episodes" / ".incoming").iterdir())
+
+
+def test_a_corrupt_journal_line_in_the_middle_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    journal = tmp_path / "learner" / "fleet" / "inbox.log"
+    journal.parent.mkdir(parents=True)
+    journal.write_text('{"actor": 1}\n{"actor": 1, "episode": "episode_000000", "sha256": "a", "status": "stored"}\n')
+    with pytest.raises(ValueError, match="inbox.log:1"):
+        learner_inbox(tmp_path)
+
+
+# --- weights ------------------------------------------------------------------------------
+
+def test_chunks_reassemble_in_any_order_and_verify() -> None:
+    data = bytes(range(256)) * 41  # 10,496 bytes
+    frames = split(data, serial=5, chunk_bytes=1000)
+    assert len(frames) == 11 and decode_chunk(frames[-1])[0].expected_length() == 496
+    assembly = Reassembly()
+    results = [assembly.add(f) for f in reversed(frames)]
+    assert results[:-1] == [None] * 10
+    header, whole = results[-1]
+    assert whole == data and header.serial == 5
+    assert assembly.add(frames[0]) is None and assembly.counters.stale == 1  # the installed one again
+
+
+def test_a_newer_checkpoint_interrupts_an_older_one_and_stale_chunks_are_ignored() -> None:
+    old, new = split(b"o" * 3000, 1, 1000), split(b"n" * 2500, 2, 1000)
+    assembly = Reassembly()
+    assert assembly.add(old[0]) is None
+    assert assembly.add(new[1]) is None  # serial 2 starts: serial 1 is abandoned
+    assert assembly.add(old[1]) is None and assembly.add(old[2]) is None  # stale
+    assert assembly.add(new[0]) is None
+    header, data = assembly.add(new[2])
+    assert (header.serial, data) == (2, b"n" * 2500)
+    assert (assembly.counters.interrupted, assembly.counters.stale, assembly.counters.completed) == (1, 2, 1)
+
+
+def test_bad_chunks_are_malformed_and_a_wrong_hash_discards_the_whole_file() -> None:
+    frames = split(b"w" * 2000, 3, 1000)
+    header, body = decode_chunk(frames[0])
+    raw = {"kind": "weights", "serial": 3, "index": 0, "count": 2, "size": 2000, "chunk_bytes": 1000,
+           "sha256": header.sha256}
+    for changes, body_bytes in (({"count": 3}, bytes(body)), ({"index": 2}, bytes(body)), ({}, bytes(body[:-1])),
+                                ({"serial": -1}, bytes(body))):
+        with pytest.raises(MalformedFrame):
+            decode_chunk(encode({**raw, **changes}, body_bytes))
+    assembly = Reassembly(max_bytes=1500)
+    with pytest.raises(MalformedFrame, match="limit"):
+        assembly.add(frames[0])
+    assembly = Reassembly()
+    forged = encode({**raw, "sha256": "0" * 64}, bytes(body))
+    assembly.add(forged)
+    with pytest.raises(MalformedFrame, match="another file"):
+        assembly.add(frames[1])  # same serial, a different file
+    other = split(b"v" * 2000, 4, 1000)
+    tampered = encode({**raw, "serial": 4, "index": 1, "sha256": decode_chunk(other[1])[0].sha256}, b"x" * 1000)
+    assembly.add(other[0])
+    with pytest.raises(MalformedFrame, match="do not match"):
+        assembly.add(tampered)
+    assert assembly.counters.mismatched == 1 and assembly.installed is None
