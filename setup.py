@@ -33,7 +33,7 @@ NODES = {
 
 # Commands that need no ROS: in bin/ for pip, in lib/jsrl_ros/ for colcon (setup.cfg sends every script there).
 TOOLS = {
-    "jsrl": "jsrl_learning.cli.main",
+    "jsrl": "jsrl_bench.cli.main",
 }
 
 LAUNCHER = """#!/bin/sh
@@ -82,7 +82,8 @@ setup(
     version="0.1.0",
     # The root packages, and the simulators' package that lives in sim/ (sim/jsrl_sim/grasping/env.py is
     # jsrl_sim.grasping.env); package_dir tells setuptools and colcon where that one's folder is.
-    packages=find_packages(include=["jsrl_ros", "jsrl_ros.*", "jsrl_learning", "jsrl_learning.*"])
+    packages=find_packages(include=["jsrl_ros", "jsrl_ros.*", "jsrl_learning", "jsrl_learning.*",
+                                    "jsrl_bench", "jsrl_bench.*"])
     + find_packages(where="sim"),
     package_dir={"jsrl_sim": "sim/jsrl_sim"},
     data_files=[

@@ -25,7 +25,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from jsrl_learning.cli.bench_cmd import Bench
+from jsrl_bench.cli.bench_cmd import Bench
 from jsrl_learning.config import ConfigError
 
 HELP = "fuzz every input topic of a running graph; no node exits, the loop keeps stepping, the arm stays in its box"

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from jsrl_learning.cli.bench_cmd import Bench
+from jsrl_bench.cli.bench_cmd import Bench
 from jsrl_learning.config import ConfigError
 
 HELP = "ROS layer: arbiter obs->action latency (state, 64 px image) and lockstep graph vs bare env steps/s"

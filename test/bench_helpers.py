@@ -8,7 +8,7 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from jsrl_learning.cli.main import main
+from jsrl_bench.cli.main import main
 
 
 def run_tiny(run_bench: Callable[..., dict[str, Any]], cfg: Any, tmp_path_factory: Any, name: str

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from jsrl_learning.antmaze_data import (ANTMAZE_ENV_ID, antmaze_guide, collect_transitions, default_dataset_id,
-                                        generate_antmaze_dataset)
+from jsrl_bench.antmaze.datasets import (ANTMAZE_ENV_ID, antmaze_guide, collect_transitions, default_dataset_id,
+                                         generate_antmaze_dataset)
+from jsrl_bench.cli.main import main
 from jsrl_learning.buffers import Batch
-from jsrl_learning.cli.main import main
 from jsrl_learning.datasets import load_minari
 from jsrl_learning.guides import make_guide
 from jsrl_learning.learners.iql import IQLConfig, IQLLearner

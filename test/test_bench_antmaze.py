@@ -2,12 +2,12 @@
 import pytest
 import yaml
 
-from jsrl_learning.bench import antmaze
-from jsrl_learning.bench.antmaze import (AntMazeBenchConfig, Cell, format_table, load_bench_config,
+from jsrl_bench.antmaze import bench as antmaze
+from jsrl_bench.antmaze.bench import (AntMazeBenchConfig, Cell, format_table, load_bench_config,
                                          run_antmaze_bench, train_config)
-from jsrl_learning.bench.antmaze_plot import plot_antmaze_bench
-from jsrl_learning.bench.common import default_config_path
-from jsrl_learning.cli.main import main
+from jsrl_bench.antmaze.plot import plot_antmaze_bench
+from jsrl_bench.sweep.common import default_config_path
+from jsrl_bench.cli.main import main
 from jsrl_learning.config import ConfigError, from_mapping
 from bench_helpers import by_job, read_back, rerun_without, run_cli, run_tiny
 

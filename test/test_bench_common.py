@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from jsrl_learning.bench.common import (InlineExecutor, Job, aligned_curves, derive_seed, failures, job_name,
+from jsrl_bench.sweep.common import (InlineExecutor, Job, aligned_curves, derive_seed, failures, job_name,
                                         make_executor, online_entry, run_jobs, run_sweep)
 from jsrl_learning.config import ConfigError
 

@@ -2,13 +2,13 @@
 import pytest
 import yaml
 
-from jsrl_learning.bench import grasp
-from jsrl_learning.bench.common import default_config_path
-from jsrl_learning.bench.grasp import run_grasp_bench, train_config
-from jsrl_learning.bench.grasp_config import Cell, GraspBenchConfig, load_bench_config
-from jsrl_learning.bench.grasp_report import format_table
-from jsrl_learning.bench.grasp_plot import plot_grasp_bench
-from jsrl_learning.cli.main import main
+from jsrl_bench.grasp import bench as grasp
+from jsrl_bench.sweep.common import default_config_path
+from jsrl_bench.grasp.bench import run_grasp_bench, train_config
+from jsrl_bench.grasp.config import Cell, GraspBenchConfig, load_bench_config
+from jsrl_bench.grasp.report import format_table
+from jsrl_bench.grasp.plot import plot_grasp_bench
+from jsrl_bench.cli.main import main
 from jsrl_learning.config import ConfigError, from_mapping
 from bench_helpers import by_job, read_back, rerun_without, run_cli, run_tiny
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from jsrl_learning.bench.learner import LearnerBenchSettings, format_table, iql_flops, run_learner_bench, write_result
-from jsrl_learning.bench.reference_learners import ReferenceIQL, ReferenceQTOpt
+from jsrl_bench.learner.bench import LearnerBenchSettings, format_table, iql_flops, run_learner_bench, write_result
+from jsrl_bench.learner.reference_learners import ReferenceIQL, ReferenceQTOpt
 from jsrl_learning.buffers import Batch
 from jsrl_learning.learners.iql import IQLConfig, IQLLearner
 from jsrl_learning.learners.qtopt import QTOptConfig, QTOptLearner

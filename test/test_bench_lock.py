@@ -2,7 +2,7 @@
 import json
 import pytest
 
-from jsrl_learning.bench.lock import (LockBenchConfig, _learnable, censored_median, fit_growth, format_table,
+from jsrl_bench.lock.bench import (LockBenchConfig, _learnable, censored_median, fit_growth, format_table,
                                       run_lock_bench, run_single)
 from jsrl_learning.config import ConfigError
 from jsrl_learning.envs import CombinationLockEnv, make_lock_guide

@@ -5,8 +5,8 @@ import json
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from jsrl_learning.cli.bench_cmd import PLUGIN_GROUP
-from jsrl_learning.cli.main import main
+from jsrl_bench.cli.bench_cmd import PLUGIN_GROUP
+from jsrl_bench.cli.main import main
 
 
 def test_the_ros_bench_is_a_plugin_of_the_core() -> None:

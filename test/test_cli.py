@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-import jsrl_learning.bench.lock as lock_bench
-from jsrl_learning.cli.main import main
+import jsrl_bench.lock.bench as lock_bench
+from jsrl_bench.cli.main import main
 
 TINY = {
     "env_id": "jsrl/CombinationLock-v0",

@@ -4,12 +4,12 @@ import minari
 import numpy as np
 import pytest
 
+from jsrl_bench.cli.main import main
+from jsrl_bench.demos import (GRASP_ENV_ID, collect_demos, grasp_env_kwargs, grasp_scripted_guide, minari_root,
+                              record_demos)
 from jsrl_learning.buffers import Batch
-from jsrl_learning.cli.main import main
 from jsrl_learning.config import ConfigError
 from jsrl_learning.datasets import load_dataset
-from jsrl_learning.demos import (GRASP_ENV_ID, collect_demos, grasp_env_kwargs, grasp_scripted_guide, minari_root,
-                                 record_demos)
 from jsrl_learning.guides import BCConfig, BCGuide, ScriptedGuide, make_guide
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # Minari's and gymnasium's notes

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sensor_msgs.msg import Image, JointState
 
-from jsrl_learning.cli.bench_cmd import PLUGIN_GROUP
-from jsrl_learning.cli.main import main
+from jsrl_bench.cli.bench_cmd import PLUGIN_GROUP
+from jsrl_bench.cli.main import main
 from jsrl_ros.fuzz import strategies as S
 from jsrl_ros.fuzz.arm_check import ArmCommandCheck, ArmLimits
 from jsrl_ros.fuzz.attack import draw_shots

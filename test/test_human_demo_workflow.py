@@ -33,7 +33,7 @@ from std_msgs.msg import Float64
 
 from jsrl_learning.checkpoint import load_checkpoint
 from jsrl_learning.datasets import load_minari
-from jsrl_learning.demos import GRASP_SCRIPTED_GUIDE
+from jsrl_bench.demos import GRASP_SCRIPTED_GUIDE
 from jsrl_learning.guides import BCGuide
 from jsrl_ros.conversions import named_vector_values
 from jsrl_ros.episode_bags import list_episode_bags, read_meta
@@ -46,7 +46,7 @@ ENV_KWARGS = "{task: indiscriminate, object_set: shapes, num_objects: 1, max_ste
 DEMOS, JSRL_EPISODES = 4, 3
 DATASET = "human/grasp-demos-v0"
 BRINGUP = [sys.executable, "-m", "jsrl_ros.bringup"]  # jsrl_bringup
-JSRL = [sys.executable, "-m", "jsrl_learning.cli.main"]  # jsrl
+JSRL = [sys.executable, "-m", "jsrl_bench.cli.main"]  # jsrl
 
 
 class TeleopStandIn:

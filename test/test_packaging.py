@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 SKIP = shutil.ignore_patterns(".git", ".venv", "build", "install", "log", "runs", "results",
                               "*.egg-info", "__pycache__", ".pytest_cache")
 NODE = "curriculum_manager"
-OUR_PACKAGES = ("jsrl_ros", "jsrl_learning", "jsrl_sim")
+OUR_PACKAGES = ("jsrl_ros", "jsrl_learning", "jsrl_bench", "jsrl_sim")
 # What the scratch venvs get besides setuptools; pinned so that a colcon release cannot change
 # what a passing run means (these are the versions the project's venv was tested with).
 COLCON = ("colcon-core==0.21.3", "colcon-ros==0.5.0")

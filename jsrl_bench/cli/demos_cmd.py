@@ -6,7 +6,7 @@ clone a guide from them.
 
 The dataset opens with ``minari.load_dataset(ID)`` (no network) under ``MINARI_DATASETS_PATH``
 or ``--root``. Human demonstrations come through the ROS teleop path instead (record_demos,
-then ``python -m jsrl_ros.bags_to_minari``); ``train-bc`` turns either kind into the saved BC
+then ``python -m jsrl_ros.recording.bags_to_minari``); ``train-bc`` turns either kind into the saved BC
 guide that the graphs' ``guide:=bc bc_path:=FILE`` runs (docs/human_guide.md).
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import minari
 
 from jsrl_learning.cli.arg_types import non_negative_float, positive_int
 from jsrl_learning.datasets import DatasetError, load_minari, locate_dataset
-from jsrl_learning.demos import (GRASP_ENV_ID, GRASP_OBS, GRASP_TASKS, grasp_env_kwargs, grasp_scripted_guide,
+from jsrl_bench.demos import (GRASP_ENV_ID, GRASP_OBS, GRASP_TASKS, grasp_env_kwargs, grasp_scripted_guide,
                                  minari_root, record_demos)
 from jsrl_learning.guides import BCConfig, BCGuide
 
@@ -42,7 +42,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     defaults = BCConfig()
     b = worlds.add_parser("train-bc", help="behaviour cloning on a Minari dataset, saved as a BC guide",
                           description="Fit a BC guide to every transition of a Minari dataset (e.g. human demos "
-                                      "from python -m jsrl_ros.bags_to_minari) and save it for guide:=bc "
+                                      "from python -m jsrl_ros.recording.bags_to_minari) and save it for guide:=bc "
                                       "bc_path:=FILE.")
     b.add_argument("dataset", help="Minari dataset id or directory")
     b.add_argument("--out", required=True, help="where to save the BC guide, e.g. runs/demos/bc_guide.pt")

@@ -1,4 +1,4 @@
-"""``jsrl bench grasp``: QT-Opt+JSRL against QT-Opt and BC on held-out objects (jsrl_learning/bench/grasp.py).
+"""``jsrl bench grasp``: QT-Opt+JSRL against QT-Opt and BC on held-out objects (jsrl_bench/grasp/bench.py).
 
     jsrl bench grasp --quick --out results/grasp_quick.json
     jsrl bench grasp --config config/grasp_50k.yaml --out results/grasp_50k.json
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from jsrl_learning.cli.bench_common import add_sweep_arguments, open_sweep, print_result
+from jsrl_bench.cli.bench_common import add_sweep_arguments, open_sweep, print_result
 
 HELP = "grasping: QT-Opt+JSRL vs QT-Opt and BC from few demos, success on held-out objects"
 
@@ -22,10 +22,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jsrl_learning.bench.grasp import run_grasp_bench
-    from jsrl_learning.bench.grasp_config import load_bench_config
-    from jsrl_learning.bench.grasp_plot import plot_grasp_bench
-    from jsrl_learning.bench.grasp_report import format_table
+    from jsrl_bench.grasp.bench import run_grasp_bench
+    from jsrl_bench.grasp.config import load_bench_config
+    from jsrl_bench.grasp.plot import plot_grasp_bench
+    from jsrl_bench.grasp.report import format_table
 
     sweep = open_sweep(args, "grasp", load_bench_config)
     cfg = sweep.cfg

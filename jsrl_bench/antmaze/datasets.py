@@ -26,7 +26,7 @@ from minari.storage import get_dataset_path
 from jsrl_learning.buffers import take_obs
 from jsrl_learning.config import ConfigError
 from jsrl_learning.datasets import save_minari
-from jsrl_learning.demos import minari_root
+from jsrl_bench.demos import minari_root
 from jsrl_learning.episode import Episode
 from jsrl_learning.guides import Guide, GuideSpec, make_guide
 from jsrl_learning.rollout import run_episode
@@ -139,7 +139,7 @@ def generate_antmaze_dataset(maze: str, transitions: int, noise: float, dataset_
     with minari_root(root):
         path = save_minari(episodes, dataset_id, env=env, eval_env=env,
                            algorithm_name="scripted AntMaze guide + Gaussian noise", author="jsrl_ros", author_email="jsrl-ros@example.org",
-                           code_permalink="jsrl_learning/antmaze_data.py", description=description)
+                           code_permalink="jsrl_bench/antmaze/datasets.py", description=description)
     env.close()
     return AntMazeDataset(dataset_id, Path(path), maze, transitions, len(episodes), successes, float(noise), seed,
                           time.perf_counter() - start)

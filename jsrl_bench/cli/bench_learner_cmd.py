@@ -14,7 +14,7 @@ import time
 from dataclasses import replace
 
 from jsrl_learning.cli.arg_types import positive_float, positive_int
-from jsrl_learning.cli.bench_common import json_out
+from jsrl_bench.cli.bench_common import json_out
 from jsrl_learning.config import ConfigError
 
 HELP = "learner speed: IQL and QT-Opt updates/s vs straightforward PyTorch references, 1 and 2 threads"
@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jsrl_learning.bench.learner import FULL, QUICK, format_row, format_table, run_learner_bench, write_result
+    from jsrl_bench.learner.bench import FULL, QUICK, format_row, format_table, run_learner_bench, write_result
 
     out = json_out(args.out)
     settings = QUICK if args.quick else FULL

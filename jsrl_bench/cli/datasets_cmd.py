@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from jsrl_learning.antmaze_data import ANTMAZE_MAZES, default_dataset_id, generate_antmaze_dataset
+from jsrl_bench.antmaze.datasets import ANTMAZE_MAZES, default_dataset_id, generate_antmaze_dataset
 from jsrl_learning.cli.arg_types import non_negative_float, positive_int
 
 

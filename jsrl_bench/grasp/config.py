@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jsrl_learning.bench.config_checks import require_choices, require_positive_ints, require_seeds, require_sizes
+from jsrl_bench.sweep.config_checks import require_choices, require_positive_ints, require_seeds, require_sizes
 from jsrl_learning.config import from_mapping, read_yaml, require
 from jsrl_learning.curriculum import CurriculumConfig
-from jsrl_learning.demos import GRASP_OBS, GRASP_TASKS
+from jsrl_bench.demos import GRASP_OBS, GRASP_TASKS
 from jsrl_learning.guides import BCConfig
 from jsrl_learning.learners.qtopt import QTOptConfig
 

@@ -13,9 +13,9 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Callable, NamedTuple
 
-from jsrl_learning.cli import bench_antmaze_cmd, bench_grasp_cmd
-from jsrl_learning.cli import bench_learner_cmd
-from jsrl_learning.cli.bench_common import json_out
+from jsrl_bench.cli import bench_antmaze_cmd, bench_grasp_cmd
+from jsrl_bench.cli import bench_learner_cmd
+from jsrl_bench.cli.bench_common import json_out
 
 
 class Bench(NamedTuple):
@@ -30,8 +30,8 @@ def _lock_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _run_lock(args: argparse.Namespace) -> int:
-    from jsrl_learning.bench.lock import FULL, QUICK, format_table, run_lock_bench
-    from jsrl_learning.plotting import plot_lock_bench
+    from jsrl_bench.lock.bench import FULL, QUICK, format_table, run_lock_bench
+    from jsrl_bench.lock.plot import plot_lock_bench
 
     out = json_out(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -59,7 +59,7 @@ def _argmax_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _run_argmax(args: argparse.Namespace) -> int:
-    from jsrl_learning.bench.argmax_bias import measure_argmax_bias
+    from jsrl_bench.learner.argmax_bias import measure_argmax_bias
 
     out = json_out(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -80,8 +80,8 @@ def _ablation_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _run_ablation(args: argparse.Namespace) -> int:
-    from jsrl_learning.bench.common import default_config_path
-    from jsrl_learning.bench.grasp_ablation import format_ablation, run_grasp_ablation
+    from jsrl_bench.sweep.common import default_config_path
+    from jsrl_bench.grasp.ablation import format_ablation, run_grasp_ablation
 
     out = json_out(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

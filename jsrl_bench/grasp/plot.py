@@ -14,7 +14,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
-from jsrl_learning.plotting import CurveStyle, plot_methods, save_figure, title_and_legend_below  # noqa: E402
+from jsrl_bench.plots import CurveStyle, plot_methods, title_and_legend_below  # noqa: E402
+from jsrl_learning.plotting import save_figure  # noqa: E402
 
 STYLE = CurveStyle(
     metric="success", offline="bc", unguided="qtopt", decimals=2, markersize=2,

@@ -1,6 +1,6 @@
 """AntMaze benchmark: IQL+JSRL against IQL fine-tuning in the small-data regime (the paper's Table 1).
 
-Per maze and dataset size (transitions of the noisy scripted guide, ``jsrl_learning.antmaze_data``),
+Per maze and dataset size (transitions of the noisy scripted guide, ``jsrl_bench.antmaze.datasets``),
 for every seed:
 
 1. ``iql_offline``: IQL pre-trained on the dataset alone (``offline_updates``), scored as is;
@@ -41,11 +41,11 @@ from typing import Any, Callable, Mapping
 import gymnasium as gym
 import numpy as np
 
-from jsrl_learning.antmaze_data import ANTMAZE_ENV_ID, ANTMAZE_MAZES, generate_antmaze_dataset
-from jsrl_learning.bench import common
-from jsrl_learning.bench.common import (Job, derive_seed, failures, job_name, online_entry, online_run, run_sweep,
+from jsrl_bench.antmaze.datasets import ANTMAZE_ENV_ID, ANTMAZE_MAZES, generate_antmaze_dataset
+from jsrl_bench.sweep import common
+from jsrl_bench.sweep.common import (Job, derive_seed, failures, job_name, online_entry, online_run, run_sweep,
                                         spread, sweep_settings)
-from jsrl_learning.bench.config_checks import require_choices, require_positive_ints, require_seeds, require_sizes
+from jsrl_bench.sweep.config_checks import require_choices, require_positive_ints, require_seeds, require_sizes
 from jsrl_learning.buffers import Batch
 from jsrl_learning.checkpoint import save_checkpoint
 from jsrl_learning.config import from_mapping, read_yaml, require

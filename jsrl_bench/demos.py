@@ -119,7 +119,7 @@ def record_demos(env_id: str, env_kwargs: dict[str, Any], guide: GuideSpec, n_ep
                    f"reset seeds {seed}..{seed + demos.attempts - 1})")
     with minari_root(root):
         path = save_minari(demos.episodes, dataset_id, env=env, algorithm_name=f"{guide.kind} guide",
-                           author="jsrl_ros", author_email="jsrl-ros@example.org", code_permalink="jsrl_learning/demos.py",
+                           author="jsrl_ros", author_email="jsrl-ros@example.org", code_permalink="jsrl_bench/demos.py",
                            description=description, jpeg_encoding=False)
     env.close()
     return DemoRecord(dataset_id, path, len(demos.episodes), demos.attempts, demos.transitions,

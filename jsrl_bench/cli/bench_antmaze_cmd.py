@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from jsrl_learning.cli.bench_common import add_sweep_arguments, open_sweep, print_result
+from jsrl_bench.cli.bench_common import add_sweep_arguments, open_sweep, print_result
 
 HELP = "AntMaze: IQL+JSRL (curriculum, random) vs IQL fine-tuning from small offline datasets"
 
@@ -22,8 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jsrl_learning.bench.antmaze import format_table, load_bench_config, run_antmaze_bench
-    from jsrl_learning.bench.antmaze_plot import plot_antmaze_bench
+    from jsrl_bench.antmaze.bench import format_table, load_bench_config, run_antmaze_bench
+    from jsrl_bench.antmaze.plot import plot_antmaze_bench
 
     sweep = open_sweep(args, "antmaze", load_bench_config)
     cfg = sweep.cfg

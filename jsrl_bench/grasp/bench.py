@@ -3,7 +3,7 @@
 Per task (indiscriminate, instance), observation mode and demo count N, for every seed:
 
 1. *demos*: N successful grasps by the scripted guide on the **training** objects, written as a
-   Minari dataset (``jsrl_learning.demos``);
+   Minari dataset (``jsrl_bench.demos``);
 2. ``bc``: behaviour cloning on those demos, scored on the **held-out** objects;
 3. ``qtopt``: QT-Opt pre-trained offline on the demos, then trained online with the demos kept
    in its replay (a fixed share of every batch), no guide;
@@ -42,12 +42,12 @@ from typing import Any, Callable, Mapping
 import gymnasium as gym
 import numpy as np
 
-from jsrl_learning.bench.common import Job, derive_seed, job_name, online_run, run_sweep, sweep_settings
-from jsrl_learning.bench.grasp_config import DEMOS_IN_REPLAY, ONLINE_METHODS, Cell, GraspBenchConfig
-from jsrl_learning.bench.grasp_report import summarize
+from jsrl_bench.sweep.common import Job, derive_seed, job_name, online_run, run_sweep, sweep_settings
+from jsrl_bench.grasp.config import DEMOS_IN_REPLAY, ONLINE_METHODS, Cell, GraspBenchConfig
+from jsrl_bench.grasp.report import summarize
 from jsrl_learning.curriculum import CurriculumConfig
 from jsrl_learning.datasets import load_dataset
-from jsrl_learning.demos import GRASP_ENV_ID, grasp_env_kwargs, grasp_scripted_guide, record_demos
+from jsrl_bench.demos import GRASP_ENV_ID, grasp_env_kwargs, grasp_scripted_guide, record_demos
 from jsrl_learning.guides import BCGuide, GuideSpec
 from jsrl_learning.rollout import evaluate
 from jsrl_learning.trainer import TrainConfig

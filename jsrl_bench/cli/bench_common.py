@@ -65,7 +65,7 @@ class Sweep(Generic[Config]):
 
 def open_sweep(args: argparse.Namespace, bench: str, load_bench_config: Callable[[Path], Config]) -> Sweep[Config]:
     """The sweep the arguments ask for; a bad ``--out``, config, ``--workers`` or ``--seeds`` is a ConfigError naming it."""
-    from jsrl_learning.bench.common import default_config_path  # torch: only once a bench runs
+    from jsrl_bench.sweep.common import default_config_path  # torch: only once a bench runs
 
     out = json_out(args.out)
     config_path = Path(args.config) if args.config else default_config_path(

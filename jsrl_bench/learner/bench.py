@@ -42,7 +42,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from jsrl_learning.bench.reference_learners import ReferenceIQL, ReferenceQTOpt
+from jsrl_bench.learner.reference_learners import ReferenceIQL, ReferenceQTOpt
 from jsrl_learning.buffers import Batch, ReplayBuffer
 from jsrl_learning.config import ConfigError, from_mapping
 from jsrl_learning.learners.iql import IQLConfig, IQLLearner

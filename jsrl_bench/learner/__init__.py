@@ -1,0 +1,1 @@
+"""Learner speed against plain reference implementations, and QT-Opt's target-argmax shortfall."""
