@@ -22,7 +22,7 @@ NODES = {
     "sim_bridge": "jsrl_ros.nodes.sim_bridge",
     "policy_arbiter": "jsrl_ros.nodes.policy_arbiter",
     "learner": "jsrl_ros.nodes.learner",
-    "jsrl_bringup": "jsrl_ros.bringup",
+    "jsrl_bringup": "jsrl_ros.bringup.main",
     "recorder": "jsrl_ros.nodes.recorder",
     "observation": "jsrl_ros.nodes.observation",
     "teleop_keyboard": "jsrl_ros.nodes.teleop_keyboard",

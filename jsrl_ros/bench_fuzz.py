@@ -146,7 +146,7 @@ def fuzz_graph(name: str, args: argparse.Namespace, work: Path, domain: int) -> 
 
 
 def _installed_config() -> Path:
-    from jsrl_ros.bringup import PACKAGE, package_prefix
+    from jsrl_ros.bringup.main import PACKAGE, package_prefix
     return package_prefix() / "share" / PACKAGE / "config"
 
 

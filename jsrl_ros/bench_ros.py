@@ -155,7 +155,7 @@ class _Ros:
 def _latched_choices(ros: _Ros, h: int) -> None:
     from std_msgs.msg import Int32MultiArray
 
-    from jsrl_ros.qos import LATCHED
+    from jsrl_ros.contract.qos import LATCHED
     pub = ros.node.create_publisher(Int32MultiArray, "jsrl/guide_step_choices", LATCHED)
     pub.publish(Int32MultiArray(data=[h]))
 
@@ -181,10 +181,10 @@ def measure_latency(mode: str, settings: Settings, domain: int, workdir: Path) -
     from sensor_msgs.msg import Image, JointState
     from std_msgs.msg import String
 
-    from jsrl_ros.conversions import named_vector, numpy_to_image
-    from jsrl_ros.qos import LATCHED, RELIABLE, SENSOR
-    from jsrl_ros.step_clock import StepClock, stamp_key
-    from jsrl_ros.vectors import state_names
+    from jsrl_ros.contract.conversions import named_vector, numpy_to_image
+    from jsrl_ros.contract.qos import LATCHED, RELIABLE, SENSOR
+    from jsrl_ros.contract.step_clock import StepClock, stamp_key
+    from jsrl_ros.contract.vectors import state_names
 
     clock = StepClock(DT)
     total = settings.warmup + settings.samples
@@ -249,7 +249,7 @@ def measure_graph(settings: Settings, domain: int, workdir: Path) -> dict[str, A
     """Lockstep steps/s of sim_bridge + policy_arbiter (own processes), counted on ``jsrl/step``."""
     from sensor_msgs.msg import JointState
 
-    from jsrl_ros.qos import RELIABLE
+    from jsrl_ros.contract.qos import RELIABLE
 
     ros = _Ros(domain)
     children = Children(_params("state", GUIDE_TARGET), domain, workdir)

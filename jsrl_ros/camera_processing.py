@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from jsrl_ros.conversions import MalformedMessage
+from jsrl_ros.contract.conversions import MalformedMessage
 
 _TO_RGB = {"bgr8": cv2.COLOR_BGR2RGB, "mono8": cv2.COLOR_GRAY2RGB}
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from jsrl_learning.guides.human import LatestCommand
-from jsrl_ros.conversions import MalformedMessage
+from jsrl_ros.contract.conversions import MalformedMessage
 
 ACTION_NAMES = ("dx", "dy", "dz", "dyaw", "gripper")
 GRIPPER_OPEN, GRIPPER_CLOSE = -1.0, 1.0

@@ -2,10 +2,10 @@
 [learner:=qtopt|iql] [mode:=curriculum|random] [obs:=state|image] [headless:=true] [gui:=true] [view:=true]
 [bc_path:=FILE] [out_dir:=DIR] [params:=FILE]
 
-The nodes and their parameters are jsrl_ros/graph.py's ``grasping_sim`` graph with
+The nodes and their parameters are jsrl_ros/bringup/graph.py's ``grasping_sim`` graph with
 config/grasping_sim.yaml — the same graph ``jsrl_bringup --graph grasping_sim`` starts.
 """
-from jsrl_ros.launch_graph import launch_description
+from jsrl_ros.bringup.launch_graph import launch_description
 
 
 def generate_launch_description():

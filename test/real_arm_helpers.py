@@ -15,11 +15,11 @@ from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
-from jsrl_ros.conversions import named_vector
+from jsrl_ros.contract.conversions import named_vector
+from jsrl_ros.contract.qos import LATCHED, RELIABLE
+from jsrl_ros.contract.step_clock import StepClock
 from jsrl_ros.nodes.fake_arm import FakeArm
 from jsrl_ros.nodes.real_arm_bridge import RealArmBridge
-from jsrl_ros.qos import LATCHED, RELIABLE
-from jsrl_ros.step_clock import StepClock
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "real_arm.yaml"
 ACTIONS = ["dx", "dy", "dz", "dyaw", "gripper"]

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import yaml
 
-from jsrl_ros.episode_bags import list_episode_bags, read_episode
+from jsrl_ros.recording.episode_bags import list_episode_bags, read_episode
 from jsrl_sim.antmaze.guide import AntMazeGuide
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,7 +45,7 @@ def test_the_antmaze_graph_runs_headless_with_the_scripted_guide_and_iql(ros, tm
     out = tmp_path / "run"
     env = {**os.environ, "ROS_DOMAIN_ID": str(ros.context.get_domain_id()), "AMENT_PREFIX_PATH": sys.prefix,
            "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
-    command = [sys.executable, "-m", "jsrl_ros.bringup", "--graph", "antmaze_sim", "--headless",
+    command = [sys.executable, "-m", "jsrl_ros.bringup.main", "--graph", "antmaze_sim", "--headless",
                "--params", str(scenario(tmp_path)), "--out", str(out), "--episodes", str(EPISODES),
                "--duration", "120"]
     # the node launchers run `python -c`, which imports this working tree (conftest.py sets PYTHONPATH)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from jsrl_ros.arm_commands import command_message, time_of
-from jsrl_ros.arm_motion import ArmMotion, Target, Velocity
-from jsrl_ros.safety import DEADMAN
 from test_safety import make_filter
+
+from jsrl_ros.real_arm.commands import command_message, time_of
+from jsrl_ros.real_arm.motion import ArmMotion, Target, Velocity
+from jsrl_ros.real_arm.safety import DEADMAN
 
 DT, HOLD, PERIOD = 0.1, 0.05, 0.02  # make_filter's dt; command_hold, 1 / command_rate
 START = np.array([0.5, 0.0, 0.2, 0.0])

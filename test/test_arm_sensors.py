@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from jsrl_ros.arm_sensors import ArmSensors
-from jsrl_ros.conversions import MalformedMessage
+from jsrl_ros.contract.conversions import MalformedMessage
+from jsrl_ros.real_arm.sensors import ArmSensors
 
 AXES, FINGERS = ["x", "y", "z", "yaw"], ["finger_left", "finger_right"]
 

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from jsrl_ros.arm_task import GraspDetector, outcome, proprio, step_delta, yaw_of_quaternion
-from jsrl_ros.fake_arm_model import FakeObject, KinematicArm
+from jsrl_ros.real_arm.fake_arm_model import FakeObject, KinematicArm
+from jsrl_ros.real_arm.task import GraspDetector, outcome, proprio, step_delta, yaw_of_quaternion
 
 
 def test_proprio_matches_the_sims_image_mode_layout() -> None:

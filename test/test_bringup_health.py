@@ -19,20 +19,20 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Int32
 
-from jsrl_ros import bringup
-from jsrl_ros.contract import EPISODE_SUMMARY_NAMES
-from jsrl_ros.conversions import named_vector
-from jsrl_ros.graph import Graph, GraphDef, NodeSpec, Option
-from jsrl_ros.qos import LATCHED, RELIABLE
-from jsrl_ros.step_clock import StepClock
+from jsrl_ros.bringup import main as bringup
+from jsrl_ros.bringup.graph import Graph, GraphDef, NodeSpec, Option
+from jsrl_ros.contract.conversions import named_vector
+from jsrl_ros.contract.names import EPISODE_SUMMARY_NAMES
+from jsrl_ros.contract.qos import LATCHED, RELIABLE
+from jsrl_ros.contract.step_clock import StepClock
 
 STAND_IN = '''
 import sys
 
 from rclpy.node import Node
 
-from jsrl_ros.diagnostics import ERROR, WARN, Health, publish_counters
-from jsrl_ros.spin import spin_node
+from jsrl_ros.runtime.diagnostics import ERROR, WARN, Health, publish_counters
+from jsrl_ros.runtime.spin import spin_node
 
 
 class StandIn(Node):

@@ -13,11 +13,11 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Int32, Int32MultiArray
 
 from jsrl_learning.config import ConfigError
-from jsrl_ros.contract import EPISODE_SUMMARY_NAMES
-from jsrl_ros.conversions import named_vector
+from jsrl_ros.contract.conversions import named_vector
+from jsrl_ros.contract.names import EPISODE_SUMMARY_NAMES
+from jsrl_ros.contract.qos import LATCHED, RELIABLE
+from jsrl_ros.contract.step_clock import StepClock
 from jsrl_ros.nodes.curriculum_manager import CurriculumManager
-from jsrl_ros.qos import LATCHED, RELIABLE
-from jsrl_ros.step_clock import StepClock
 
 CLOCK = StepClock(0.1)
 

@@ -14,12 +14,12 @@ from sensor_msgs.msg import Image, JointState
 
 from jsrl_learning.buffers import Batch
 from jsrl_learning.datasets import load_minari
-from jsrl_ros.bags_to_minari import main as bags_to_minari_main
-from jsrl_ros.contract import EPISODE_INFO_NAMES, STEP_NAMES
-from jsrl_ros.episode_bags import (ACTION, IMAGE, INFO, PARTIAL_DIR, STATE, STEP, EpisodeBagError, EpisodeBagWriter,
-                                   EpisodeMeta, controller_per_step, list_episode_bags, quarantine, read_episode,
-                                   read_meta)
-from jsrl_ros.step_clock import StepClock, stamp_key
+from jsrl_ros.contract.names import EPISODE_INFO_NAMES, STEP_NAMES
+from jsrl_ros.contract.step_clock import StepClock, stamp_key
+from jsrl_ros.recording.bags_to_minari import main as bags_to_minari_main
+from jsrl_ros.recording.episode_bags import (ACTION, IMAGE, INFO, PARTIAL_DIR, STATE, STEP, EpisodeBagError,
+                                             EpisodeBagWriter, EpisodeMeta, controller_per_step, list_episode_bags,
+                                             quarantine, read_episode, read_meta)
 
 CLOCK = StepClock(0.1)
 TOPICS = {INFO: "/jsrl/episode_info", STATE: "/jsrl/state", ACTION: "/jsrl/action", STEP: "/jsrl/step"}

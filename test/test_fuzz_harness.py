@@ -17,7 +17,7 @@ from jsrl_ros.fuzz.attack import draw_shots
 from jsrl_ros.fuzz.catalogue import CATALOGUES, Context
 from jsrl_ros.fuzz.files import make_bad_files
 from jsrl_ros.fuzz.stamps import Stamp, StepNow, current
-from jsrl_ros.step_clock import StepClock
+from jsrl_ros.contract.step_clock import StepClock
 
 CLOCK = StepClock(0.1)
 NOW = StepNow(episode=7, step=3)

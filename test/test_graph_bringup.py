@@ -25,10 +25,10 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Int32MultiArray, String
 
 from jsrl_learning.checkpoint import load_checkpoint
-from jsrl_ros.conversions import named_vector
-from jsrl_ros.diagnostics import counters_of
-from jsrl_ros.episode_bags import list_episode_bags, read_meta
-from jsrl_ros.qos import LATCHED, RELIABLE
+from jsrl_ros.contract.conversions import named_vector
+from jsrl_ros.contract.qos import LATCHED, RELIABLE
+from jsrl_ros.recording.episode_bags import list_episode_bags, read_meta
+from jsrl_ros.runtime.diagnostics import counters_of
 
 REPO = Path(__file__).resolve().parents[1]
 LIB = Path(sys.prefix) / "lib" / "jsrl_ros"
@@ -81,7 +81,7 @@ def test_the_graph_runs_headless_the_curriculum_reaches_the_explorer_and_bad_inp
     out = tmp_path / "run"
     env = {**os.environ, "ROS_DOMAIN_ID": str(ros.context.get_domain_id()), "AMENT_PREFIX_PATH": sys.prefix,
            "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
-    command = [sys.executable, "-m", "jsrl_ros.bringup", "--graph", "grasping_sim", "--headless",
+    command = [sys.executable, "-m", "jsrl_ros.bringup.main", "--graph", "grasping_sim", "--headless",
                "--params", str(scenario(tmp_path)), "--out", str(out), "--duration", "240"]
     counters: dict[str, dict[str, float]] = {}
     probe = ros.node("probe")

@@ -2,7 +2,7 @@
 node declares (ROS would silently ignore a typo), launch files that are valid Python.
 
 launch/launch_ros are not installed here, so launch files are parsed, not run; the graphs
-they build come from jsrl_ros/graph.py, which is checked in every option combination.
+they build come from jsrl_ros/bringup/graph.py, which is checked in every option combination.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import yaml
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from jsrl_ros.graph import GRAPHS
+from jsrl_ros.bringup.graph import GRAPHS
 
 REPO = Path(__file__).resolve().parents[1]
 WILDCARD = "/**"
@@ -57,7 +57,7 @@ def test_launch_files_parse_and_name_only_known_graphs_and_executables(path: Pat
 
 
 def test_the_launch_glue_parses() -> None:
-    ast.parse((REPO / "jsrl_ros" / "launch_graph.py").read_text())
+    ast.parse((REPO / "jsrl_ros" / "bringup" / "launch_graph.py").read_text())
 
 
 @pytest.mark.parametrize("name", sorted(GRAPHS))
@@ -111,7 +111,7 @@ def test_every_yaml_parameter_is_declared_by_a_node_of_the_graph(ros, tmp_path: 
 
 def test_bringup_overrides_become_a_ros_parameter_file(tmp_path: Path) -> None:
     from jsrl_learning.config import ConfigError
-    from jsrl_ros.bringup import overrides_file
+    from jsrl_ros.bringup.main import overrides_file
 
     graph = GRAPHS["grasping_sim"].build(learner="iql", out_dir=str(tmp_path / "run"))
     path = overrides_file(graph, ["learner.batch_size=128", "sim_bridge.env_kwargs={max_steps: 5}",

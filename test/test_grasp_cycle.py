@@ -7,16 +7,16 @@ from typing import Any, Sequence
 
 import numpy as np
 import pytest
-
-from jsrl_ros.arm_motion import ArmMotion, Command, Velocity
-from jsrl_ros.arm_sensors import ArmSensors
-from jsrl_ros.contract import STEP_NAMES
-from jsrl_ros.fake_arm_model import FakeObject, KinematicArm
-from jsrl_ros.grasp_cycle import ACT, EPISODE, HOMING, WAIT, GraspCycle, Observation
-from jsrl_ros.real_arm_config import RealArmConfig
-from jsrl_ros.safety import ESTOP
-from jsrl_ros.step_clock import stamp_key
 from real_arm_helpers import CLOCK, ParameterSource
+
+from jsrl_ros.contract.names import STEP_NAMES
+from jsrl_ros.contract.step_clock import stamp_key
+from jsrl_ros.real_arm.config import RealArmConfig
+from jsrl_ros.real_arm.fake_arm_model import FakeObject, KinematicArm
+from jsrl_ros.real_arm.grasp_cycle import ACT, EPISODE, HOMING, WAIT, GraspCycle, Observation
+from jsrl_ros.real_arm.motion import ArmMotion, Command, Velocity
+from jsrl_ros.real_arm.safety import ESTOP
+from jsrl_ros.real_arm.sensors import ArmSensors
 
 DOWN = [0.0, 0.0, -1.0, 0.0, -1.0]
 GRASP = [0.0, 0.0, 0.0, 0.0, 1.0]

@@ -15,16 +15,16 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Int32, String
 
 from jsrl_learning.config import ConfigError
-from jsrl_ros.contract import EPISODE_INFO_NAMES, EPISODE_SUMMARY_NAMES
-from jsrl_ros.conversions import named_vector, numpy_to_image
-from jsrl_ros.diagnostics import counters_of
-from jsrl_ros.graph import GRAPHS
+from jsrl_ros.bringup.graph import GRAPHS
+from jsrl_ros.contract.conversions import named_vector, numpy_to_image
+from jsrl_ros.contract.names import EPISODE_INFO_NAMES, EPISODE_SUMMARY_NAMES
+from jsrl_ros.contract.qos import LATCHED, RELIABLE, SENSOR
+from jsrl_ros.contract.step_clock import StepClock
 from jsrl_ros.guide_view import (CUES, EXPLORER, EXPLORER_ORANGE, GUIDE, GUIDE_GREEN, GuideView, RollingSuccess, Status,
                                  banner)
 from jsrl_ros.nodes.sim_bridge import SimBridge
 from jsrl_ros.nodes.viewer import Viewer
-from jsrl_ros.qos import LATCHED, RELIABLE, SENSOR
-from jsrl_ros.step_clock import StepClock
+from jsrl_ros.runtime.diagnostics import counters_of
 
 CLOCK = StepClock(0.1)
 

@@ -21,17 +21,17 @@ from typing import Callable
 import cv2
 import numpy as np
 import pytest
+from browser import Browser, chromium_available, pixels_near
 from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Int32, String
 
-from browser import Browser, chromium_available, pixels_near
-from jsrl_ros.contract import EPISODE_INFO_NAMES, EPISODE_SUMMARY_NAMES
-from jsrl_ros.conversions import named_vector, numpy_to_image
-from jsrl_ros.diagnostics import counters_of
+from jsrl_ros.contract.conversions import named_vector, numpy_to_image
+from jsrl_ros.contract.names import EPISODE_INFO_NAMES, EPISODE_SUMMARY_NAMES
+from jsrl_ros.contract.qos import LATCHED, RELIABLE, SENSOR
+from jsrl_ros.contract.step_clock import StepClock
 from jsrl_ros.guide_view import EXPLORER_ORANGE, GUIDE_GREEN
-from jsrl_ros.qos import LATCHED, RELIABLE, SENSOR
-from jsrl_ros.step_clock import StepClock
+from jsrl_ros.runtime.diagnostics import counters_of
 
 REPO = Path(__file__).resolve().parents[1]
 VIEWER = Path(sys.prefix) / "lib" / "jsrl_ros" / "viewer"

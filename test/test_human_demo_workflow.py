@@ -35,9 +35,9 @@ from jsrl_learning.checkpoint import load_checkpoint
 from jsrl_learning.datasets import load_minari
 from jsrl_bench.demos import GRASP_SCRIPTED_GUIDE
 from jsrl_learning.guides import BCGuide
-from jsrl_ros.conversions import named_vector_values
-from jsrl_ros.episode_bags import list_episode_bags, read_meta
-from jsrl_ros.qos import RELIABLE
+from jsrl_ros.contract.conversions import named_vector_values
+from jsrl_ros.recording.episode_bags import list_episode_bags, read_meta
+from jsrl_ros.contract.qos import RELIABLE
 from jsrl_ros.teleop_mapping import ACTION_NAMES, TwistScales, twist_to_action
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,7 +45,7 @@ LIB = Path(sys.prefix) / "lib" / "jsrl_ros"
 ENV_KWARGS = "{task: indiscriminate, object_set: shapes, num_objects: 1, max_steps: 25}"
 DEMOS, JSRL_EPISODES = 4, 3
 DATASET = "human/grasp-demos-v0"
-BRINGUP = [sys.executable, "-m", "jsrl_ros.bringup"]  # jsrl_bringup
+BRINGUP = [sys.executable, "-m", "jsrl_ros.bringup.main"]  # jsrl_bringup
 JSRL = [sys.executable, "-m", "jsrl_bench.cli.main"]  # jsrl
 
 
@@ -134,7 +134,7 @@ def test_record_demos_convert_train_bc_and_run_jsrl_with_it(ros, tmp_path):
     assert sum(m.success for m in metas) >= 2, [(m.success, m.length) for m in metas]  # the lagging script grasps
 
     # 2. convert the successful demos; 3. clone them
-    run([sys.executable, "-m", "jsrl_ros.bags_to_minari", str(demos / "episodes"), DATASET, "--successful-only"],
+    run([sys.executable, "-m", "jsrl_ros.recording.bags_to_minari", str(demos / "episodes"), DATASET, "--successful-only"],
         env, 60)
     data = load_minari(str(tmp_path / "minari" / DATASET))
     assert len(data) == sum(m.length for m in metas if m.success)

@@ -15,15 +15,15 @@ from std_msgs.msg import String
 from jsrl_learning.checkpoint import load_checkpoint
 from jsrl_learning.config import ConfigError
 from jsrl_learning.guides import PolicyCheckpointGuide
-from jsrl_ros.contract import EPISODE_INFO_NAMES, STEP_NAMES
-from jsrl_ros.diagnostics import ERROR, OK, levels_of
-from jsrl_ros.episode_bags import (ACTION, INFO, STATE, STEP, EpisodeBagWriter, EpisodeMeta,
-                                   controller_per_step, list_episode_bags)
+from jsrl_ros.contract.names import EPISODE_INFO_NAMES, STEP_NAMES
+from jsrl_ros.contract.qos import LATCHED, RELIABLE
+from jsrl_ros.contract.step_clock import StepClock, stamp_key
+from jsrl_ros.contract.vectors import state_names
 from jsrl_ros.nodes.learner import LearnerNode
-from jsrl_ros.qos import LATCHED, RELIABLE
-from jsrl_ros.step_clock import StepClock, stamp_key
+from jsrl_ros.recording.episode_bags import (ACTION, INFO, STATE, STEP, EpisodeBagWriter, EpisodeMeta,
+                                             controller_per_step, list_episode_bags)
+from jsrl_ros.runtime.diagnostics import ERROR, OK, levels_of
 from jsrl_ros.teleop_mapping import ACTION_NAMES
-from jsrl_ros.vectors import state_names
 
 CLOCK = StepClock(0.1)
 ENV_KWARGS = "{object_set: shapes, num_objects: 1, max_steps: 5}"

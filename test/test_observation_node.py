@@ -8,10 +8,10 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
 
 from jsrl_ros.camera_processing import ImageProcessor
-from jsrl_ros.conversions import MalformedMessage, image_to_numpy, numpy_to_image
+from jsrl_ros.contract.conversions import MalformedMessage, image_to_numpy, numpy_to_image
+from jsrl_ros.contract.qos import SENSOR
+from jsrl_ros.contract.step_clock import StepClock
 from jsrl_ros.nodes.observation import Observation
-from jsrl_ros.qos import SENSOR
-from jsrl_ros.step_clock import StepClock
 
 
 def test_centre_square_of_the_crop_box_is_kept() -> None:

@@ -16,14 +16,14 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
+from test_graph_config import node_class
 
 from jsrl_learning.config import ConfigError
-from jsrl_ros.checked_node import CheckedNode, parameter_sections, reject_unknown_parameters
-from jsrl_ros.diagnostics import TOPIC as DIAGNOSTICS
-from jsrl_ros.param_files import (as_declared, command_line_sections, effective_values, read_params_file,
-                                  type_problem, unknown_keys)
-from jsrl_ros.qos import RELIABLE
-from test_graph_config import node_class
+from jsrl_ros.contract.qos import RELIABLE
+from jsrl_ros.runtime.checked_node import CheckedNode, parameter_sections, reject_unknown_parameters
+from jsrl_ros.runtime.diagnostics import TOPIC as DIAGNOSTICS
+from jsrl_ros.runtime.param_files import (as_declared, command_line_sections, effective_values, read_params_file,
+                                          type_problem, unknown_keys)
 
 REPO = Path(__file__).resolve().parents[1]
 Type = Parameter.Type
@@ -272,7 +272,7 @@ def test_a_recorder_given_an_int_for_dt_runs_with_the_double(ros, tmp_path: Path
 @pytest.mark.skipif(not (Path(sys.prefix) / "lib/jsrl_ros/jsrl_bringup").is_file(),
                     reason="package not installed (run scripts/test.sh)")
 def test_the_bringup_stops_on_a_misspelt_set_and_says_what_the_node_said(ros, tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "jsrl_ros.bringup", "--graph", "grasping_sim", "--headless", "--out",
+    command = [sys.executable, "-m", "jsrl_ros.bringup.main", "--graph", "grasping_sim", "--headless", "--out",
                str(tmp_path / "run"), "--duration", "120", "--set", "recorder.close_timout=1"]
     result = subprocess.run(command, cwd=REPO, env=process_env(ros), capture_output=True, text=True, timeout=300)
     assert result.returncode == 1, result.stdout + result.stderr

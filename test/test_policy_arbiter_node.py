@@ -18,13 +18,13 @@ from jsrl_learning.checkpoint import save_checkpoint
 from jsrl_learning.config import from_mapping
 from jsrl_learning.guides.policy_checkpoint import policy_state
 from jsrl_learning.learners.qtopt import QTOptConfig, QTOptLearner
-from jsrl_ros.contract import EPISODE_INFO_NAMES
-from jsrl_ros.conversions import named_vector
+from jsrl_ros.contract.conversions import named_vector
+from jsrl_ros.contract.names import EPISODE_INFO_NAMES
+from jsrl_ros.contract.qos import LATCHED, RELIABLE
+from jsrl_ros.contract.step_clock import StepClock
+from jsrl_ros.contract.vectors import state_names
 from jsrl_ros.nodes.policy_arbiter import PolicyArbiter, load_explorer
-from jsrl_ros.qos import LATCHED, RELIABLE
-from jsrl_ros.step_clock import StepClock
 from jsrl_ros.teleop_mapping import ACTION_NAMES, twist_to_action
-from jsrl_ros.vectors import state_names
 
 CLOCK = StepClock(0.1)
 OBS = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
@@ -243,7 +243,7 @@ def test_a_malformed_copy_of_the_answered_step_is_dropped_not_answered_again(ros
 
 
 def test_a_second_publisher_of_observations_is_reported(ros, tmp_path: Path) -> None:
-    from jsrl_ros.diagnostics import WARN
+    from jsrl_ros.runtime.diagnostics import WARN
 
     rig = Rig(ros, [1], explorer_checkpoint(tmp_path / "a.pt", seed=0), guide="scripted", eval_every=0)
     rig.step(0, 0)
@@ -276,7 +276,7 @@ def test_a_second_arbiter_refuses_to_start_and_the_first_reports_it(ros, tmp_pat
 def test_images_of_another_size_never_reach_a_policy(ros, tmp_path: Path) -> None:
     from sensor_msgs.msg import Image
 
-    from jsrl_ros.conversions import numpy_to_image
+    from jsrl_ros.contract.conversions import numpy_to_image
 
     rig = Rig(ros, [1], explorer_checkpoint(tmp_path / "a.pt", seed=0), guide="scripted", eval_every=0,
               obs_mode="image")

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
+from real_arm_helpers import ACTIONS, Probe, bridge, fake_arm
 from std_msgs.msg import Bool, String
 
 from jsrl_learning.config import ConfigError
-from jsrl_ros.contract import STEP_NAMES
-from real_arm_helpers import ACTIONS, Probe, bridge, fake_arm
+from jsrl_ros.contract.names import STEP_NAMES
 
 TOWARD_CORNER = [1.0, 1.0, -1.0, 1.0, -1.0]  # +x, +y, down, turn; gripper open
 
@@ -220,8 +220,8 @@ def test_a_second_joint_states_publisher_holds_the_arm_in_its_box(ros) -> None:
     """The review's probe: a leftover publisher reporting the arm at x = y = 0, z = 0.1 drove it 4.36 m out."""
     from sensor_msgs.msg import JointState
 
-    from jsrl_ros.measured_state import FOREIGN_SOURCE
-    from jsrl_ros.qos import SENSOR
+    from jsrl_ros.contract.qos import SENSOR
+    from jsrl_ros.real_arm.measured_state import FOREIGN_SOURCE
 
     probe = Probe(ros)
     arm = fake_arm(ros)
@@ -241,7 +241,7 @@ def test_a_second_joint_states_publisher_holds_the_arm_in_its_box(ros) -> None:
 def test_frames_the_observation_node_cannot_read_are_dropped_and_never_observed(ros) -> None:
     from sensor_msgs.msg import Image
 
-    from jsrl_ros.qos import SENSOR
+    from jsrl_ros.contract.qos import SENSOR
 
     probe = Probe(ros)
     fake_arm(ros)
@@ -259,8 +259,8 @@ def test_frames_the_observation_node_cannot_read_are_dropped_and_never_observed(
 
 
 def test_a_move_the_arm_does_not_follow_raises_a_tracking_alarm_and_holds(ros) -> None:
-    from jsrl_ros.diagnostics import WARN
-    from jsrl_ros.measured_state import TRACKING
+    from jsrl_ros.real_arm.measured_state import TRACKING
+    from jsrl_ros.runtime.diagnostics import WARN
 
     probe = Probe(ros)
     arm = fake_arm(ros)

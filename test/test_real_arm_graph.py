@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 from rclpy.parameter import Parameter
-
-from jsrl_ros.episode_bags import list_episode_bags, read_episode
-from jsrl_ros.graph import GRAPHS
 from real_arm_helpers import CONFIG, flat
 from test_graph_config import WILDCARD, node_class, params_of
+
+from jsrl_ros.bringup.graph import GRAPHS
+from jsrl_ros.recording.episode_bags import list_episode_bags, read_episode
 
 
 def test_every_real_arm_yaml_parameter_is_declared_by_its_node(ros, tmp_path: Path) -> None:

@@ -20,15 +20,15 @@ from std_msgs.msg import String
 from jsrl_learning.buffers import Batch
 from jsrl_learning.config import ConfigError
 from jsrl_learning.datasets import load_minari
-from jsrl_ros.bags_to_minari import bags_to_minari
-from jsrl_ros.contract import EPISODE_INFO_NAMES, EPISODE_SUMMARY_NAMES, STEP_NAMES
-from jsrl_ros.conversions import named_vector, numpy_to_image
-from jsrl_ros.diagnostics import WARN, levels_of
-from jsrl_ros.episode_bags import (ACTION, PARTIAL_DIR, EpisodeBagError, EpisodeBagWriter, list_episode_bags,
-                                   read_episode, read_meta)
+from jsrl_ros.contract.conversions import named_vector, numpy_to_image
+from jsrl_ros.contract.names import EPISODE_INFO_NAMES, EPISODE_SUMMARY_NAMES, STEP_NAMES
+from jsrl_ros.contract.qos import RELIABLE, SENSOR
+from jsrl_ros.contract.step_clock import StepClock
 from jsrl_ros.nodes.recorder import Recorder
-from jsrl_ros.qos import RELIABLE, SENSOR
-from jsrl_ros.step_clock import StepClock
+from jsrl_ros.recording.bags_to_minari import bags_to_minari
+from jsrl_ros.recording.episode_bags import (ACTION, PARTIAL_DIR, EpisodeBagError, EpisodeBagWriter, list_episode_bags,
+                                             read_episode, read_meta)
+from jsrl_ros.runtime.diagnostics import WARN, levels_of
 
 CLOCK = StepClock(0.1)
 STATE_NAMES, ACTION_NAMES = ["x", "e"], ["dx", "gripper"]

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from jsrl_learning.config import ConfigError
-from jsrl_ros.safety import DEADMAN, ESTOP, WATCHDOG, SafetyFilter, TwistSegment, limits_from_mapping, load_limits
+from jsrl_ros.real_arm.safety import (DEADMAN, ESTOP, WATCHDOG, SafetyFilter, TwistSegment, limits_from_mapping,
+                                      load_limits)
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "real_arm.yaml"
 LIMITS = {"workspace_min": [0.4, -0.2, 0.0, -1.5], "workspace_max": [0.7, 0.2, 0.3, 1.5],
@@ -153,7 +154,7 @@ def test_a_twist_segment_never_overshoots_however_late_the_commands_come() -> No
 
 
 def test_a_reading_further_than_the_arm_can_move_is_rejected_and_the_arm_holds() -> None:
-    from jsrl_ros.measured_state import IMPLAUSIBLE, Implausible
+    from jsrl_ros.real_arm.measured_state import IMPLAUSIBLE, Implausible
 
     safety = make_filter(deadman="off")
     home = np.array([0.55, 0.0, 0.25, 0.0])
@@ -174,7 +175,7 @@ def test_a_reading_further_than_the_arm_can_move_is_rejected_and_the_arm_holds()
 
 
 def test_stale_readings_hold_the_arm_until_they_resume() -> None:
-    from jsrl_ros.measured_state import STALE_READINGS
+    from jsrl_ros.real_arm.measured_state import STALE_READINGS
 
     safety = make_filter(deadman="off")
     safety.measured.accept(np.array([0.55, 0.0, 0.25, 0.0]), now=1.0)
@@ -186,7 +187,7 @@ def test_stale_readings_hold_the_arm_until_they_resume() -> None:
 
 
 def test_a_move_that_ends_away_from_its_target_latches_a_hold_until_cleared() -> None:
-    from jsrl_ros.measured_state import TRACKING
+    from jsrl_ros.real_arm.measured_state import TRACKING
 
     safety = make_filter(deadman="off")
     target = np.array([0.6, 0.0, 0.2, 0.0])

@@ -6,12 +6,12 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger
 
-from jsrl_ros.contract import STEP_NAMES
-from jsrl_ros.conversions import named_vector
+from jsrl_ros.contract.conversions import named_vector
+from jsrl_ros.contract.names import STEP_NAMES
+from jsrl_ros.contract.qos import RELIABLE
+from jsrl_ros.contract.step_clock import StepClock
+from jsrl_ros.contract.vectors import state_names
 from jsrl_ros.nodes.sim_bridge import SimBridge
-from jsrl_ros.qos import RELIABLE
-from jsrl_ros.step_clock import StepClock
-from jsrl_ros.vectors import state_names
 
 ACTIONS = ["dx", "dy", "dz", "dyaw", "gripper"]
 CLOCK = StepClock(0.1)

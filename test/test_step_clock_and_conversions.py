@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from builtin_interfaces.msg import Time
 
-from jsrl_ros.conversions import (MalformedMessage, image_to_numpy, named_vector, named_vector_values,
-                                  numpy_to_image, restamped)
-from jsrl_ros.step_clock import StepClock, stamp_key
+from jsrl_ros.contract.conversions import (MalformedMessage, image_to_numpy, named_vector, named_vector_values,
+                                           numpy_to_image, restamped)
+from jsrl_ros.contract.step_clock import StepClock, stamp_key
 
 
 @pytest.mark.parametrize("dt", [0.1, 0.05, 1 / 30])

@@ -1,11 +1,11 @@
-"""The edge's stamp rules (jsrl_ros/step_gate.py) on a fake clock: what one forged stamp can and cannot do."""
+"""The edge's stamp rules (jsrl_ros/runtime/step_gate.py) on a fake clock: what one forged stamp can and cannot do."""
 from __future__ import annotations
 
 import pytest
 from builtin_interfaces.msg import Time
 
-from jsrl_ros.step_clock import StepClock
-from jsrl_ros.step_gate import FUTURE, MALFORMED, STALE, Rejected, StepGate
+from jsrl_ros.contract.step_clock import StepClock
+from jsrl_ros.runtime.step_gate import FUTURE, MALFORMED, STALE, Rejected, StepGate
 
 CLOCK = StepClock(0.1)
 

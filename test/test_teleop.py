@@ -14,9 +14,9 @@ from sensor_msgs.msg import Joy
 from std_msgs.msg import Float64, String
 from std_srvs.srv import Trigger
 
-from jsrl_ros.conversions import MalformedMessage
+from jsrl_ros.contract.conversions import MalformedMessage
+from jsrl_ros.contract.qos import RELIABLE
 from jsrl_ros.nodes.teleop_keyboard import KeyboardTeleop, handle_key
-from jsrl_ros.qos import RELIABLE
 from jsrl_ros.teleop_mapping import GRIPPER_CLOSE, JoyMap, TwistScales, joy_to_action, twist_to_action
 
 
@@ -133,7 +133,7 @@ def test_teleop_commands_hold_the_twist_with_the_gripper_and_a_released_deadman_
     from types import SimpleNamespace
 
     from jsrl_learning.guides.human import LatestCommand
-    from jsrl_ros.conversions import MalformedMessage
+    from jsrl_ros.contract.conversions import MalformedMessage
     from jsrl_ros.teleop_mapping import JoyMap, TeleopCommands, TwistScales
 
     source = LatestCommand()

@@ -29,12 +29,12 @@ from sensor_msgs.msg import Image, JointState, Joy
 from std_msgs.msg import Bool, Float64, Float64MultiArray, Int32, Int32MultiArray, String
 from trajectory_msgs.msg import JointTrajectory
 
-from jsrl_ros.contract import EPISODE_INFO_NAMES, EPISODE_SUMMARY_NAMES, LABELS, STEP_NAMES
-from jsrl_ros.conversions import named_vector
+from jsrl_ros.contract.names import EPISODE_INFO_NAMES, EPISODE_SUMMARY_NAMES, LABELS, STEP_NAMES
+from jsrl_ros.contract.conversions import named_vector
 from jsrl_ros.fuzz import strategies as S
 from jsrl_ros.fuzz.stamps import Stamp, current
-from jsrl_ros.qos import LATCHED, RELIABLE
-from jsrl_ros.step_clock import EPISODE_SPAN_S
+from jsrl_ros.contract.qos import LATCHED, RELIABLE
+from jsrl_ros.contract.step_clock import EPISODE_SPAN_S
 
 SUSTAIN_HZ = 100.0
 ESTOP = "estop"  # operator action after the attack: release and clear the e-stop (a latched e-stop is by design)

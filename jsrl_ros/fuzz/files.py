@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from jsrl_ros.episode_bags import META_KEY, list_episode_bags
+from jsrl_ros.recording.episode_bags import META_KEY, list_episode_bags
 
 BAD_META = {"length": "abc", "episode": -1, "guide_step": 1e308}
 

@@ -1,4 +1,4 @@
-"""A graph under attack: started by the embedded bringup (jsrl_ros/bringup.py), as a user runs it.
+"""A graph under attack: started by the embedded bringup (jsrl_ros/bringup/main.py), as a user runs it.
 
 Why the bringup and not hand-started nodes: it is what runs the graph for real — ordered
 start-up, the graph's own parameter overrides, and "a node died, stop everything". So
@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from jsrl_ros.graph import GRAPHS
+from jsrl_ros.bringup.graph import GRAPHS
 
 TINY_LEARNER = {"hidden": [8], "cem": {"n_samples": 8, "n_iters": 1, "n_elites": 2},
                 "target_cem": {"n_samples": 4, "n_iters": 1, "n_elites": 2}}
@@ -80,7 +80,7 @@ class GraphRun:
         options = [arg for name, value in self.spec.options.items()
                    for arg in ([f"--{name.replace('_', '-')}"] if value == "true" else
                                [f"--{name.replace('_', '-')}", value])]
-        command = [sys.executable, "-m", "jsrl_ros.bringup", "--graph", self.spec.graph, *options,
+        command = [sys.executable, "-m", "jsrl_ros.bringup.main", "--graph", self.spec.graph, *options,
                    "--params", str(self.params_path), "--out", str(self.out), "--duration", str(self.duration_s),
                    *[arg for item in learner_sets(self.spec, self.params) for arg in ("--set", item)]]
         env = {**os.environ, "ROS_DOMAIN_ID": str(self.domain), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from builtin_interfaces.msg import Time
 from hypothesis import strategies as st
 
-from jsrl_ros.step_clock import EPISODE_SPAN_S
+from jsrl_ros.contract.step_clock import EPISODE_SPAN_S
 
 INT32_MIN, INT32_MAX, UINT32_MAX = -(2**31), 2**31 - 1, 2**32 - 1
 NS = 10**9

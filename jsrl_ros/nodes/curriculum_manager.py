@@ -32,14 +32,15 @@ from jsrl_learning.checkpoint import atomic_write_bytes
 from jsrl_learning.config import ConfigError, from_mapping
 from jsrl_learning.curriculum import Curriculum, CurriculumConfig
 from jsrl_learning.interleaved import EvaluationAverager
-from jsrl_ros.checked_node import CheckedNode
-from jsrl_ros.contract import EPISODE_SUMMARY_NAMES
-from jsrl_ros.conversions import MalformedMessage, named_vector_values
-from jsrl_ros.diagnostics import WARN, Health, publish_counters
-from jsrl_ros.qos import LATCHED, RELIABLE
-from jsrl_ros.sources import GraphWatch
-from jsrl_ros.spin import spin_node
-from jsrl_ros.writable import require_writable_dir
+from jsrl_ros.contract import topics
+from jsrl_ros.contract.conversions import MalformedMessage, named_vector_values
+from jsrl_ros.contract.names import EPISODE_SUMMARY_NAMES
+from jsrl_ros.contract.qos import LATCHED, RELIABLE
+from jsrl_ros.runtime.checked_node import CheckedNode
+from jsrl_ros.runtime.diagnostics import WARN, Health, publish_counters
+from jsrl_ros.runtime.sources import GraphWatch
+from jsrl_ros.runtime.spin import spin_node
+from jsrl_ros.runtime.writable import require_writable_dir
 
 SAVE_ALARM = "state_file"
 
@@ -79,14 +80,14 @@ class CurriculumManager(CheckedNode):
                 self.load_state(self.state_path)
         self.dropped = 0
         self.health = Health()
-        self.guide_step_pub = self.create_publisher(Int32, "jsrl/guide_step", LATCHED)
-        self.choices_pub = self.create_publisher(Int32MultiArray, "jsrl/guide_step_choices", LATCHED)
-        self.create_subscription(Float64, "jsrl/evaluation", self.on_evaluation, RELIABLE)
-        self.create_subscription(JointState, "jsrl/episode_summary", self.on_episode_summary, RELIABLE)
+        self.guide_step_pub = self.create_publisher(Int32, topics.GUIDE_STEP, LATCHED)
+        self.choices_pub = self.create_publisher(Int32MultiArray, topics.GUIDE_STEP_CHOICES, LATCHED)
+        self.create_subscription(Float64, topics.EVALUATION, self.on_evaluation, RELIABLE)
+        self.create_subscription(JointState, topics.EPISODE_SUMMARY, self.on_episode_summary, RELIABLE)
         self.watch = GraphWatch(self, self.health)  # one arbiter/recorder feeds it; a second manager is refused
-        self.watch.expect("jsrl/evaluation")
-        self.watch.expect("jsrl/episode_summary")
-        self.watch.own(["jsrl/guide_step", "jsrl/guide_step_choices"])
+        self.watch.expect(topics.EVALUATION)
+        self.watch.expect(topics.EPISODE_SUMMARY)
+        self.watch.own([topics.GUIDE_STEP, topics.GUIDE_STEP_CHOICES])
         self.publish_state()
         publish_counters(self, lambda: {"stage": self.curriculum.stage, "guide_step": self.curriculum.guide_step,
                                         "dropped": self.dropped}, health=self.health)
@@ -126,7 +127,7 @@ class CurriculumManager(CheckedNode):
 
     def on_evaluation(self, msg: Float64) -> None:
         if not self.in_range(msg.data):
-            return self.drop("jsrl/evaluation", f"{msg.data!r} is outside evaluation_range "
+            return self.drop(topics.EVALUATION, f"{msg.data!r} is outside evaluation_range "
                                                 f"[{self.low:g}, {self.high:g}]")
         self.record(msg.data)
 
@@ -135,14 +136,14 @@ class CurriculumManager(CheckedNode):
             episode, guide_step, evaluation, total_return, success, length = named_vector_values(
                 msg, EPISODE_SUMMARY_NAMES)
         except MalformedMessage as exc:
-            return self.drop("jsrl/episode_summary", str(exc))
+            return self.drop(topics.EPISODE_SUMMARY, str(exc))
         if not (guide_step >= 0 and guide_step == int(guide_step) and length >= 1 and length == int(length)
                 and evaluation in (0.0, 1.0) and success in (0.0, 1.0)):
-            return self.drop("jsrl/episode_summary", f"guide_step {guide_step:g} and length {length:g} must be "
+            return self.drop(topics.EPISODE_SUMMARY, f"guide_step {guide_step:g} and length {length:g} must be "
                                                      f"whole numbers (length >= 1), evaluation {evaluation:g} and "
                                                      f"success {success:g} 0 or 1")
         if self.averager.metric == "return" and not self.in_range(total_return):
-            return self.drop("jsrl/episode_summary", f"return {total_return:g} is outside evaluation_range "
+            return self.drop(topics.EPISODE_SUMMARY, f"return {total_return:g} is outside evaluation_range "
                                                      f"[{self.low:g}, {self.high:g}]")
         if evaluation:
             value = self.averager.add(int(guide_step), self.curriculum.guide_step, total_return, bool(success))

@@ -31,12 +31,13 @@ from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
 from jsrl_learning.config import ConfigError, require
-from jsrl_ros.checked_node import CheckedNode
-from jsrl_ros.conversions import numpy_to_image
-from jsrl_ros.diagnostics import publish_counters
-from jsrl_ros.fake_arm_model import FakeObject, KinematicArm
-from jsrl_ros.qos import RELIABLE, SENSOR
-from jsrl_ros.spin import spin_node
+from jsrl_ros.contract import topics
+from jsrl_ros.contract.conversions import numpy_to_image
+from jsrl_ros.contract.qos import RELIABLE, SENSOR
+from jsrl_ros.real_arm.fake_arm_model import FakeObject, KinematicArm
+from jsrl_ros.runtime.checked_node import CheckedNode
+from jsrl_ros.runtime.diagnostics import publish_counters
+from jsrl_ros.runtime.spin import spin_node
 
 TWIST, TRAJECTORY, GRIPPER = "twist", "trajectory", "gripper"
 RECORD_LIMIT = 100_000
@@ -90,9 +91,9 @@ class FakeArm(CheckedNode):
         self.commands: deque[tuple[float, str, np.ndarray]] = deque(maxlen=RECORD_LIMIT)
         self.rejected = 0
 
-        self.joint_pub = self.create_publisher(JointState, "joint_states", RELIABLE)
+        self.joint_pub = self.create_publisher(JointState, topics.JOINT_STATES, RELIABLE)
         self.pose_pub = self.create_publisher(PoseStamped, pose_topic, RELIABLE) if pose_topic else None
-        self.image_pub = self.create_publisher(Image, "camera/color/image_raw", SENSOR)
+        self.image_pub = self.create_publisher(Image, topics.ARM_CAMERA_IMAGE, SENSOR)
         self.create_subscription(TwistStamped, twist_topic, self.on_twist, RELIABLE)
         self.create_subscription(JointTrajectory, trajectory_topic, self.on_trajectory, RELIABLE)
         self.create_subscription(Float64MultiArray, gripper_topic, self.on_gripper, RELIABLE)

@@ -40,14 +40,15 @@ from jsrl_learning.datasets import DatasetError, load_dataset
 from jsrl_learning.guides.policy_checkpoint import policy_state
 from jsrl_learning.learners import make_learner
 from jsrl_learning.online import OnlineLearning
-from jsrl_ros.checked_node import CheckedNode
-from jsrl_ros.diagnostics import ERROR, Health, publish_counters
-from jsrl_ros.env_params import declare_env, yaml_mapping
-from jsrl_ros.episode_bags import RecordedEpisode, list_episode_bags, quarantine, read_episode
-from jsrl_ros.qos import LATCHED, RELIABLE
-from jsrl_ros.sources import GraphWatch
-from jsrl_ros.spin import spin_node
-from jsrl_ros.writable import require_writable_dir
+from jsrl_ros.contract import topics
+from jsrl_ros.contract.qos import LATCHED, RELIABLE
+from jsrl_ros.recording.episode_bags import RecordedEpisode, list_episode_bags, quarantine, read_episode
+from jsrl_ros.runtime.checked_node import CheckedNode
+from jsrl_ros.runtime.diagnostics import ERROR, Health, publish_counters
+from jsrl_ros.runtime.env_params import declare_env, yaml_mapping
+from jsrl_ros.runtime.sources import GraphWatch
+from jsrl_ros.runtime.spin import spin_node
+from jsrl_ros.runtime.writable import require_writable_dir
 
 LEARNERS = ("qtopt", "iql")
 CHECKPOINT_KIND = "learner_node"
@@ -103,13 +104,13 @@ class LearnerNode(CheckedNode):
         self.metrics: dict[str, float] = {}
         self.ingested: set[Path] = set()
         self.inbox: queue.Queue[str] = queue.Queue(maxsize=INBOX_SIZE)
-        self.checkpoint_pub = self.create_publisher(String, "jsrl/checkpoint", LATCHED)
+        self.checkpoint_pub = self.create_publisher(String, topics.CHECKPOINT, LATCHED)
         resumed = self._resume()
         self.next_checkpoint = self.learning.updates + self.checkpoint_every
-        self.create_subscription(String, "jsrl/episode_bag", self.on_bag, RELIABLE)
+        self.create_subscription(String, topics.EPISODE_BAG, self.on_bag, RELIABLE)
         self.watch = GraphWatch(self, self.health)  # one recorder feeds it; a second learner is refused
-        self.watch.expect("jsrl/episode_bag")
-        self.watch.own(["jsrl/checkpoint"])
+        self.watch.expect(topics.EPISODE_BAG)
+        self.watch.own([topics.CHECKPOINT])
         self._rate = (time.monotonic(), self.learning.updates, 0.0)
         publish_counters(self, self._counters, health=self.health)
         self.stop = threading.Event()

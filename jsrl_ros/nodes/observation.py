@@ -11,12 +11,13 @@ from sensor_msgs.msg import Image
 
 from jsrl_learning.config import ConfigError
 from jsrl_ros.camera_processing import ImageProcessor
-from jsrl_ros.checked_node import CheckedNode
-from jsrl_ros.conversions import MalformedMessage, image_to_numpy, numpy_to_image
-from jsrl_ros.diagnostics import Health, publish_counters
-from jsrl_ros.qos import SENSOR
-from jsrl_ros.sources import GraphWatch
-from jsrl_ros.spin import spin_node
+from jsrl_ros.contract import topics
+from jsrl_ros.contract.conversions import MalformedMessage, image_to_numpy, numpy_to_image
+from jsrl_ros.contract.qos import SENSOR
+from jsrl_ros.runtime.checked_node import CheckedNode
+from jsrl_ros.runtime.diagnostics import Health, publish_counters
+from jsrl_ros.runtime.sources import GraphWatch
+from jsrl_ros.runtime.spin import spin_node
 
 
 class Observation(CheckedNode):
@@ -30,12 +31,12 @@ class Observation(CheckedNode):
         except ValueError as exc:
             raise ConfigError(f"{self.get_name()} parameters: {exc}") from exc
         self.dropped = self.published = 0
-        self.pub = self.create_publisher(Image, "jsrl/obs/image", SENSOR)
-        self.create_subscription(Image, "camera/image_raw", self.on_image, SENSOR)
+        self.pub = self.create_publisher(Image, topics.OBS_IMAGE, SENSOR)
+        self.create_subscription(Image, topics.CAMERA_IMAGE, self.on_image, SENSOR)
         self.health = Health()
         self.watch = GraphWatch(self, self.health)
-        self.watch.expect("camera/image_raw")
-        self.watch.own(["jsrl/obs/image"])
+        self.watch.expect(topics.CAMERA_IMAGE)
+        self.watch.own([topics.OBS_IMAGE])
         publish_counters(self, lambda: {"dropped": self.dropped, "published": self.published,
                                         "foreign": self.watch.detections}, health=self.health)
 

@@ -50,19 +50,20 @@ from jsrl_learning.guides import BCGuide, HumanGuide, LatestCommand
 from jsrl_learning.guides.policy_checkpoint import learner_from_policy_state
 from jsrl_learning.interleaved import EpisodePlan, EpisodePlanner
 from jsrl_learning.learners import Learner
-from jsrl_ros.checked_node import CheckedNode
-from jsrl_ros.contract import EPISODE_INFO_NAMES
-from jsrl_ros.conversions import MalformedMessage, image_to_numpy, named_vector, named_vector_values
-from jsrl_ros.diagnostics import Health, publish_counters
+from jsrl_ros.contract import topics
+from jsrl_ros.contract.conversions import MalformedMessage, image_to_numpy, named_vector, named_vector_values
+from jsrl_ros.contract.names import EPISODE_INFO_NAMES
+from jsrl_ros.contract.qos import LATCHED, RELIABLE, SENSOR
+from jsrl_ros.contract.step_clock import StepClock, stamp_key
+from jsrl_ros.contract.vectors import state_names
 from jsrl_ros.explorer_slot import ExplorerSlot
-from jsrl_ros.qos import LATCHED, RELIABLE, SENSOR
-from jsrl_ros.sources import GraphWatch
-from jsrl_ros.spin import spin_node
-from jsrl_ros.step_clock import StepClock, stamp_key
-from jsrl_ros.step_gate import STALE, Rejected, StepGate
+from jsrl_ros.runtime.checked_node import CheckedNode
+from jsrl_ros.runtime.diagnostics import Health, publish_counters
+from jsrl_ros.runtime.sources import GraphWatch
+from jsrl_ros.runtime.spin import spin_node
+from jsrl_ros.runtime.step_gate import STALE, Rejected, StepGate
 from jsrl_ros.teleop_mapping import ACTION_NAMES as TELEOP_ACTION_NAMES
 from jsrl_ros.teleop_mapping import JoyMap, TeleopCommands, TwistScales
-from jsrl_ros.vectors import state_names
 
 GUIDES = ("scripted", "bc", "human")
 MAX_PENDING = 8  # observations waiting for their other parts (image, guide action): more are old leftovers
@@ -148,17 +149,17 @@ class PolicyArbiter(CheckedNode):
         self.load = load
         self.slot: ExplorerSlot[Explorer] = ExplorerSlot(self._load_checked, self._report_load)
 
-        self.action_pub = self.create_publisher(JointState, "jsrl/action", RELIABLE)
-        self.info_pub = self.create_publisher(JointState, "jsrl/episode_info", RELIABLE)
-        self.owner_pub = self.create_publisher(String, "jsrl/control_owner", LATCHED)
-        self._subscribe(JointState, "jsrl/state", self.on_state, RELIABLE)
+        self.action_pub = self.create_publisher(JointState, topics.ACTION, RELIABLE)
+        self.info_pub = self.create_publisher(JointState, topics.EPISODE_INFO, RELIABLE)
+        self.owner_pub = self.create_publisher(String, topics.CONTROL_OWNER, LATCHED)
+        self._subscribe(JointState, topics.STATE, self.on_state, RELIABLE)
         if self.image_mode:
-            self._subscribe(Image, "jsrl/obs/image", self.on_image, SENSOR)
+            self._subscribe(Image, topics.OBS_IMAGE, self.on_image, SENSOR)
         if self.guide_kind == "scripted":
-            self._subscribe(JointState, "jsrl/guide_action", self.on_guide_action, RELIABLE)
-        self._subscribe(Int32MultiArray, "jsrl/guide_step_choices", self.on_choices, LATCHED)
-        self._subscribe(String, "jsrl/checkpoint", self.on_checkpoint, LATCHED)
-        self.watch.own(["jsrl/action", "jsrl/episode_info"])
+            self._subscribe(JointState, topics.GUIDE_ACTION, self.on_guide_action, RELIABLE)
+        self._subscribe(Int32MultiArray, topics.GUIDE_STEP_CHOICES, self.on_choices, LATCHED)
+        self._subscribe(String, topics.CHECKPOINT, self.on_checkpoint, LATCHED)
+        self.watch.own([topics.ACTION, topics.EPISODE_INFO])
         publish_counters(self, lambda: {
             "episode": self.episode, "dropped": self.dropped, "stale": self.stale, "waiting": self.waiting,
             "foreign": self.watch.detections, "publish_failures": self.publish_failures,
@@ -178,9 +179,9 @@ class PolicyArbiter(CheckedNode):
                                     JoyMap(tuple(axes), tuple(joy_scales), gripper_button), deadman)
         except ValueError as exc:
             raise ConfigError(f"{where}: {exc}") from exc
-        for msg_type, topic, handle, qos in ((Twist, "teleop/cmd_vel", teleop.twist, RELIABLE),
-                                             (TwistStamped, "teleop/cmd_vel_stamped", teleop.twist, RELIABLE),
-                                             (Float64, "teleop/gripper", teleop.gripper, RELIABLE),
+        for msg_type, topic, handle, qos in ((Twist, topics.ARM_TWIST, teleop.twist, RELIABLE),
+                                             (TwistStamped, topics.TELEOP_TWIST, teleop.twist, RELIABLE),
+                                             (Float64, topics.TELEOP_GRIPPER, teleop.gripper, RELIABLE),
                                              (Joy, "joy", teleop.joy, SENSOR)):
             self._subscribe(msg_type, topic, self._teleop_input(topic, handle), qos)
 
@@ -207,7 +208,7 @@ class PolicyArbiter(CheckedNode):
             if explorer is not None and values.size != explorer.state_dim:
                 raise MalformedMessage(f"{values.size} values, the explorer takes {explorer.state_dim}")
         except (Rejected, MalformedMessage) as exc:
-            return self._reject("jsrl/state", exc)
+            return self._reject(topics.STATE, exc)
         if ident[0] < self.episode:  # the gate followed the bridge back (after a forged next episode)
             self.answered, self.parts = None, {}
         key = stamp_key(msg.header.stamp)
@@ -227,7 +228,7 @@ class PolicyArbiter(CheckedNode):
             image = image_to_numpy(msg)
             self._check_image(image.shape)
         except (Rejected, MalformedMessage) as exc:
-            return self._reject("jsrl/obs/image", exc)
+            return self._reject(topics.OBS_IMAGE, exc)
         self._add(stamp_key(msg.header.stamp), ident, IMAGE, image, msg)
 
     def _check_image(self, shape: tuple[int, ...]) -> None:
@@ -243,7 +244,7 @@ class PolicyArbiter(CheckedNode):
             ident = self.gate.check(msg.header.stamp)
             values = named_vector_values(msg, self.action_names)
         except (Rejected, MalformedMessage) as exc:
-            return self._reject("jsrl/guide_action", exc)
+            return self._reject(topics.GUIDE_ACTION, exc)
         self._add(stamp_key(msg.header.stamp), ident, GUIDE_ACTION, values.astype(np.float32), msg)
 
     def _add(self, key: int, ident: tuple[int, int], part: str, value: Any, msg: Any) -> None:
@@ -272,7 +273,7 @@ class PolicyArbiter(CheckedNode):
             if explorer is None:
                 self.waiting += 1
                 self.get_logger().warning("the explorer's turn, but no checkpoint is loaded yet: waiting for "
-                                          "jsrl/checkpoint", throttle_duration_sec=5.0)
+                                          f"{topics.CHECKPOINT}", throttle_duration_sec=5.0)
                 return
             action = explorer.learner.act(obs, explore=not self.plan.evaluation)
         self._set_owner(who, episode, t)
@@ -324,7 +325,7 @@ class PolicyArbiter(CheckedNode):
     def on_choices(self, msg: Int32MultiArray) -> None:
         choices = list(msg.data)
         if not choices or min(choices) < 0:
-            return self._drop("jsrl/guide_step_choices",
+            return self._drop(topics.GUIDE_STEP_CHOICES,
                               MalformedMessage(f"choices must be a non-empty list of ints >= 0, got {choices}"))
         if choices != self.choices:
             self.get_logger().info(f"guide-step choices: {choices}")
@@ -332,7 +333,7 @@ class PolicyArbiter(CheckedNode):
 
     def on_checkpoint(self, msg: String) -> None:
         if not msg.data:
-            return self._drop("jsrl/checkpoint", MalformedMessage("an empty path"))
+            return self._drop(topics.CHECKPOINT, MalformedMessage("an empty path"))
         self.slot.request(msg.data)
 
     def _load_checked(self, path: str) -> Explorer:

@@ -11,7 +11,7 @@ Commands go out as Cartesian velocity (``command_mode: twist``, geometry_msgs/Tw
 MoveIt Servo's ``delta_twist_cmds``, streamed at ``command_rate``) or joint targets
 (``joint_trajectory``, a one-point trajectory_msgs/JointTrajectory per step, as ros2_control's
 joint_trajectory_controller); the gripper on ``gripper_topic`` (std_msgs/Float64MultiArray).
-Every one of them passes :class:`jsrl_ros.safety.SafetyFilter` (limits: ``safety.*`` in
+Every one of them passes :class:`jsrl_ros.real_arm.safety.SafetyFilter` (limits: ``safety.*`` in
 ``config/real_arm.yaml``, all required, validated before the node starts).
 
 One episode = one grasp attempt, as in the sim: ``gripper > 0`` closes the fingers, lifts,
@@ -20,8 +20,8 @@ final observation) is published when the next episode begins — after the arm w
 the gripper and the operator confirmed the scene is reset (``jsrl/reset``: the teleop's ``r``
 key) — so a human label (``teleop/label``) given meanwhile lands in the episode's metadata.
 
-This node only wires ROS: parameters (``jsrl_ros/real_arm_config.py``), topics, services, the
-lifecycle and the control timer. The episode's phases are ``jsrl_ros/grasp_cycle.py`` (its
+This node only wires ROS: parameters (``jsrl_ros/real_arm/config.py``), topics, services, the
+lifecycle and the control timer. The episode's phases are ``jsrl_ros/real_arm/grasp_cycle.py`` (its
 outcomes ``grasp_outcomes.py``), the moves and commands ``arm_motion.py`` / ``arm_commands.py``,
 the drivers' latest measurements ``arm_sensors.py``, the checks on them ``measured_state.py``.
 
@@ -43,23 +43,24 @@ from std_msgs.msg import Bool, Float64MultiArray, String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
-from jsrl_ros.arm_commands import command_message
-from jsrl_ros.arm_motion import ArmMotion, Command
-from jsrl_ros.arm_sensors import ArmSensors
-from jsrl_ros.arm_task import PROPRIO_DIM
-from jsrl_ros.checked_node import CheckedLifecycleNode
-from jsrl_ros.contract import STEP_NAMES
-from jsrl_ros.conversions import MalformedMessage, image_to_numpy, named_vector, restamped
-from jsrl_ros.diagnostics import WARN, Health, publish_counters
-from jsrl_ros.grasp_cycle import GraspCycle, Observation
-from jsrl_ros.qos import LATCHED, RELIABLE, SENSOR
-from jsrl_ros.measured_state import FOREIGN_SOURCE, IMPLAUSIBLE, STALE_READINGS, TRACKING
-from jsrl_ros.real_arm_config import RealArmConfig
-from jsrl_ros.safety import ESTOP
-from jsrl_ros.sources import GraphWatch
-from jsrl_ros.spin import spin_node
-from jsrl_ros.step_clock import stamp_key
-from jsrl_ros.vectors import state_names
+from jsrl_ros.contract import topics
+from jsrl_ros.contract.conversions import MalformedMessage, image_to_numpy, named_vector, restamped
+from jsrl_ros.contract.names import STEP_NAMES
+from jsrl_ros.contract.qos import LATCHED, RELIABLE, SENSOR
+from jsrl_ros.contract.step_clock import stamp_key
+from jsrl_ros.contract.vectors import state_names
+from jsrl_ros.real_arm.commands import command_message
+from jsrl_ros.real_arm.config import RealArmConfig
+from jsrl_ros.real_arm.grasp_cycle import GraspCycle, Observation
+from jsrl_ros.real_arm.measured_state import FOREIGN_SOURCE, IMPLAUSIBLE, STALE_READINGS, TRACKING
+from jsrl_ros.real_arm.motion import ArmMotion, Command
+from jsrl_ros.real_arm.safety import ESTOP
+from jsrl_ros.real_arm.sensors import ArmSensors
+from jsrl_ros.real_arm.task import PROPRIO_DIM
+from jsrl_ros.runtime.checked_node import CheckedLifecycleNode
+from jsrl_ros.runtime.diagnostics import WARN, Health, publish_counters
+from jsrl_ros.runtime.sources import GraphWatch
+from jsrl_ros.runtime.spin import spin_node
 
 
 class RealArmBridge(CheckedLifecycleNode):
@@ -69,28 +70,28 @@ class RealArmBridge(CheckedLifecycleNode):
         self.safety = cfg.safety
         twist = cfg.mode == "twist"
 
-        self.state_pub = self.create_lifecycle_publisher(JointState, "jsrl/state", RELIABLE)
-        self.step_pub = self.create_lifecycle_publisher(JointState, "jsrl/step", RELIABLE)
-        self.image_pub = self.create_lifecycle_publisher(Image, "camera/image_raw", SENSOR)
+        self.state_pub = self.create_lifecycle_publisher(JointState, topics.STATE, RELIABLE)
+        self.step_pub = self.create_lifecycle_publisher(JointState, topics.STEP, RELIABLE)
+        self.image_pub = self.create_lifecycle_publisher(Image, topics.CAMERA_IMAGE, SENSOR)
         self.gripper_pub = self.create_lifecycle_publisher(Float64MultiArray, cfg.gripper_topic, RELIABLE)
         self.command_pub = self.create_lifecycle_publisher(TwistStamped, cfg.twist_topic, RELIABLE) if twist else \
             self.create_lifecycle_publisher(JointTrajectory, cfg.trajectory_topic, RELIABLE)
-        self.status_pub = self.create_publisher(String, "safety/status", LATCHED)
+        self.status_pub = self.create_publisher(String, topics.SAFETY_STATUS, LATCHED)
         self.health = Health()
         self.dropped = 0
         self.watch = GraphWatch(self, self.health)
-        self._subscribe(JointState, "jsrl/action", self.on_action, RELIABLE)
-        self._subscribe(JointState, "joint_states", self.on_joint_state, SENSOR, owner=cfg.joint_state_source)
+        self._subscribe(JointState, topics.ACTION, self.on_action, RELIABLE)
+        self._subscribe(JointState, topics.JOINT_STATES, self.on_joint_state, SENSOR, owner=cfg.joint_state_source)
         if cfg.pose_topic:
             self._subscribe(PoseStamped, cfg.pose_topic, self.on_pose, SENSOR)
         if cfg.camera_topic:
             self._subscribe(Image, cfg.camera_topic, self.on_camera, SENSOR)
-        self.create_subscription(Bool, "safety/estop", self.on_estop, RELIABLE)
-        self._subscribe(Bool, "safety/deadman", self.on_deadman, SENSOR)
-        self.create_subscription(String, "jsrl/control_owner", self.on_owner, LATCHED)
-        self.create_subscription(String, "teleop/label", self.on_label, RELIABLE)
-        self.create_service(Trigger, "jsrl/reset", self.on_reset)
-        self.create_service(Trigger, "safety/clear_estop", self.on_clear_estop)
+        self.create_subscription(Bool, topics.SAFETY_ESTOP, self.on_estop, RELIABLE)
+        self._subscribe(Bool, topics.SAFETY_DEADMAN, self.on_deadman, SENSOR)
+        self.create_subscription(String, topics.CONTROL_OWNER, self.on_owner, LATCHED)
+        self.create_subscription(String, topics.TELEOP_LABEL, self.on_label, RELIABLE)
+        self.create_service(Trigger, topics.RESET, self.on_reset)
+        self.create_service(Trigger, topics.SAFETY_CLEAR_ESTOP, self.on_clear_estop)
 
         self.sensors = ArmSensors(cfg.axis_joints, cfg.finger_joints, cfg.pose_topic, cfg.camera_topic, twist,
                                   self.safety.measured)
@@ -100,7 +101,7 @@ class RealArmBridge(CheckedLifecycleNode):
         self.active = False
         self.status = ""
         self.create_timer(1.0 / cfg.command_rate, self.on_tick)
-        self.watch.own(["jsrl/state", "jsrl/step", self.command_pub.topic_name, self.gripper_pub.topic_name])
+        self.watch.own([topics.STATE, topics.STEP, self.command_pub.topic_name, self.gripper_pub.topic_name])
         publish_counters(self, self.counters, health=self.health)
         self._set_status("inactive")
         self.get_logger().info(f"{cfg.mode} commands, axes {cfg.axis_names}, dt={cfg.dt}s; "
@@ -164,7 +165,7 @@ class RealArmBridge(CheckedLifecycleNode):
         try:
             self.sensors.update_joints(msg.name, msg.position, self._now())
         except MalformedMessage as exc:
-            self._drop("joint_states", exc)
+            self._drop(topics.JOINT_STATES, exc)
 
     def on_pose(self, msg: PoseStamped) -> None:
         p, q = msg.pose.position, msg.pose.orientation
@@ -231,7 +232,7 @@ class RealArmBridge(CheckedLifecycleNode):
         if not self.active:
             return
         now = self._now()
-        self.safety.measured.source_fault = None if self.watch.trusted("joint_states") else \
+        self.safety.measured.source_fault = None if self.watch.trusted(topics.JOINT_STATES) else \
             "joint_states has a publisher other than joint_state_source"
         self._report_measurement(now)
         reason = self.cycle.stop_reason(now)

@@ -1,7 +1,7 @@
 """Recorder node: every episode of the graph becomes one rosbag2 (MCAP) bag, announced when closed.
 
 Per-step messages are checked, joined by their exact step identity (the step clock's
-stamp) and streamed into the episode's bag (``jsrl_ros/episode_bags.py``). An episode is
+stamp) and streamed into the episode's bag (``jsrl_ros/recording/episode_bags.py``). An episode is
 finished when its ``jsrl/step`` says terminated or truncated and every message of every
 transition has arrived; then the bag is moved into ``episode_dir`` and announced on
 ``jsrl/episode_bag``, with a summary on ``jsrl/episode_summary``. An episode that cannot
@@ -28,18 +28,19 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 
 from jsrl_learning.config import ConfigError
-from jsrl_ros.checked_node import CheckedNode
-from jsrl_ros.contract import EPISODE_INFO_NAMES, EPISODE_SUMMARY_NAMES, LABELS, STEP_NAMES
-from jsrl_ros.conversions import MalformedMessage, image_to_numpy, named_vector, named_vector_values
-from jsrl_ros.diagnostics import WARN, Health, publish_counters
-from jsrl_ros.episode_assembly import EpisodeAssembly, Late, Repeated
-from jsrl_ros.episode_bags import ACTION, IMAGE, INFO, PARTIAL_DIR, STATE, STEP, EpisodeBagWriter
-from jsrl_ros.qos import RELIABLE, SENSOR
-from jsrl_ros.sources import GraphWatch
-from jsrl_ros.spin import spin_node
-from jsrl_ros.step_clock import StepClock, stamp_key
-from jsrl_ros.step_gate import STALE, Rejected, StepGate
-from jsrl_ros.writable import require_writable_dir
+from jsrl_ros.contract import topics
+from jsrl_ros.contract.conversions import MalformedMessage, image_to_numpy, named_vector, named_vector_values
+from jsrl_ros.contract.names import EPISODE_INFO_NAMES, EPISODE_SUMMARY_NAMES, LABELS, STEP_NAMES
+from jsrl_ros.contract.qos import RELIABLE, SENSOR
+from jsrl_ros.contract.step_clock import StepClock, stamp_key
+from jsrl_ros.recording.episode_assembly import EpisodeAssembly, Late, Repeated
+from jsrl_ros.recording.episode_bags import ACTION, IMAGE, INFO, PARTIAL_DIR, STATE, STEP, EpisodeBagWriter
+from jsrl_ros.runtime.checked_node import CheckedNode
+from jsrl_ros.runtime.diagnostics import WARN, Health, publish_counters
+from jsrl_ros.runtime.sources import GraphWatch
+from jsrl_ros.runtime.spin import spin_node
+from jsrl_ros.runtime.step_gate import STALE, Rejected, StepGate
+from jsrl_ros.runtime.writable import require_writable_dir
 
 FIXED_NAMES = {INFO: EPISODE_INFO_NAMES, STEP: STEP_NAMES}
 WRITE_ALARM = "episode bags"
@@ -50,7 +51,7 @@ class Recorder(CheckedNode):
         super().__init__("recorder", **node_kwargs)
         dt = self.declare_parameter("dt", 0.1).value
         episode_dir = self.declare_parameter("episode_dir", "episodes").value
-        image_topic = self.declare_parameter("image_topic", "jsrl/obs/image").value
+        image_topic = self.declare_parameter("image_topic", topics.OBS_IMAGE).value
         self.guide_type = self.declare_parameter("guide_type", "").value
         self.seed = self.declare_parameter("seed", -1).value
         self.close_timeout = self.declare_parameter("close_timeout", 2.0).value
@@ -81,16 +82,16 @@ class Recorder(CheckedNode):
         def vector_input(role: str, topic: str):
             return self.create_subscription(JointState, topic, lambda m: self.on_vector(role, m), RELIABLE)
 
-        subscriptions = {INFO: vector_input(INFO, "jsrl/episode_info"), STATE: vector_input(STATE, "jsrl/state"),
-                         ACTION: vector_input(ACTION, "jsrl/action"), STEP: vector_input(STEP, "jsrl/step")}
+        subscriptions = {INFO: vector_input(INFO, topics.EPISODE_INFO), STATE: vector_input(STATE, topics.STATE),
+                         ACTION: vector_input(ACTION, topics.ACTION), STEP: vector_input(STEP, topics.STEP)}
         if image_topic:
             subscriptions[IMAGE] = self.create_subscription(Image, image_topic, self.on_image, SENSOR)
         self.topics = {role: sub.topic_name for role, sub in subscriptions.items()}
-        self.create_subscription(String, "teleop/label", self.on_label, RELIABLE)
-        self.bag_pub = self.create_publisher(String, "jsrl/episode_bag", RELIABLE)
-        self.summary_pub = self.create_publisher(JointState, "jsrl/episode_summary", RELIABLE)
+        self.create_subscription(String, topics.TELEOP_LABEL, self.on_label, RELIABLE)
+        self.bag_pub = self.create_publisher(String, topics.EPISODE_BAG, RELIABLE)
+        self.summary_pub = self.create_publisher(JointState, topics.EPISODE_SUMMARY, RELIABLE)
         self.watch = GraphWatch(self, self.health)  # a second recorder is refused
-        self.watch.own(["jsrl/episode_bag", "jsrl/episode_summary"])
+        self.watch.own([topics.EPISODE_BAG, topics.EPISODE_SUMMARY])
         self.create_timer(self.close_timeout / 2, self.close_stalled)
         publish_counters(self, lambda: {"dropped": self.dropped, "late": self.late, "repeated": self.repeated,
                                         "recorded": self.recorded, "finished": self.finished,
@@ -143,9 +144,9 @@ class Recorder(CheckedNode):
     def on_label(self, msg: String) -> None:
         """A human's verdict applies to the newest open episode (it overrides the env's success flag)."""
         if msg.data not in LABELS:
-            return self.drop("teleop/label", MalformedMessage(f"label {msg.data!r} is not one of {list(LABELS)}"))
+            return self.drop(topics.TELEOP_LABEL, MalformedMessage(f"label {msg.data!r} is not one of {list(LABELS)}"))
         if not self.episodes:
-            return self.drop("teleop/label", MalformedMessage(f"label {msg.data!r} arrived with no episode open"))
+            return self.drop(topics.TELEOP_LABEL, MalformedMessage(f"label {msg.data!r} arrived with no episode open"))
         newest = self.episodes[max(self.episodes)]
         newest.label = msg.data
         self.get_logger().info(f"episode {newest.episode} labelled {msg.data}")

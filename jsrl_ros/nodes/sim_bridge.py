@@ -38,17 +38,17 @@ from std_srvs.srv import Trigger
 from jsrl_learning.config import ConfigError, require
 from jsrl_learning.guides import GuideSpec, make_guide
 from jsrl_learning.rollout import SUCCESS_KEYS
-from jsrl_ros.checked_node import CheckedNode
-from jsrl_ros.contract import STEP_NAMES
-from jsrl_ros.conversions import MalformedMessage, named_vector, named_vector_values, numpy_to_image
-from jsrl_ros.diagnostics import Health, publish_counters
-from jsrl_ros.env_params import declare_env, yaml_mapping
-from jsrl_ros.qos import RELIABLE, SENSOR
-from jsrl_ros.sources import GraphWatch
-from jsrl_ros.spin import spin_node
-from jsrl_ros.step_clock import StepClock, stamp_key
-from jsrl_ros.vectors import state_names
-
+from jsrl_ros.contract import topics
+from jsrl_ros.contract.conversions import MalformedMessage, named_vector, named_vector_values, numpy_to_image
+from jsrl_ros.contract.names import STEP_NAMES
+from jsrl_ros.contract.qos import RELIABLE, SENSOR
+from jsrl_ros.contract.step_clock import StepClock, stamp_key
+from jsrl_ros.contract.vectors import state_names
+from jsrl_ros.runtime.checked_node import CheckedNode
+from jsrl_ros.runtime.diagnostics import Health, publish_counters
+from jsrl_ros.runtime.env_params import declare_env, yaml_mapping
+from jsrl_ros.runtime.sources import GraphWatch
+from jsrl_ros.runtime.spin import spin_node
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -93,16 +93,16 @@ class SimBridge(CheckedNode):
             self.guide = make_guide(GuideSpec(kind="scripted", target=guide_target, kwargs=guide_kwargs),
                                     self.env.unwrapped, f"{where}.guide_target")
 
-        self.image_pub = self.create_publisher(Image, "camera/image_raw", SENSOR)
-        self.state_pub = self.create_publisher(JointState, "jsrl/state", RELIABLE)
-        self.step_pub = self.create_publisher(JointState, "jsrl/step", RELIABLE)
-        self.guide_pub = self.create_publisher(JointState, "jsrl/guide_action", RELIABLE)
-        self.create_subscription(JointState, "jsrl/action", self.on_action, RELIABLE)
+        self.image_pub = self.create_publisher(Image, topics.CAMERA_IMAGE, SENSOR)
+        self.state_pub = self.create_publisher(JointState, topics.STATE, RELIABLE)
+        self.step_pub = self.create_publisher(JointState, topics.STEP, RELIABLE)
+        self.guide_pub = self.create_publisher(JointState, topics.GUIDE_ACTION, RELIABLE)
+        self.create_subscription(JointState, topics.ACTION, self.on_action, RELIABLE)
         self.health = Health()
         self.watch = GraphWatch(self, self.health)
-        self.watch.expect("jsrl/action")
-        self.watch.own(["jsrl/state", "jsrl/step", "jsrl/guide_action"])
-        self.create_service(Trigger, "jsrl/reset", self.on_reset)
+        self.watch.expect(topics.ACTION)
+        self.watch.own([topics.STATE, topics.STEP, topics.GUIDE_ACTION])
+        self.create_service(Trigger, topics.RESET, self.on_reset)
         self.dropped = self.stale = self.republished = self.steps = self.clipped = 0
         self.episode, self.t = first_episode - 1, 0
         self.current: list[tuple[Any, Any]] = []  # (publisher, message) of the current step, for re-publishing
@@ -131,7 +131,7 @@ class SimBridge(CheckedNode):
         if key == self.finished_key:
             return  # the arbiter answered an episode's final observation: expected, nothing to do
         if key > self.current_key or key < 0:
-            return self._drop("jsrl/action", MalformedMessage(
+            return self._drop(topics.ACTION, MalformedMessage(
                 f"stamped {msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d}: a step not observed yet"))
         if key != self.current_key or self.pending is not None:
             self.stale += 1
@@ -144,7 +144,7 @@ class SimBridge(CheckedNode):
             if np.any(np.abs(action) > FLOAT32_MAX):
                 raise MalformedMessage(f"values beyond float32 (the env's dtype): {action.tolist()}")
         except MalformedMessage as exc:
-            return self._drop("jsrl/action", exc)
+            return self._drop(topics.ACTION, exc)
         space = self.env.action_space
         inside = np.clip(action.reshape(space.shape), space.low, space.high)
         if not np.array_equal(inside, action.reshape(space.shape)):
@@ -162,7 +162,7 @@ class SimBridge(CheckedNode):
     def on_start_check(self) -> None:
         """The first episode starts once every node in ``wait_for_nodes`` listens to the observations: a
         bag opened after the first messages went out would lose them (a human's first demo)."""
-        topic = self.resolve_topic_name("jsrl/state")
+        topic = self.resolve_topic_name(topics.STATE)
         listening = {info.node_name for info in self.get_subscriptions_info_by_topic(topic)}
         if not self.waiting_for <= listening:
             self.get_logger().info(f"waiting for {sorted(self.waiting_for - listening)} to subscribe to {topic}",

@@ -22,8 +22,9 @@ from rclpy.executors import SingleThreadedExecutor
 from std_msgs.msg import Float64, String
 from std_srvs.srv import Trigger
 
-from jsrl_ros.checked_node import CheckedNode
-from jsrl_ros.qos import RELIABLE
+from jsrl_ros.contract import topics
+from jsrl_ros.contract.qos import RELIABLE
+from jsrl_ros.runtime.checked_node import CheckedNode
 from jsrl_ros.teleop_mapping import GRIPPER_CLOSE, GRIPPER_OPEN
 
 BANNER = """
@@ -79,10 +80,10 @@ class KeyboardTeleop(CheckedNode):
         self.speed = float(self.declare_parameter("speed", 0.5).value)
         self.turn = float(self.declare_parameter("turn", 1.0).value)
         self.key_timeout = float(self.declare_parameter("key_timeout", 0.5).value)
-        self.twist_pub = self.create_publisher(TwistStamped, "teleop/cmd_vel_stamped", RELIABLE)
-        self.gripper_pub = self.create_publisher(Float64, "teleop/gripper", RELIABLE)
-        self.label_pub = self.create_publisher(String, "teleop/label", RELIABLE)
-        self.reset_client = self.create_client(Trigger, "jsrl/reset")
+        self.twist_pub = self.create_publisher(TwistStamped, topics.TELEOP_TWIST, RELIABLE)
+        self.gripper_pub = self.create_publisher(Float64, topics.TELEOP_GRIPPER, RELIABLE)
+        self.label_pub = self.create_publisher(String, topics.TELEOP_LABEL, RELIABLE)
+        self.reset_client = self.create_client(Trigger, topics.RESET)
 
     def apply(self, command: KeyCommand) -> None:
         """Publish what ``command`` asks for and keep its speeds."""

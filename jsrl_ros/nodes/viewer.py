@@ -22,14 +22,15 @@ from std_msgs.msg import Int32, String
 
 from jsrl_learning.config import ConfigError, require
 from jsrl_ros.camera_processing import to_rgb
-from jsrl_ros.checked_node import CheckedNode
-from jsrl_ros.contract import EPISODE_INFO_NAMES, EPISODE_SUMMARY_NAMES
-from jsrl_ros.conversions import MalformedMessage, image_to_numpy, named_vector_values
-from jsrl_ros.diagnostics import Health, publish_counters
+from jsrl_ros.contract import topics
+from jsrl_ros.contract.conversions import MalformedMessage, image_to_numpy, named_vector_values
+from jsrl_ros.contract.names import EPISODE_INFO_NAMES, EPISODE_SUMMARY_NAMES
+from jsrl_ros.contract.qos import LATCHED, RELIABLE, SENSOR
+from jsrl_ros.contract.step_clock import StepClock
 from jsrl_ros.guide_view import GuideView, blueprint
-from jsrl_ros.qos import LATCHED, RELIABLE, SENSOR
-from jsrl_ros.spin import spin_node
-from jsrl_ros.step_clock import StepClock
+from jsrl_ros.runtime.checked_node import CheckedNode
+from jsrl_ros.runtime.diagnostics import Health, publish_counters
+from jsrl_ros.runtime.spin import spin_node
 
 
 class Viewer(CheckedNode):
@@ -42,7 +43,7 @@ class Viewer(CheckedNode):
         self.grpc_port = self.declare_parameter("grpc_port", 9876).value
         self.host = self.declare_parameter("host", "localhost").value
         self.memory_limit = self.declare_parameter("memory_limit", "256MiB").value
-        camera_topic = self.declare_parameter("camera_topic", "camera/image_raw").value
+        camera_topic = self.declare_parameter("camera_topic", topics.CAMERA_IMAGE).value
         max_fps = self.declare_parameter("max_fps", 10.0).value
         success_window = self.declare_parameter("success_window", 20).value
         dt = self.declare_parameter("dt", 0.1).value
@@ -61,10 +62,10 @@ class Viewer(CheckedNode):
         self.frame: Image | None = None  # the latest camera frame not shown yet
         self.frames = self.dropped = self.episodes = 0
         self.create_subscription(Image, camera_topic, self.on_image, SENSOR)
-        self.create_subscription(String, "jsrl/control_owner", self.on_owner, LATCHED)
-        self.create_subscription(Int32, "jsrl/guide_step", self.on_guide_step, LATCHED)
-        self.create_subscription(JointState, "jsrl/episode_info", self.on_info, RELIABLE)
-        self.create_subscription(JointState, "jsrl/episode_summary", self.on_summary, RELIABLE)
+        self.create_subscription(String, topics.CONTROL_OWNER, self.on_owner, LATCHED)
+        self.create_subscription(Int32, topics.GUIDE_STEP, self.on_guide_step, LATCHED)
+        self.create_subscription(JointState, topics.EPISODE_INFO, self.on_info, RELIABLE)
+        self.create_subscription(JointState, topics.EPISODE_SUMMARY, self.on_summary, RELIABLE)
         self.create_timer(1.0 / max_fps, self.on_tick)
         self.health = Health()
         publish_counters(self, lambda: {"frames": self.frames, "handovers": self.view.handovers,
@@ -113,7 +114,7 @@ class Viewer(CheckedNode):
         try:
             self.view.control(msg.data, self._now())
         except ValueError as exc:
-            self._drop("jsrl/control_owner", exc)
+            self._drop(topics.CONTROL_OWNER, exc)
 
     def on_guide_step(self, msg: Int32) -> None:
         self.view.guide_step(msg.data, self._now())
@@ -122,14 +123,14 @@ class Viewer(CheckedNode):
         try:
             episode, guide_step, evaluation = named_vector_values(msg, EPISODE_INFO_NAMES)
         except MalformedMessage as exc:
-            return self._drop("jsrl/episode_info", exc)
+            return self._drop(topics.EPISODE_INFO, exc)
         self.view.episode(int(episode), int(guide_step), bool(evaluation), self._now())
 
     def on_summary(self, msg: JointState) -> None:
         try:
             _, guide_step, _, _, success, _ = named_vector_values(msg, EPISODE_SUMMARY_NAMES)
         except MalformedMessage as exc:
-            return self._drop("jsrl/episode_summary", exc)
+            return self._drop(topics.EPISODE_SUMMARY, exc)
         self.view.summary(int(guide_step), bool(success), self._now())
         self.episodes += 1
 

@@ -8,58 +8,12 @@ per-node overrides on top of it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-TRUE = ("true", "1", "yes", "on")
-
-
-@dataclass(frozen=True)
-class Option:
-    """A graph option: a launch argument and a bringup flag (values are strings, as launch arguments are)."""
-
-    name: str
-    default: str
-    help: str
-    choices: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class NodeSpec:
-    """One process: the executable (a key of setup.py's NODES), its node name (its section in the
-    params file) and parameter overrides. ``terminal``: it reads the keyboard (runs in a terminal).
-    ``paces``: it steps the world (a bridge); the bringup starts it once every other node is up,
-    so no episode begins before the recorder and the learner listen."""
-
-    executable: str
-    name: str
-    params: dict[str, Any] = field(default_factory=dict)
-    terminal: bool = False
-    paces: bool = False
-
-
-@dataclass(frozen=True)
-class Graph:
-    params_file: str  # a file in config/ (installed to share/jsrl_ros/config/)
-    nodes: list[NodeSpec]
-
-
-@dataclass(frozen=True)
-class GraphDef:
-    build: Callable[..., Graph]
-    options: tuple[Option, ...]
-    description: str
-
-
-def _flag(value: str) -> bool:
-    return value.strip().lower() in TRUE
-
-
-def _check(options: tuple[Option, ...], values: dict[str, str]) -> None:
-    for option in options:
-        if option.choices and values[option.name] not in option.choices:
-            raise ValueError(f"{option.name}:={values[option.name]!r}: choose one of {', '.join(option.choices)}")
+from jsrl_ros.bringup.fleet_graphs import FLEET_GRAPHS
+from jsrl_ros.bringup.specs import Graph, GraphDef, NodeSpec, Option, check_options, flag
+from jsrl_ros.contract import topics
 
 
 def _learning_loop(out: Path, mode: str, recorder: dict[str, Any], learner: dict[str, Any]) -> list[NodeSpec]:
@@ -87,7 +41,7 @@ def _viewer(wanted: bool) -> list[NodeSpec]:
 
 def _gui(value: str) -> dict[str, Any]:
     """The sim bridge's override for gui:=true: the env opens the simulator's own window."""
-    return {"gui": True} if _flag(value) else {}
+    return {"gui": True} if flag(value) else {}
 
 
 GUI = Option("gui", "false", "the simulator's own window (PyBullet GUI / MuJoCo viewer); needs a display",
@@ -116,9 +70,9 @@ def grasping_sim(guide: str = "scripted", learner: str = "qtopt", mode: str = "c
                  out_dir: str = "runs/grasping_sim") -> Graph:
     """JSRL on the PyBullet grasping sim: bridge -> (observation) -> arbiter -> bridge, recorder ->
     learner -> arbiter, recorder -> curriculum manager -> arbiter."""
-    _check(GRASPING_SIM_OPTIONS, locals())
+    check_options(GRASPING_SIM_OPTIONS, locals())
     image, teleop = obs == "image", guide == "teleop"
-    bridge: dict[str, Any] = {"obs_mode": obs, "publish_camera": not _flag(headless) or _flag(view),
+    bridge: dict[str, Any] = {"obs_mode": obs, "publish_camera": not flag(headless) or flag(view),
                               **_gui(gui)}
     if teleop:
         bridge["realtime"] = True  # a human needs the sim at the speed they watch
@@ -131,10 +85,10 @@ def grasping_sim(guide: str = "scripted", learner: str = "qtopt", mode: str = "c
         NodeSpec("sim_bridge", "sim_bridge", bridge, paces=True),
         *([NodeSpec("observation", "observation")] if image else []),
         NodeSpec("policy_arbiter", "policy_arbiter", arbiter),
-        *_learning_loop(Path(out_dir), mode, {"guide_type": guide, "image_topic": "jsrl/obs/image" if image else ""},
+        *_learning_loop(Path(out_dir), mode, {"guide_type": guide, "image_topic": topics.OBS_IMAGE if image else ""},
                         {"learner": learner, "obs_mode": obs}),
-        *_keyboard(teleop and not _flag(headless)),
-        *_viewer(_flag(view)),
+        *_keyboard(teleop and not flag(headless)),
+        *_viewer(flag(view)),
     ]
     return Graph("grasping_sim.yaml", nodes)
 
@@ -152,17 +106,17 @@ RECORD_DEMOS_OPTIONS = (
 def record_demos(obs: str = "state", headless: str = "false", gui: str = "false", view: str = "false",
                  out_dir: str = "runs/demos") -> Graph:
     """A human drives every step (the guide-step exceeds any episode); every episode becomes a demo bag."""
-    _check(RECORD_DEMOS_OPTIONS, locals())
+    check_options(RECORD_DEMOS_OPTIONS, locals())
     image = obs == "image"
     nodes = [
         NodeSpec("sim_bridge", "sim_bridge", {"obs_mode": obs, **_gui(gui)}, paces=True),
         *([NodeSpec("observation", "observation")] if image else []),
         NodeSpec("policy_arbiter", "policy_arbiter", {"obs_mode": obs}),
         NodeSpec("recorder", "recorder", {"episode_dir": str(Path(out_dir) / "episodes"),
-                                          "image_topic": "jsrl/obs/image" if image else ""}),
+                                          "image_topic": topics.OBS_IMAGE if image else ""}),
         NodeSpec("curriculum_manager", "curriculum_manager"),
-        *_keyboard(not _flag(headless)),
-        *_viewer(_flag(view)),
+        *_keyboard(not flag(headless)),
+        *_viewer(flag(view)),
     ]
     return Graph("record_demos.yaml", nodes)
 
@@ -188,9 +142,9 @@ def real_arm(hardware: str = "fake", guide: str = "teleop", learner: str = "qtop
     """JSRL on a robot arm: the grasping graph with the real-arm bridge (camera + proprio observations)
     in place of the sim bridge; hardware:=fake adds the fake arm, activates the bridge and confirms
     every scene reset itself, and turns the deadman off (nobody holds one in CI)."""
-    _check(REAL_ARM_OPTIONS, locals())
+    check_options(REAL_ARM_OPTIONS, locals())
     fake, teleop = hardware == "fake", guide == "teleop"
-    bridge: dict[str, Any] = {"command_mode": command_mode, "autostart": fake or _flag(autostart),
+    bridge: dict[str, Any] = {"command_mode": command_mode, "autostart": fake or flag(autostart),
                               "auto_confirm": fake}
     if fake:
         bridge["safety"] = {"deadman": "off"}
@@ -204,8 +158,8 @@ def real_arm(hardware: str = "fake", guide: str = "teleop", learner: str = "qtop
         NodeSpec("observation", "observation"),
         NodeSpec("policy_arbiter", "policy_arbiter", arbiter),
         *_learning_loop(Path(out_dir), mode, {"guide_type": "human" if teleop else "bc"}, {"learner": learner}),
-        *_keyboard(teleop and not _flag(headless)),
-        *_viewer(_flag(view)),
+        *_keyboard(teleop and not flag(headless)),
+        *_viewer(flag(view)),
     ]
     return Graph("real_arm.yaml", nodes)
 
@@ -224,13 +178,13 @@ def antmaze_sim(mode: str = "curriculum", headless: str = "false", gui: str = "f
                 out_dir: str = "runs/antmaze_sim") -> Graph:
     """JSRL-IQL on AntMaze (the paper's IQL benchmark): the grasping graph's nodes over the sim bridge
     running jsrl/AntMaze-v0 on state vectors, the scripted AntMaze guide in the bridge."""
-    _check(ANTMAZE_SIM_OPTIONS, locals())
+    check_options(ANTMAZE_SIM_OPTIONS, locals())
     nodes = [
-        NodeSpec("sim_bridge", "sim_bridge", {"publish_camera": not _flag(headless) or _flag(view), **_gui(gui)},
+        NodeSpec("sim_bridge", "sim_bridge", {"publish_camera": not flag(headless) or flag(view), **_gui(gui)},
                  paces=True),
         NodeSpec("policy_arbiter", "policy_arbiter"),
         *_learning_loop(Path(out_dir), mode, {}, {}),
-        *_viewer(_flag(view)),
+        *_viewer(flag(view)),
     ]
     return Graph("antmaze_sim.yaml", nodes)
 
@@ -240,4 +194,5 @@ GRAPHS: dict[str, GraphDef] = {
     "record_demos": GraphDef(record_demos, RECORD_DEMOS_OPTIONS, "human teleop demos on the grasping sim"),
     "real_arm": GraphDef(real_arm, REAL_ARM_OPTIONS, "JSRL on a robot arm (or the fake arm), behind the safety layer"),
     "antmaze_sim": GraphDef(antmaze_sim, ANTMAZE_SIM_OPTIONS, "JSRL-IQL on the AntMaze sim (train)"),
+    **FLEET_GRAPHS,
 }

@@ -26,7 +26,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from jsrl_learning.config import ConfigError
-from jsrl_ros.param_files import Section, as_declared, effective_values, is_double, type_problem, unknown_keys
+from jsrl_ros.runtime.param_files import Section, as_declared, effective_values, is_double, type_problem, unknown_keys
 
 # The sections of the command line that started this process; a context variable because the
 # node classes are built by ``make_node()`` with no arguments (spin_node sets it around that call).

@@ -14,9 +14,9 @@ from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 from jsrl_learning.config import ConfigError
-from jsrl_ros.checked_node import parameter_sections, reject_unknown_parameters
-from jsrl_ros.diagnostics import WARN, Health
-from jsrl_ros.param_files import command_line_sections
+from jsrl_ros.runtime.checked_node import parameter_sections, reject_unknown_parameters
+from jsrl_ros.runtime.diagnostics import WARN, Health
+from jsrl_ros.runtime.param_files import command_line_sections
 
 
 def spin_node(make_node: Callable[[], Node], argv: list[str] | None = None) -> int:
@@ -24,7 +24,7 @@ def spin_node(make_node: Callable[[], Node], argv: list[str] | None = None) -> i
 
     A configuration error is one clear line and exit code 2, not a traceback; the parameters that
     argv's params files and ``-p`` rules give the node are checked against what it declares
-    (jsrl_ros/checked_node.py) before it spins, so before it first reports on ``diagnostics``.
+    (jsrl_ros/runtime/checked_node.py) before it spins, so before it first reports on ``diagnostics``.
     EventsExecutor: lowest latency on these 2-core machines (docs/architecture.md).
     SIGINT/SIGTERM only ask the loop to stop: rclpy's own handler would raise
     KeyboardInterrupt inside whatever callback runs, leaving its work (a bag being written,

@@ -32,9 +32,9 @@ from rosbags.typesys import Stores, get_typestore
 from jsrl_learning.buffers import take_obs
 from jsrl_learning.episode import EXPLORER, GUIDE, Episode
 from jsrl_ros.camera_processing import to_rgb
-from jsrl_ros.conversions import CHANNELS
-from jsrl_ros.contract import LABELS, STEP_NAMES
-from jsrl_ros.step_clock import StepClock
+from jsrl_ros.contract.conversions import CHANNELS
+from jsrl_ros.contract.names import LABELS, STEP_NAMES
+from jsrl_ros.contract.step_clock import StepClock
 
 FORMAT = 1
 META_KEY = "jsrl_episode"

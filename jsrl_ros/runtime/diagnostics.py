@@ -13,9 +13,10 @@ from typing import Callable, Mapping
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 
-from jsrl_ros.qos import RELIABLE
+from jsrl_ros.contract import topics
+from jsrl_ros.contract.qos import RELIABLE
 
-TOPIC = "diagnostics"
+TOPIC = topics.DIAGNOSTICS
 OK, WARN, ERROR = 0, 1, 2  # DiagnosticStatus levels (bytes in the message)
 
 

@@ -1,4 +1,4 @@
-"""The arm drivers' messages for :mod:`jsrl_ros.arm_motion`'s commands (no rclpy).
+"""The arm drivers' messages for :mod:`jsrl_ros.real_arm.motion`'s commands (no rclpy).
 
 A velocity becomes a geometry_msgs/TwistStamped (MoveIt Servo's ``delta_twist_cmds``: linear
 x, y, z and angular z), a target a one-point trajectory_msgs/JointTrajectory (a
@@ -12,7 +12,7 @@ from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import TwistStamped
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from jsrl_ros.arm_motion import Command, Velocity
+from jsrl_ros.real_arm.motion import Command, Velocity
 
 
 def command_message(command: Command, now: float, frame_id: str,

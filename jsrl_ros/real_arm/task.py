@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from jsrl_ros.contract import LABELS
+from jsrl_ros.contract.names import LABELS
 
 YAW_LIMIT = math.pi / 2  # the sim's yaw range [-pi/2, pi/2] (a parallel gripper is symmetric under a half turn)
 PROPRIO_DIM = 7  # [height above floor, yaw / (pi/2), opening / max_opening, t / max_steps, target u, v, has-target]

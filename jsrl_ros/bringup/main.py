@@ -1,4 +1,4 @@
-"""Embedded bringup: start a node graph (jsrl_ros/graph.py) without the launch package.
+"""Embedded bringup: start a node graph (jsrl_ros/bringup/graph.py) without the launch package.
 
     jsrl_bringup [--graph grasping_sim] [--guide scripted] [--learner qtopt] [--headless]
                  [--out runs/grasping_sim] [--duration 180] [--episodes N] [--until-guide-step 0]
@@ -22,14 +22,11 @@ guide-step for ``--until-guide-step``) nor fake its progress.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import subprocess
 import sys
 import time
 from collections import deque
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import rclpy
 import yaml
@@ -41,12 +38,17 @@ from std_msgs.msg import Int32
 
 from jsrl_learning.config import ConfigError
 from jsrl_learning.logging_utils import TensorBoardLogger
-from jsrl_ros.contract import EPISODE_SUMMARY_NAMES
-from jsrl_ros.conversions import MalformedMessage, named_vector_values
-from jsrl_ros.diagnostics import ERROR, OK, TOPIC as DIAGNOSTICS, WARN, counters_of, levels_of
-from jsrl_ros.episode_bags import list_episode_bags
-from jsrl_ros.graph import GRAPHS, Graph, NodeSpec
-from jsrl_ros.qos import LATCHED, RELIABLE
+from jsrl_ros.bringup.fleet_graphs import namespaced_sections
+from jsrl_ros.bringup.graph import GRAPHS, Graph, NodeSpec
+from jsrl_ros.bringup.processes import ProcessGroup
+from jsrl_ros.contract import topics
+from jsrl_ros.contract.conversions import MalformedMessage, named_vector_values
+from jsrl_ros.contract.names import EPISODE_SUMMARY_NAMES
+from jsrl_ros.contract.qos import LATCHED, RELIABLE
+from jsrl_ros.recording.episode_bags import list_episode_bags
+from jsrl_ros.runtime.diagnostics import ERROR, OK
+from jsrl_ros.runtime.diagnostics import TOPIC as DIAGNOSTICS
+from jsrl_ros.runtime.diagnostics import WARN, counters_of, levels_of
 
 PACKAGE = "jsrl_ros"
 PROGRESS_EVERY_S = 5.0
@@ -54,8 +56,11 @@ STOP_TIMEOUT_S = 15.0
 STARTUP_TIMEOUT_S = 300.0
 EXPLORER_WINDOW = 30  # evaluation episodes at h = 0 behind the closing result line
 UNKNOWN_NODE = "_NODE_NAME_UNKNOWN_"  # the graph API's name for an endpoint whose node is not discovered yet
-SUMMARIES, GUIDE_STEP = "jsrl/episode_summary", "jsrl/guide_step"
-OWNERS = {SUMMARIES: "recorder", GUIDE_STEP: "curriculum_manager"}  # topic -> the executable that publishes it
+SUMMARIES, GUIDE_STEP = topics.EPISODE_SUMMARY, topics.GUIDE_STEP
+#: topic -> the executables that may publish it (a fleet learner's summaries come from its episode receiver)
+OWNERS = {SUMMARIES: ("recorder", "episode_receiver"), GUIDE_STEP: ("curriculum_manager",)}
+#: --role -> the graph it starts (single: --graph, the one-machine graph by default)
+ROLES = {"actor": "fleet_actor", "learner": "fleet_learner"}
 
 
 def package_prefix() -> Path:
@@ -75,8 +80,9 @@ class Monitor(Node):
     """Watches the graph: episodes, guide-step and the nodes' counters; logs them to TensorBoard.
     ``owners``: topic -> the name of the node whose messages on it count."""
 
-    def __init__(self, tensorboard: TensorBoardLogger, owners: dict[str, str], success_window: int = 20) -> None:
-        super().__init__("jsrl_bringup")
+    def __init__(self, tensorboard: TensorBoardLogger, owners: dict[str, str], success_window: int = 20,
+                 namespace: str = "") -> None:
+        super().__init__("jsrl_bringup", namespace=namespace)
         self.tb = tensorboard
         self.owners = owners
         self.episodes = self.evaluations = self.env_steps = 0
@@ -176,7 +182,12 @@ class Monitor(Node):
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     first = argparse.ArgumentParser(add_help=False)
     first.add_argument("--graph", default="grasping_sim", choices=sorted(GRAPHS))
+    first.add_argument("--role", default="single", choices=("single", *ROLES),
+                       help="single: the one-machine graph (--graph); actor / learner: a role of a fleet "
+                            "(docs/fleet.md)")
     known, _ = first.parse_known_args(argv)
+    if known.role != "single":
+        known.graph = ROLES[known.role]
     graph = GRAPHS[known.graph]
     parser = argparse.ArgumentParser(
         prog="jsrl_bringup", parents=[first],
@@ -201,6 +212,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--until-guide-step", type=int, metavar="H",
                         help="stop once the curriculum's guide-step is at most H (0: the explorer alone)")
     args = parser.parse_args(argv)
+    args.graph = known.graph
     args.options = {o.name: getattr(args, o.name) for o in graph.options if o.name != "out_dir"}
     return args
 
@@ -220,8 +232,8 @@ def overrides_file(graph: Graph, sets: list[str], out: Path) -> Path:
         sections[node][param] = value if isinstance(parsed, dict) else parsed
     path = out / "params" / "overrides.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump({name: {"ros__parameters": params} for name, params in sections.items()
-                                    if params}, sort_keys=False))
+    path.write_text(yaml.safe_dump(namespaced_sections({name: {"ros__parameters": params} for name, params
+                                                        in sections.items() if params}, graph), sort_keys=False))
     return path
 
 
@@ -237,43 +249,6 @@ def next_episode_id(episode_dir: Path) -> int:
     return max(ids) + 1 if ids else 0
 
 
-class Children:
-    """The graph's processes: started in order, stopped with SIGINT (then SIGTERM, SIGKILL)."""
-
-    def __init__(self) -> None:
-        self.procs: list[tuple[NodeSpec, subprocess.Popen]] = []
-        self.logs: list[IO[bytes]] = []
-
-    def start(self, spec: NodeSpec, command: list[str], log_path: Path) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        if spec.terminal:  # it reads this terminal's keyboard; Ctrl-C reaches it directly
-            proc = subprocess.Popen(command, env=env)
-        else:
-            log = open(log_path, "wb")
-            self.logs.append(log)
-            proc = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)  # Ctrl-C goes to the bringup, which stops it in order
-        self.procs.append((spec, proc))
-
-    def dead(self) -> list[tuple[NodeSpec, int]]:
-        return [(spec, proc.returncode) for spec, proc in self.procs if proc.poll() is not None]
-
-    def stop(self) -> dict[str, int]:
-        for sig, wait_s in ((signal.SIGINT, STOP_TIMEOUT_S), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-            running = [proc for _, proc in self.procs if proc.poll() is None]
-            for proc in running:
-                proc.send_signal(sig)
-            deadline = time.monotonic() + wait_s
-            for proc in running:
-                try:
-                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    pass
-        for log in self.logs:
-            log.close()
-        return {spec.name: proc.returncode for spec, proc in self.procs}
-
-
 def run(args: argparse.Namespace) -> int:
     graph = GRAPHS[args.graph].build(**args.options, out_dir=args.out)
     out = Path(args.out)
@@ -285,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"not installed under {prefix}: {', '.join(missing) or params} (install the package "
                           f"non-editable: source scripts/setup_env.sh, or colcon build + source install/setup.bash)")
     (out / "logs").mkdir(parents=True, exist_ok=True)
-    episode_dir = next((s.params["episode_dir"] for s in graph.nodes if "episode_dir" in s.params), None)
+    episode_dir = next((s.params["episode_dir"] for s in graph.nodes if s.executable == "recorder"), None)
     first = 0 if episode_dir is None else next_episode_id(Path(episode_dir))
     if first > 0:
         for spec in graph.nodes:
@@ -293,20 +268,28 @@ def run(args: argparse.Namespace) -> int:
                 spec.params.setdefault("first_episode", first)
         print(f"resuming: {episode_dir} holds episodes, continuing at episode {first}")
     overrides = overrides_file(graph, args.set, out)
+    if graph.namespace:  # the scenario's node sections, re-keyed to reach the graph's namespace
+        scenario = yaml.safe_load(params.read_text())
+        params = out / "params" / "scenario.yaml"
+        params.write_text(yaml.safe_dump(namespaced_sections(scenario, graph), sort_keys=False))
 
     rclpy.init(args=[])
     tensorboard = TensorBoardLogger(out / "tensorboard")
     names = {spec.executable: spec.name for spec in graph.nodes}
-    monitor = Monitor(tensorboard, {topic: names.get(executable, "") for topic, executable in OWNERS.items()})
+    monitor = Monitor(tensorboard, {topic: next((names[e] for e in executables if e in names), "")
+                                    for topic, executables in OWNERS.items()}, namespace=graph.namespace)
     executor = SingleThreadedExecutor()
     executor.add_node(monitor)
-    children = Children()
+    children = ProcessGroup((STOP_TIMEOUT_S, 5.0, 5.0))
+    specs = {spec.name: spec for spec in graph.nodes}
     status = 0
     start = time.monotonic()
     def launch(spec: NodeSpec) -> None:
         command = [str(lib / spec.executable), "--ros-args", "-r", f"__node:={spec.name}",
+                   *(["-r", f"__ns:=/{graph.namespace}"] if graph.namespace else []),
+                   *(arg for source, target in spec.remaps for arg in ("-r", f"{source}:={target}")),
                    "--params-file", str(params), "--params-file", str(overrides)]
-        children.start(spec, command, out / "logs" / f"{spec.name}.log")
+        children.start(spec.name, command, log_path=out / "logs" / f"{spec.name}.log", terminal=spec.terminal)
         print(f"started {spec.name}: {' '.join(command)}")
 
     try:
@@ -317,13 +300,13 @@ def run(args: argparse.Namespace) -> int:
         # Nodes report on `diagnostics` once constructed (subscribed, checkpoint announced): then the world may move.
         waiting = {spec.name for spec in graph.nodes if not (spec.paces or spec.terminal)}
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while not waiting <= set(monitor.counters) and not children.dead() and time.monotonic() < deadline:
+        while not waiting <= set(monitor.counters) and not children.exited() and time.monotonic() < deadline:
             executor.spin_once(timeout_sec=0.2)
-        if not waiting <= set(monitor.counters) and not children.dead():
+        if not waiting <= set(monitor.counters) and not children.exited():
             raise ConfigError(f"nodes not up after {STARTUP_TIMEOUT_S:g} s: "
                               f"{', '.join(sorted(waiting - set(monitor.counters)))} (see {out / 'logs'})")
         for spec in graph.nodes:
-            if spec.paces and not children.dead():
+            if spec.paces and not children.exited():
                 launch(spec)
         next_progress = time.monotonic() + PROGRESS_EVERY_S
         while True:
@@ -332,16 +315,16 @@ def run(args: argparse.Namespace) -> int:
             if now >= next_progress:
                 print(monitor.progress(now - start), flush=True)
                 next_progress = now + PROGRESS_EVERY_S
-            dead = children.dead()
+            dead = children.exited()
             if dead:
-                if all(spec.terminal and code == 0 for spec, code in dead):
-                    print(f"stopping: {dead[0][0].name} quit")
+                if all(specs[name].terminal and code == 0 for name, code in dead.items()):
+                    print(f"stopping: {next(iter(dead))} quit")
                     break
-                for spec, code in dead:
-                    log = out / "logs" / f"{spec.name}.log"
+                for name, code in dead.items():
+                    log = out / "logs" / f"{name}.log"
                     # exit code 2 is a configuration error (a misspelt --set): repeat the node's one line
                     said = f": {last_line(log).removeprefix('error: ')}" if code == 2 and log.is_file() else ""
-                    print(f"error: {spec.name} exited with code {code}{said}; see {log}", file=sys.stderr)
+                    print(f"error: {name} exited with code {code}{said}; see {log}", file=sys.stderr)
                 status = 1
                 break
             failure = monitor.failed({spec.name for spec in graph.nodes})

@@ -22,7 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
-from jsrl_ros.conversions import MalformedMessage
+from jsrl_ros.contract.conversions import MalformedMessage
 
 IMPLAUSIBLE, TRACKING, STALE_READINGS, FOREIGN_SOURCE = ("implausible_reading", "tracking", "stale_readings",
                                                          "foreign_source")

@@ -20,7 +20,7 @@ from typing import Callable
 
 from builtin_interfaces.msg import Time
 
-from jsrl_ros.step_clock import StepClock
+from jsrl_ros.contract.step_clock import StepClock
 
 MALFORMED, STALE, FUTURE = "malformed", "stale", "future"
 

@@ -10,7 +10,7 @@ human label given meanwhile lands in the episode. ``jsrl/reset`` during an episo
 or a deactivation abandon it: no outcome, which the recorder reads as a reset.
 
 Effects go through :class:`CycleOutputs` (the node publishes them); every motion passes the
-config's :class:`jsrl_ros.safety.SafetyFilter`.
+config's :class:`jsrl_ros.real_arm.safety.SafetyFilter`.
 """
 from __future__ import annotations
 
@@ -20,15 +20,16 @@ from typing import TYPE_CHECKING, Any, Protocol, Sequence
 import numpy as np
 from builtin_interfaces.msg import Time
 
-from jsrl_ros.arm_motion import ArmMotion, Command
-from jsrl_ros.arm_sensors import ArmSensors
-from jsrl_ros.arm_task import proprio, step_delta
-from jsrl_ros.grasp_outcomes import GraspOutcomes
-from jsrl_ros.safety import WATCHDOG
-from jsrl_ros.step_clock import stamp_key
+from jsrl_ros.contract import topics
+from jsrl_ros.contract.step_clock import stamp_key
+from jsrl_ros.real_arm.grasp_outcomes import GraspOutcomes
+from jsrl_ros.real_arm.motion import ArmMotion, Command
+from jsrl_ros.real_arm.safety import WATCHDOG
+from jsrl_ros.real_arm.sensors import ArmSensors
+from jsrl_ros.real_arm.task import proprio, step_delta
 
 if TYPE_CHECKING:
-    from jsrl_ros.real_arm_config import RealArmConfig
+    from jsrl_ros.real_arm.config import RealArmConfig
 
 WAIT, HOMING, OBSERVE, ACT, MOVE, CLOSE, LIFT = "wait", "homing", "observe", "act", "move", "close", "lift"
 EPISODE = "episode"  # what a WAIT may lead to besides HOMING: the next episode
@@ -102,7 +103,7 @@ class GraspCycle:
             self._continue_after_wait(now)
             return True, message
         if self.phase in IN_EPISODE:
-            self._abandon("jsrl/reset")
+            self._abandon(topics.RESET)
             self.after_wait = HOMING
             self._continue_after_wait(now)  # the operator asked: home now
             return True, f"episode {self.outcomes.episode} ended at step {self.outcomes.t}; homing"

@@ -1,6 +1,6 @@
 """Folder of episode bags -> Minari dataset, the learner's offline-data format.
 
-    python -m jsrl_ros.bags_to_minari BAG_DIR DATASET_ID [--successful-only] [--skip-evaluation]
+    python -m jsrl_ros.recording.bags_to_minari BAG_DIR DATASET_ID [--successful-only] [--skip-evaluation]
 
 Written under MINARI_DATASETS_PATH; ``jsrl_learning.datasets.load_minari(DATASET_ID)`` (or
 ``jsrl train`` with it as offline data) reads it back as transitions. Spaces come from the
@@ -18,7 +18,7 @@ import gymnasium as gym
 import numpy as np
 
 from jsrl_learning.datasets import DatasetError, save_minari
-from jsrl_ros.episode_bags import RecordedEpisode, list_episode_bags, read_episode
+from jsrl_ros.recording.episode_bags import RecordedEpisode, list_episode_bags, read_episode
 
 
 def bags_to_minari(bag_dir: str | Path, dataset_id: str, successful_only: bool = False,
@@ -66,7 +66,7 @@ def _spaces(recorded: list[RecordedEpisode]) -> tuple[gym.Space, gym.Space]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m jsrl_ros.bags_to_minari", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m jsrl_ros.recording.bags_to_minari", description=__doc__.split("\n")[0])
     parser.add_argument("bag_dir", help="folder of episode bags (the recorder's episode_dir)")
     parser.add_argument("dataset_id", help="Minari dataset id, e.g. grasp/demos-v0")
     parser.add_argument("--successful-only", action="store_true", help="keep successful episodes only (demos)")

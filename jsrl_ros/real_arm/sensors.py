@@ -4,7 +4,7 @@ The axes' positions come from ``joint_states`` (a Cartesian arm, or joint mode) 
 grasp point's pose (``ee_pose_topic``); the finger opening from the finger joints; the camera
 frame is kept as it came. An observation is taken only from data that arrived after the step's
 motion ended: :meth:`ArmSensors.fresh_since`. The axes' readings pass the safety layer's
-:class:`jsrl_ros.measured_state.MeasuredState` first: an implausible one is never kept.
+:class:`jsrl_ros.real_arm.measured_state.MeasuredState` first: an implausible one is never kept.
 """
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from jsrl_ros.arm_task import yaw_of_quaternion
-from jsrl_ros.conversions import MalformedMessage
-from jsrl_ros.measured_state import MeasuredState
+from jsrl_ros.contract.conversions import MalformedMessage
+from jsrl_ros.real_arm.measured_state import MeasuredState
+from jsrl_ros.real_arm.task import yaw_of_quaternion
 
 
 class ArmSensors:

@@ -7,8 +7,8 @@ attempt ends the episode, and its outcome is composed only when the episode's en
 """
 from __future__ import annotations
 
-from jsrl_ros.arm_task import GraspDetector, outcome
-from jsrl_ros.contract import LABELS
+from jsrl_ros.contract.names import LABELS
+from jsrl_ros.real_arm.task import GraspDetector, outcome
 
 ATTEMPT_END = (0.0, True, False, False)  # reward, terminated, truncated, success as captured; end_row() judges it
 

@@ -14,9 +14,10 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from jsrl_learning.config import ConfigError, require
-from jsrl_ros.arm_task import REWARD_SOURCES, GraspDetector
-from jsrl_ros.safety import LIMIT_KEYS, SafetyFilter, SafetyLimits, limits_from_mapping
-from jsrl_ros.step_clock import StepClock
+from jsrl_ros.contract import topics
+from jsrl_ros.contract.step_clock import StepClock
+from jsrl_ros.real_arm.safety import LIMIT_KEYS, SafetyFilter, SafetyLimits, limits_from_mapping
+from jsrl_ros.real_arm.task import REWARD_SOURCES, GraspDetector
 
 MODES = ("twist", "joint_trajectory")
 _SAFETY_TYPES = {"deadman": Parameter.Type.STRING, "watchdog_timeout": Parameter.Type.DOUBLE,
@@ -65,7 +66,7 @@ class RealArmConfig:
         self.command_rate = node.declare_parameter("command_rate", 50.0).value
         self.command_hold = node.declare_parameter("command_hold", 0.05).value
         self.margin = [float(v) for v in node.declare_parameter("box_margin", [0.01, 0.01, 0.01, 0.05]).value]
-        self.camera_topic = node.declare_parameter("camera_topic", "camera/color/image_raw").value
+        self.camera_topic = node.declare_parameter("camera_topic", topics.ARM_CAMERA_IMAGE).value
         self.autostart = node.declare_parameter("autostart", False).value
         self.auto_confirm = node.declare_parameter("auto_confirm", False).value
         require(self.mode in MODES, where, f"command_mode must be one of {MODES}, got {self.mode!r}")

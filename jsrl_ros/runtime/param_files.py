@@ -2,7 +2,7 @@
 
 rcl alone ignores keys that no node declares, and when a key's type differs between two files' sections
 for the same node it sometimes keeps the first file's value (measured: ``dt: 1`` then ``dt: 0.05`` gives
-1, ``dt: 0.1`` then ``dt: abc`` gives 0.1). So the node checks every file itself (jsrl_ros/checked_node.py), with
+1, ``dt: 0.1`` then ``dt: abc`` gives 0.1). So the node checks every file itself (jsrl_ros/runtime/checked_node.py), with
 this module: the files' sections in command-line order, which of them apply to a node, the value the
 last one meant, and what is wrong with a value or a key. Pure Python, no rclpy node needed.
 """

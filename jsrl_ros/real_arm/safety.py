@@ -9,7 +9,7 @@ is a :class:`ConfigError` naming the key, never a default. :class:`SafetyFilter`
 * a motion becomes a target inside the workspace box, at most ``max_step`` per axis per step
   and ``max_velocity`` per axis; velocities toward a target never point out of the box;
 * motion stops (zero velocity / hold) while the e-stop is latched, while the measured state
-  cannot be trusted (:class:`jsrl_ros.measured_state.MeasuredState`: implausible, stale, or
+  cannot be trusted (:class:`jsrl_ros.real_arm.measured_state.MeasuredState`: implausible, stale, or
   disagreeing with the commanded motion), while a required deadman is released or silent
   for ``deadman_timeout``, and when no valid action arrived for ``watchdog_timeout`` while
   the policy drives.
@@ -32,7 +32,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from jsrl_learning.config import ConfigError, read_yaml, require
-from jsrl_ros.measured_state import MeasuredState
+from jsrl_ros.real_arm.measured_state import MeasuredState
 
 DEADMAN_MODES = ("off", "guide", "always")
 ESTOP, DEADMAN, WATCHDOG = "estop", "deadman", "watchdog"

@@ -1,10 +1,10 @@
 """The real arm's move in progress and the command each control tick sends (no rclpy).
 
 Two ways to command an arm (the bridge's ``command_mode``): *twist* streams a velocity every
-tick, from a :class:`jsrl_ros.safety.TwistSegment` that cannot carry the arm past its target;
+tick, from a :class:`jsrl_ros.real_arm.safety.TwistSegment` that cannot carry the arm past its target;
 *joint_trajectory* sends a move's target once, when it begins, and one hold on a stop. Any
 stop ends the move: motion resumes only with a new one. Every value passes the
-:class:`jsrl_ros.safety.SafetyFilter` the caller gives; ``jsrl_ros/arm_commands.py`` turns the
+:class:`jsrl_ros.real_arm.safety.SafetyFilter` the caller gives; ``jsrl_ros/real_arm/commands.py`` turns the
 commands into messages.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jsrl_ros.safety import SafetyFilter, TwistSegment
+from jsrl_ros.real_arm.safety import SafetyFilter, TwistSegment
 
 TWIST_AXES = 4  # x, y, z, yaw: what a twist command moves
 

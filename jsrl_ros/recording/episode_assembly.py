@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from jsrl_ros.conversions import MalformedMessage
-from jsrl_ros.episode_bags import ACTION, IMAGE, INFO, STATE, STEP, EpisodeMeta, controller_per_step
+from jsrl_ros.contract.conversions import MalformedMessage
+from jsrl_ros.recording.episode_bags import ACTION, IMAGE, INFO, STATE, STEP, EpisodeMeta, controller_per_step
 
 
 class Repeated(ValueError):

@@ -25,7 +25,7 @@ from typing import Sequence
 from rclpy.node import Node
 
 from jsrl_learning.config import ConfigError
-from jsrl_ros.diagnostics import WARN, Health
+from jsrl_ros.runtime.diagnostics import WARN, Health
 
 UNKNOWN = "_NODE_NAME_UNKNOWN_"  # what the graph API names a publisher whose node is not discovered yet
 

@@ -1,6 +1,5 @@
 """The QoS profiles of the topic contract (docs/topics.md), in one place."""
-from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
-                       qos_profile_sensor_data)
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 
 #: Camera images: best effort, keep last few — a late frame is worthless.
 SENSOR = qos_profile_sensor_data

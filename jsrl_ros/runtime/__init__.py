@@ -1,0 +1,1 @@
+"""What every node runs on: spinning, parameter checks, diagnostics, input-source and step-stamp checks."""
