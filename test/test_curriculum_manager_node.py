@@ -169,3 +169,22 @@ def test_bad_state_file_folders_and_evaluation_ranges_are_config_errors(ros, tmp
     overrides = [Parameter("h1", value=10.0), *(Parameter(k, value=v) for k, v in values.items())]
     with pytest.raises(ConfigError, match=named):
         ros.add(CurriculumManager(context=ros.context, parameter_overrides=overrides))
+
+
+def test_parameters_are_the_curriculum_configs_fields_with_its_defaults(ros, tmp_path: Path) -> None:
+    import dataclasses
+
+    from jsrl_learning.curriculum import CurriculumConfig
+
+    manager = ros.add(CurriculumManager(context=ros.context, parameter_overrides=[Parameter("h1", value=10.0)]))
+    for field in dataclasses.fields(CurriculumConfig):
+        if field.name in ("h1", "h1_rollouts"):  # h1 is given here; the node never estimates it
+            continue
+        value = manager.get_parameter(field.name).value
+        assert (math.isnan(value) if field.default is None else value == field.default), field.name
+    assert manager.curriculum.config.window == CurriculumConfig().window  # no drifting copy of a default
+
+
+def test_h1_must_be_given(ros) -> None:
+    with pytest.raises(ConfigError, match="h1 must be set"):
+        ros.add(CurriculumManager(context=ros.context))

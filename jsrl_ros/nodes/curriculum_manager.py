@@ -37,6 +37,7 @@ from jsrl_ros.contract.conversions import MalformedMessage, named_vector_values
 from jsrl_ros.contract.names import EPISODE_SUMMARY_NAMES
 from jsrl_ros.contract.qos import LATCHED, RELIABLE
 from jsrl_ros.runtime.checked_node import CheckedNode
+from jsrl_ros.runtime.dataclass_params import declare_dataclass
 from jsrl_ros.runtime.diagnostics import WARN, Health, publish_counters
 from jsrl_ros.runtime.sources import GraphWatch
 from jsrl_ros.runtime.spin import spin_node
@@ -49,19 +50,7 @@ class CurriculumManager(CheckedNode):
     def __init__(self, **node_kwargs) -> None:
         super().__init__("curriculum_manager", **node_kwargs)
         where = f"{self.get_name()} parameters"
-        params = {
-            "mode": self.declare_parameter("mode", "curriculum").value,
-            "rule": self.declare_parameter("rule", "guide").value,
-            "n_stages": self.declare_parameter("n_stages", 10).value,
-            "window": self.declare_parameter("window", 3).value,
-            "tolerance": self.declare_parameter("tolerance", 0.05).value,
-            "guide_tolerance": self.declare_parameter("guide_tolerance", 0.2).value,
-            "floor": self.declare_parameter("floor", 0.0).value,
-            "h1": self.declare_parameter("h1", 15.0).value,
-            "metric": self.declare_parameter("metric", "return").value,
-        }
-        reference = self.declare_parameter("reference", math.nan).value  # NaN: set by stage 0's first window
-        params["reference"] = reference if math.isfinite(reference) else None
+        params = declare_dataclass(self, CurriculumConfig, skip=("h1_rollouts",))  # h1 is given, not estimated
         state_file = self.declare_parameter("state_file", "").value
         eval_episodes = self.declare_parameter("eval_episodes", 5).value
         self.low, self.high = self.evaluation_range(self.declare_parameter("evaluation_range", [0.0, 1.0]).value,
