@@ -29,6 +29,10 @@ NODES = {
     "real_arm_bridge": "jsrl_ros.nodes.real_arm_bridge",
     "fake_arm": "jsrl_ros.nodes.fake_arm",
     "viewer": "jsrl_ros.nodes.viewer",
+    "episode_sender": "jsrl_ros.nodes.episode_sender",
+    "episode_receiver": "jsrl_ros.nodes.episode_receiver",
+    "weights_broadcaster": "jsrl_ros.nodes.weights_broadcaster",
+    "weights_receiver": "jsrl_ros.nodes.weights_receiver",
 }
 
 # Commands that need no ROS: in bin/ for pip, in lib/jsrl_ros/ for colcon (setup.cfg sends every script there).

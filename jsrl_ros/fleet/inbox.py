@@ -43,11 +43,13 @@ def stored_name(actor: int, episode: str) -> str:
 
 @dataclass(frozen=True)
 class Received(Generic[T]):
-    """The answer to send, and for a newly stored episode its bag and what ``check_bag`` said of it."""
+    """The answer to send, and for a newly stored episode its bag, what ``check_bag`` said of it and when the
+    actor sent it (its wall clock)."""
 
     ack: Ack
     bag: Path | None = None
     checked: T | None = None
+    sent: float = 0.0
 
 
 class Inbox(Generic[T]):
@@ -120,7 +122,7 @@ class Inbox(Generic[T]):
         os.rename(staging, final)
         fsync_dir(self.episode_dir)
         self._record(*key, digest, STORED)
-        return Received(Ack(*key, STORED), final, checked)
+        return Received(Ack(*key, STORED), final, checked, header.sent)
 
     def _record(self, actor: int, episode: str, digest: str, status: str) -> None:
         with open(self.journal, "a") as f:

@@ -1,0 +1,137 @@
+"""The fleet's two roles as node graphs: an actor (one robot or sim, in its own namespace) and the learner side.
+
+An *actor* runs the grasping graph's control loop and recorder in namespace ``actor_<id>``, plus
+``episode_sender`` (its finished episodes to the learner) and ``weights_receiver`` (the
+learner's checkpoints to its arbiter). The *learner side* runs the learner, the curriculum
+manager, ``episode_receiver`` and ``weights_broadcaster`` in the root namespace. They meet on
+the absolute ``/fleet/...`` topics (docs/fleet.md). With ``curriculum:=fleet`` (default) the one
+curriculum manager publishes its guide-step choices on ``/fleet/guide_step_choices`` and every
+actor's arbiter reads them there (a remap, no relay node): all actors act at the fleet's h, and
+every actor's evaluations feed that one rule. ``curriculum:=per_actor`` runs a curriculum
+manager inside each actor instead, fed by that actor's own episodes.
+
+Node sections of the scenario YAML (``recorder:``) name nodes in the root namespace only (rcl),
+so :func:`namespaced_sections` re-keys them (``/actor_3/recorder:``) for a namespaced graph.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jsrl_ros.bringup.specs import Graph, GraphDef, NodeSpec, Option, check_options, flag
+from jsrl_ros.contract import topics
+from jsrl_ros.fleet.wire import MAX_ACTOR_ID
+
+FLEET_GUIDE_STEP_CHOICES = "/fleet/guide_step_choices"
+CURRICULA = ("fleet", "per_actor")
+
+
+def actor_namespace(actor_id: int) -> str:
+    return f"actor_{actor_id}"
+
+
+def parse_actor_ids(text: str, name: str) -> list[int]:
+    """``"1,2,5"`` -> ``[1, 2, 5]``; ValueError naming the option otherwise."""
+    try:
+        ids = [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        ids = []
+    if not ids or not all(0 <= i <= MAX_ACTOR_ID for i in ids) or len(set(ids)) != len(ids):
+        raise ValueError(f"{name}:={text!r}: give distinct actor ids in [0, {MAX_ACTOR_ID}], comma-separated (1,2)")
+    return ids
+
+
+FLEET_ACTOR_OPTIONS = (
+    Option("actor_id", "1", "this actor's id (the learner's allowed_actors must list it); its graph runs in "
+           "namespace actor_<id> (a second actor of the same id on the domain refuses to start)"),
+    Option("guide", "scripted", "who guides: the privileged-state script or a BC policy", ("scripted", "bc")),
+    Option("obs", "state", "observations: the state vector, or camera image + proprio", ("state", "image")),
+    Option("curriculum", "fleet", "fleet: act at the learner's one curriculum; per_actor: a curriculum manager "
+           "of this actor's own", CURRICULA),
+    Option("mode", "curriculum", "per_actor curriculum: JSRL curriculum or JSRL-Random", ("curriculum", "random")),
+    Option("headless", "true", "no camera frames in state mode", ("true", "false")),
+    Option("bc_path", "", "for guide:=bc: a BCGuide.save() file"),
+    Option("out_dir", "", "episode bags, the outbox and the received checkpoint (default runs/fleet/actor_<id>)"),
+)
+
+
+def fleet_actor(actor_id: str = "1", guide: str = "scripted", obs: str = "state", curriculum: str = "fleet",
+                mode: str = "curriculum", headless: str = "true", bc_path: str = "", out_dir: str = "") -> Graph:
+    """One actor: bridge -> (observation) -> arbiter -> bridge, recorder -> episode_sender -> /fleet/episodes,
+    /fleet/weights -> weights_receiver -> arbiter; all in namespace actor_<id>."""
+    check_options(FLEET_ACTOR_OPTIONS, locals())
+    ident = parse_actor_ids(actor_id, "actor_id")
+    if len(ident) != 1:
+        raise ValueError(f"actor_id:={actor_id!r}: one actor id")
+    ns, image, per_actor = actor_namespace(ident[0]), obs == "image", curriculum == "per_actor"
+    out = Path(out_dir or f"runs/fleet/{ns}")
+    episodes, seed = str(out / "episodes"), {"seed": ident[0]}  # every actor explores differently
+    bridge: dict[str, Any] = {"obs_mode": obs, "publish_camera": not flag(headless), **seed}
+    if guide != "scripted":
+        bridge["guide_target"] = ""
+    arbiter: dict[str, Any] = {"obs_mode": obs, "guide": guide, **seed, **({"guide_path": bc_path} if bc_path else {})}
+    choices = () if per_actor else ((topics.GUIDE_STEP_CHOICES, FLEET_GUIDE_STEP_CHOICES),)
+    nodes = [
+        NodeSpec("sim_bridge", "sim_bridge", bridge, paces=True),
+        *([NodeSpec("observation", "observation")] if image else []),
+        NodeSpec("policy_arbiter", "policy_arbiter", arbiter, remaps=choices),
+        NodeSpec("recorder", "recorder", {"episode_dir": episodes, "guide_type": guide, **seed,
+                                          "image_topic": topics.OBS_IMAGE if image else ""}),
+        NodeSpec("episode_sender", "episode_sender", {"actor_id": ident[0], "episode_dir": episodes,
+                                                      "outbox_dir": str(out / "fleet" / "outbox")}),
+        NodeSpec("weights_receiver", "weights_receiver",
+                 {"checkpoint_path": str(out / "checkpoints" / "explorer.pt")}),
+        *([NodeSpec("curriculum_manager", "curriculum_manager",
+                    {"mode": mode, "state_file": str(out / "curriculum.json")})] if per_actor else []),
+    ]
+    return Graph("grasping_sim.yaml", nodes, namespace=ns)
+
+
+FLEET_LEARNER_OPTIONS = (
+    Option("allowed_actors", "1", "the actor ids whose episodes are accepted, comma-separated (1,2); any other "
+           "is refused"),
+    Option("learner", "qtopt", "the explorer's learner", ("qtopt", "iql")),
+    Option("obs", "state", "observations: the state vector, or camera image + proprio", ("state", "image")),
+    Option("curriculum", "fleet", "fleet: one curriculum for every actor, run here; per_actor: none here",
+           CURRICULA),
+    Option("mode", "curriculum", "JSRL curriculum, or JSRL-Random", ("curriculum", "random")),
+    Option("out_dir", "runs/fleet/learner", "received episodes, checkpoints and the curriculum state go here"),
+)
+
+
+def fleet_learner(allowed_actors: str = "1", learner: str = "qtopt", obs: str = "state", curriculum: str = "fleet",
+                  mode: str = "curriculum", out_dir: str = "runs/fleet/learner") -> Graph:
+    """The learner side: /fleet/episodes -> episode_receiver -> learner (and curriculum manager),
+    learner -> weights_broadcaster -> /fleet/weights; the curriculum's choices on /fleet/guide_step_choices."""
+    check_options(FLEET_LEARNER_OPTIONS, locals())
+    allowed, out = parse_actor_ids(allowed_actors, "allowed_actors"), Path(out_dir)
+    episodes = str(out / "episodes")
+    nodes = [
+        NodeSpec("episode_receiver", "episode_receiver", {"allowed_actors": allowed, "episode_dir": episodes,
+                                                          "journal": str(out / "fleet" / "inbox.log")}),
+        NodeSpec("learner", "learner", {"learner": learner, "obs_mode": obs, "episode_dir": episodes,
+                                        "checkpoint_path": str(out / "checkpoints" / "explorer.pt")}),
+        NodeSpec("weights_broadcaster", "weights_broadcaster"),
+        *([] if curriculum == "per_actor" else [
+            NodeSpec("curriculum_manager", "curriculum_manager", {"mode": mode, "state_file": str(out / "curriculum.json")},
+                     remaps=((topics.GUIDE_STEP_CHOICES, FLEET_GUIDE_STEP_CHOICES),))]),
+    ]
+    return Graph("grasping_sim.yaml", nodes)
+
+
+def namespaced_sections(params: dict[str, Any], graph: Graph) -> dict[str, Any]:
+    """A ROS params-file mapping whose root-namespace node sections (``recorder``, ``/recorder``) reach the
+    graph's nodes in its namespace instead (``/actor_3/recorder``); wildcard sections stay as they are."""
+    if not graph.namespace:
+        return params
+    names = {spec.name for spec in graph.nodes}
+    return {f"/{graph.namespace}/{key.lstrip('/')}" if key.lstrip("/") in names else key: value
+            for key, value in params.items()}
+
+
+FLEET_GRAPHS: dict[str, GraphDef] = {
+    "fleet_actor": GraphDef(fleet_actor, FLEET_ACTOR_OPTIONS, "one actor of a fleet: a sim's control loop and "
+                            "recorder in namespace actor_<id>, episodes to and weights from the learner"),
+    "fleet_learner": GraphDef(fleet_learner, FLEET_LEARNER_OPTIONS, "the learner side of a fleet: learner, "
+                              "curriculum manager, episode receiver, weights broadcaster"),
+}
