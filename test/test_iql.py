@@ -2,6 +2,7 @@
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 
 from jsrl_learning.buffers import Batch
 from jsrl_learning.config import ConfigError, from_mapping
@@ -91,3 +92,23 @@ def test_unbounded_or_discrete_action_space_is_refused():
         IQLLearner(IQLConfig(), OBS, gym.spaces.Box(-np.inf, np.inf, (2,), np.float32))
     with pytest.raises(ConfigError, match="action space"):
         IQLLearner(IQLConfig(), OBS, gym.spaces.Discrete(3))
+
+
+def test_torch_adam_checkpoint_loads_into_the_flat_optimiser():
+    # Checkpoints of the earlier learner hold one torch.optim.Adam over the actor's, V's and the critics' parameters.
+    agent, batch = learner(), random_batch()
+    params = [*agent.actor.parameters(), *agent.value.parameters(), *agent.critic.parameters()]
+    adam = torch.optim.Adam(params, lr=1e-2)
+    for i, p in enumerate(params):
+        p.grad = torch.full_like(p, 0.1 * (i + 1))  # a different moment per parameter: the order is checked
+    adam.step()
+    state = agent.state_dict()
+    state["optimizer"] = adam.state_dict()
+    restored = learner(3)
+    restored.load_state_dict(state)
+    for name in ("actor", "value", "critic"):
+        for key in ("exp_avg", "exp_avg_sq"):
+            expected = torch.cat([adam.state[p][key].reshape(-1) for p in getattr(agent, name).parameters()])
+            assert torch.equal(restored.update_rule.adam[name][key], expected), (name, key)
+        assert restored.update_rule.adam[name]["step"].item() == 1.0
+    assert np.isfinite(restored.update(batch)["q_loss"])

@@ -10,41 +10,30 @@ The actor is a Gaussian with a tanh-squashed mean and a learned state-independen
 Gaussian gives online fine-tuning its own exploration noise, learned rather than scheduled;
 ``act(obs, explore=False)`` is the mean.
 
-Speed (the update is the CPU bottleneck; ``jsrl bench learner`` measures it, see
-docs/learner_speed.md). Every loss of an update reads the networks as they were before it
-(CORL's ordering: the bootstrap ``V(s')`` and the advantages come from the old V and old
-target critics), so the update splits into two halves that share no writes:
-
-* value/actor half: target twin Q(s, a) -> V and actor losses -> Adam on V and the actor;
-* critic half: old V(s') -> twin Q loss -> Adam on the critics -> Polyak into the targets.
-
-The V half writes its new V, and the critic half its new targets, out of place; both are
-copied in after the two finish, so the halves may run in either order or at once
-(``update_threads: 2``). Each half is one pure function (``torch.func`` gradients, Adam
-written out, each network one flat tensor), which ``torch.compile`` turns into one C++
-graph that releases the GIL while it runs.
+Reading order: config, networks, acting, the three losses, one update. Every loss reads the
+networks as they were before the update (CORL's ordering: ``V(s')`` and the advantages come
+from the old V and the old target critics), so an update is two independent halves: V and
+actor, and the critics with their Polyak target. The losses call the networks as ``nets.value(obs)``;
+:class:`~jsrl_learning.learners.fast_update.SplitUpdate` supplies them and does the Adam steps
+and the Polyak update, eagerly, compiled or on two threads (docs/learner_speed.md).
 """
 from __future__ import annotations
 
 import copy
 import math
-import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
-from torch.func import functional_call, grad_and_value
 
 from jsrl_learning.buffers import Batch
 from jsrl_learning.config import ConfigError, require
 from jsrl_learning.learners.base import Learner
-from jsrl_learning.learners.networks import (
-    BoxScaler, EnsembleQ, FlatParams, adam_state, adam_step, batch_tensors, mlp, obs_tensor, seeded_init,
-)
+from jsrl_learning.learners.fast_update import Half, Networks, SplitUpdate
+from jsrl_learning.learners.networks import BoxScaler, EnsembleQ, batch_tensors, mlp, obs_tensor, seeded_init
 from jsrl_learning.learners.td_config import TDConfig
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0  # the IQL paper's bounds on the actor's log-std
@@ -91,22 +80,6 @@ class IQLConfig(TDConfig):
         require(isinstance(self.compile_after, int) and self.compile_after >= 0, where,
                 f"compile_after must be an int >= 0, got {self.compile_after!r}")
         require(self.update_threads in (1, 2), where, f"update_threads must be 1 or 2, got {self.update_threads!r}")
-
-
-def grads_and_aux(loss_fn: Callable[..., tuple[torch.Tensor, torch.Tensor]],
-                  *params: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
-    """Gradients of ``loss_fn(*params) -> (loss, aux)`` with respect to ``params``, and ``aux``.
-
-    Under ``torch.compile`` through ``torch.func`` (the gradients become part of one graph);
-    eagerly through plain autograd, whose per-op overhead is a fraction of ``torch.func``'s.
-    """
-    if torch.compiler.is_compiling():
-        grads, (_, aux) = grad_and_value(loss_fn, argnums=tuple(range(len(params))), has_aux=True)(*params)
-        return grads, aux
-    leaves = [p.detach().requires_grad_() for p in params]
-    with torch.enable_grad():
-        loss, aux = loss_fn(*leaves)
-        return torch.autograd.grad(loss, leaves), aux
 
 
 class GaussianActor(nn.Module):
@@ -158,16 +131,27 @@ class IQLLearner(Learner):
         with seeded_init(int(init_seed)):
             self.actor = GaussianActor(obs_dim, act_dim, config.hidden)
             self.value = mlp(obs_dim, 1, config.hidden)
-            self.critic = EnsembleQ(obs_dim, act_dim, config.hidden, n=2)
+            self.critic = EnsembleQ(obs_dim, act_dim, config.hidden, n=2)  # twin Q as one batched module
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
-        self.flat = {name: FlatParams(getattr(self, name)) for name in ("actor", "value", "critic", "critic_target")}
-        self.adam = {name: adam_state(self.flat[name].flat) for name in ("actor", "value", "critic")}
         self.act_generator = torch.Generator().manual_seed(int(act_seed))
-        self.updates = 0
-        self._halves: tuple[Callable[..., Any], Callable[..., Any]] = (self._value_actor_half, self._critic_half)
-        self._compile_pending = config.compile
-        self._trusted_state: tuple[int, int, bool] | None = None  # compiled in it: guards may be skipped
-        self._pool: ThreadPoolExecutor | None = None
+        self.update_rule = SplitUpdate(
+            {"actor": self.actor, "value": self.value, "critic": self.critic, "critic_target": self.critic_target},
+            [Half(self.value_and_actor_loss, trains=("value", "actor"), reads=("critic_target",)),
+             Half(self.critic_loss, trains=("critic",), reads=("value",), polyak=("critic_target", "critic"))],
+            lr=config.lr, tau=config.tau, compile=config.compile, compile_after=config.compile_after,
+            owner="IQLLearner")
+
+    @property
+    def updates(self) -> int:
+        return self.update_rule.updates
+
+    def _standardise(self, obs: torch.Tensor) -> torch.Tensor:
+        if self._obs_stats is None:
+            return obs
+        mean, inv_std = self._obs_stats
+        return (obs - mean) * inv_std
+
+    # --- acting ---------------------------------------------------------------------------
 
     def act(self, obs: np.ndarray, explore: bool = True) -> np.ndarray:
         """Sample from the Gaussian (clipped to the bounds) when exploring, else its mean."""
@@ -180,147 +164,78 @@ class IQLLearner(Learner):
             action = self.scaler.to_env(action).numpy()
         return action[0] if single else action
 
-    def _standardise(self, obs: torch.Tensor) -> torch.Tensor:
-        if self._obs_stats is None:
-            return obs
-        mean, inv_std = self._obs_stats
-        return (obs - mean) * inv_std
+    # --- the three losses -----------------------------------------------------------------
 
-    def _value_actor_half(self, value: torch.Tensor, actor: torch.Tensor, target: torch.Tensor,
-                          value_adam: dict[str, torch.Tensor], actor_adam: dict[str, torch.Tensor],
-                          obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Expectile regression of V and advantage-weighted regression of the actor; the actor is
-        stepped in place, the new V returned. Metrics: ``[v_loss, actor_loss, v_mean, adv_mean]``."""
-        cfg, flat = self.config, self.flat
+    def value_loss(self, nets: Networks, obs: torch.Tensor,
+                   actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Expectile regression of V(s) onto ``min_j Q'_j(s, a)`` over dataset actions.
+        Returns the loss, the advantages ``Q' - V`` and V. The target critics are only read
+        (``nets`` holds them as constants), so no gradient reaches them."""
+        target_q = nets.critic_target(obs, actions).amin(0)
+        v = nets.value(obs).squeeze(-1)
+        adv = target_q - v
+        expectile_weight = torch.where(adv > 0, self.config.expectile, 1.0 - self.config.expectile)
+        return (expectile_weight * adv.square()).mean(), adv, v
 
-        def losses(value: torch.Tensor, actor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            # The target critics are not differentiated: with grad enabled, they still record nothing.
-            target_q = functional_call(self.critic_target, flat["critic_target"].views(target), (obs, actions)).amin(0)
-            v = functional_call(self.value, flat["value"].views(value), (obs,)).squeeze(-1)
-            adv = target_q - v
-            expectile_weight = torch.where(adv > 0, cfg.expectile, 1.0 - cfg.expectile)
-            v_loss = (expectile_weight * adv.square()).mean()
-            adv_weight = torch.exp(cfg.temperature * adv.detach()).clamp(max=cfg.max_adv_weight)
-            log_prob = functional_call(self.actor, flat["actor"].views(actor), (obs, actions))
-            actor_loss = -(adv_weight * log_prob).mean()
-            return v_loss + actor_loss, torch.stack([v_loss, actor_loss, v.mean(), adv.mean()]).detach()
-
-        (value_grad, actor_grad), metrics = grads_and_aux(losses, value, actor)
+    def critic_loss(self, nets: Networks, obs: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor,
+                    next_obs: torch.Tensor, terminals: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Twin Q regression onto ``r + reward_shift + gamma (1 - terminal) V(s')``.
+        Metrics: ``[q_loss, q_mean]``."""
+        cfg = self.config
         with torch.no_grad():
-            actor.copy_(adam_step(actor, actor_grad, actor_adam, cfg.lr))
-            return adam_step(value, value_grad, value_adam, cfg.lr), metrics
-
-    def _critic_half(self, critic: torch.Tensor, target: torch.Tensor, value: torch.Tensor,
-                     critic_adam: dict[str, torch.Tensor], obs: torch.Tensor, actions: torch.Tensor,
-                     rewards: torch.Tensor, next_obs: torch.Tensor,
-                     terminals: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Twin Q regression onto ``r + gamma V(s')``; the critics are stepped in place, the new
-        (Polyak-averaged) targets returned. Metrics: ``[q_loss, q_mean]``."""
-        cfg, flat = self.config, self.flat
-        with torch.no_grad():
-            next_v = functional_call(self.value, flat["value"].views(value), (next_obs,)).squeeze(-1)
+            next_v = nets.value(next_obs).squeeze(-1)
             q_target = rewards + cfg.reward_shift + cfg.gamma * (1.0 - terminals) * next_v
+        qs = nets.critic(obs, actions)
+        q_loss = (qs - q_target).square().mean()
+        return q_loss, torch.stack([q_loss, qs.mean()]).detach()
 
-        def loss(critic: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            qs = functional_call(self.critic, flat["critic"].views(critic), (obs, actions))
-            q_loss = (qs - q_target).square().mean()
-            return q_loss, torch.stack([q_loss, qs.mean()]).detach()
+    def actor_loss(self, nets: Networks, obs: torch.Tensor, actions: torch.Tensor,
+                   adv: torch.Tensor) -> torch.Tensor:
+        """Advantage-weighted regression: the dataset actions' log-likelihood weighted by
+        ``exp(temperature * A)``, capped at ``max_adv_weight``."""
+        cfg = self.config
+        adv_weight = torch.exp(cfg.temperature * adv.detach()).clamp(max=cfg.max_adv_weight)
+        return -(adv_weight * nets.actor(obs, actions)).mean()
 
-        (critic_grad,), metrics = grads_and_aux(loss, critic)
-        with torch.no_grad():
-            critic.copy_(adam_step(critic, critic_grad, critic_adam, cfg.lr))
-            return torch.lerp(target, critic, cfg.tau), metrics
+    def value_and_actor_loss(self, nets: Networks, obs: torch.Tensor, actions: torch.Tensor,
+                             *_: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The V and actor losses, which share the advantages. Metrics:
+        ``[v_loss, actor_loss, v_mean, adv_mean]``."""
+        v_loss, adv, v = self.value_loss(nets, obs, actions)
+        actor_loss = self.actor_loss(nets, obs, actions, adv)
+        return v_loss + actor_loss, torch.stack([v_loss, actor_loss, v.mean(), adv.mean()]).detach()
+
+    # --- one update -----------------------------------------------------------------------
 
     def update(self, batch: Batch) -> dict[str, float]:
+        """One Adam step on V and the actor (``value_and_actor_loss``) and on the critics
+        (``critic_loss``), both from the networks before this update; then
+        ``critic_target <- lerp(critic_target, critic, tau)`` (the halves declared in ``__init__``)."""
         # Contiguous float32: a compiled graph assumes the dtypes and strides it was traced with.
-        tensors = [t.float().contiguous() for t in batch_tensors(batch, self.scaler)]
-        if self._obs_stats is not None:
-            tensors[0], tensors[3] = self._standardise(tensors[0]), self._standardise(tensors[3])
-        if self._compile_pending and self.updates >= self.config.compile_after:
-            (new_value, value_actor_metrics), (new_target, critic_metrics) = self._first_compiled_update(tensors)
-        else:
-            # In the state the halves were compiled in, dynamo's guards only re-check what cannot
-            # change (dtypes, strides and layouts are fixed above) and cost ~0.1 ms a call.
-            trusted = self._trusted_state == self._compile_state(tensors)
-            with torch.compiler.set_stance("default", skip_guard_eval_unsafe=trusted):
-                (new_value, value_actor_metrics), (new_target, critic_metrics) = self._run_halves(
-                    self._halves, tensors, self.config.update_threads == 2)
-        self.flat["value"].flat.copy_(new_value)
-        self.flat["critic_target"].flat.copy_(new_target)
-        self.updates += 1
+        obs, actions, rewards, next_obs, terminals = (t.float().contiguous() for t in batch_tensors(batch, self.scaler))
+        value_actor_metrics, critic_metrics = self.update_rule(
+            (self._standardise(obs), actions, rewards, self._standardise(next_obs), terminals),
+            threads=self.config.update_threads)
         q_loss, q_mean = critic_metrics.tolist()
         v_loss, actor_loss, v_mean, adv_mean = value_actor_metrics.tolist()
         return dict(zip(METRICS, (q_loss, v_loss, actor_loss, q_mean, v_mean, adv_mean)))
 
-    def _run_halves(self, halves: tuple[Callable[..., Any], Callable[..., Any]], tensors: list[torch.Tensor],
-                    threaded: bool) -> tuple[Any, Any]:
-        """Both halves on one batch; with ``threaded``, the value/actor half on the worker thread."""
-        obs, actions, rewards, next_obs, terminals = tensors
-        value, target = self.flat["value"].flat, self.flat["critic_target"].flat
-        value_actor_half, critic_half = halves
-        args_a = (value, self.flat["actor"].flat, target, self.adam["value"], self.adam["actor"], obs, actions)
-        args_b = (self.flat["critic"].flat, target, value, self.adam["critic"], obs, actions, rewards, next_obs,
-                  terminals)
-        if not threaded:
-            return value_actor_half(*args_a), critic_half(*args_b)
-        self._pool = self._pool or ThreadPoolExecutor(1, thread_name_prefix="iql-half")
-        pending = self._pool.submit(value_actor_half, *args_a)
-        critic_out = critic_half(*args_b)
-        return pending.result(), critic_out
-
-    def _first_compiled_update(self, tensors: list[torch.Tensor]) -> tuple[Any, Any]:
-        """Compile both halves (on this thread) and run them; if compiling fails, warn and stay eager."""
-        self._compile_pending = False
-        # C++ wrapper: no Python, and no GIL, inside a graph. Isolated: this learner's graphs are
-        # its own (the method's code is shared by every IQLLearner, and so would be its cache).
-        compiled = tuple(torch.compile(half, fullgraph=True, dynamic=False, isolate_recompiles=True,
-                                       options={"cpp_wrapper": True}) for half in self._halves)
-        try:
-            outputs = self._run_halves(compiled, tensors, threaded=False)
-        except Exception as error:  # noqa: BLE001 - the same halves ran eagerly before: compiling failed
-            warnings.warn(f"IQLLearner: torch.compile failed ({type(error).__name__}: {error}); updating "
-                          f"eagerly. Set compile: false to skip the attempt.", RuntimeWarning, stacklevel=3)
-            return self._run_halves(self._halves, tensors, threaded=False)
-        self._halves = compiled
-        self._trusted_state = self._compile_state(tensors)
-        return outputs
-
-    @staticmethod
-    def _compile_state(tensors: list[torch.Tensor]) -> tuple[int, int, bool]:
-        """What a compiled graph depends on besides fixed dtypes and layouts: the batch size and the
-        global state dynamo guards (torch threads are baked into the kernels, grad mode)."""
-        return len(tensors[2]), torch.get_num_threads(), torch.is_grad_enabled()
+    # --- checkpoints ----------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
         """A snapshot (deep copy), loadable with ``torch.load(weights_only=True)``."""
         return copy.deepcopy({
             "actor": self.actor.state_dict(), "value": self.value.state_dict(),
             "critic": self.critic.state_dict(), "critic_target": self.critic_target.state_dict(),
-            "optimizer": self.adam, "act_generator": self.act_generator.get_state(), "updates": self.updates,
+            "optimizer": self.update_rule.adam, "act_generator": self.act_generator.get_state(),
+            "updates": self.updates,
         })
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Loads :meth:`state_dict`'s snapshots, and those of the earlier learner with one
+        ``torch.optim.Adam`` over the actor's, V's and the critics' parameters."""
         for name in ("actor", "value", "critic", "critic_target"):
             getattr(self, name).load_state_dict(state[name])  # copies into the flat tensors
-        optimizer = state["optimizer"]
-        if "param_groups" in optimizer:
-            optimizer = self._from_torch_adam(optimizer)
-        for name, adam in self.adam.items():
-            for key, tensor in adam.items():
-                tensor.copy_(optimizer[name][key])
+        self.update_rule.load_adam(state["optimizer"], torch_adam_order=("actor", "value", "critic"))
         self.act_generator.set_state(state["act_generator"])
-        self.updates = state["updates"]
-
-    def _from_torch_adam(self, optimizer: dict[str, Any]) -> dict[str, dict[str, torch.Tensor]]:
-        """Flat Adam state from a checkpoint of the earlier one-``torch.optim.Adam`` learner, whose
-        parameters were the actor's, then V's, then the critics', in module order."""
-        per_param = [optimizer["state"][i] for i in optimizer["param_groups"][0]["params"]]
-        converted, start = {}, 0
-        for name in ("actor", "value", "critic"):
-            count = len(self.flat[name].names)
-            own = per_param[start:start + count]
-            start += count
-            converted[name] = {"step": torch.as_tensor(own[0]["step"], dtype=torch.float32),
-                               **{key: torch.cat([s[key].reshape(-1) for s in own])
-                                  for key in ("exp_avg", "exp_avg_sq")}}
-        return converted
+        self.update_rule.updates = state["updates"]

@@ -113,45 +113,6 @@ class EnsembleQ(nn.Module):
         return self.score(self.state_part(obs), actions.unsqueeze(1)).squeeze(2)
 
 
-class FlatParams:
-    """A module's parameters laid end to end in one flat tensor, the parameters views into it.
-
-    One tensor per network instead of one per layer: an optimiser step or a Polyak update is
-    one kernel, and a compiled update function takes a handful of inputs (fewer guards to
-    check per call). :meth:`views` rebuilds the named parameters from any flat tensor of the
-    same layout, for ``torch.func.functional_call``.
-    """
-
-    def __init__(self, module: nn.Module) -> None:
-        named = list(module.named_parameters())
-        self.names = [name for name, _ in named]
-        self.shapes = [p.shape for _, p in named]
-        self.sizes = [p.numel() for _, p in named]
-        self.flat = torch.cat([p.detach().reshape(-1) for _, p in named])
-        for (_, p), view in zip(named, self.views(self.flat).values()):
-            p.data = view
-
-    def views(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {name: part.view(shape) for name, part, shape in zip(self.names, flat.split(self.sizes), self.shapes)}
-
-
-def adam_state(param: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Fresh Adam moments and step count for one (flat) parameter tensor."""
-    return {"step": torch.zeros(()), "exp_avg": torch.zeros_like(param), "exp_avg_sq": torch.zeros_like(param)}
-
-
-def adam_step(param: torch.Tensor, grad: torch.Tensor, state: dict[str, torch.Tensor], lr: float,
-              betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> torch.Tensor:
-    """One step of ``torch.optim.Adam``'s maths (no weight decay): the moments and step count are
-    updated in place, the new parameters returned, so a caller may keep the old ones readable."""
-    beta1, beta2 = betas
-    step = state["step"].add_(1.0)
-    exp_avg = state["exp_avg"].lerp_(grad, 1.0 - beta1)
-    exp_avg_sq = state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1.0 - beta2)
-    denom = (exp_avg_sq.sqrt() / (1.0 - beta2 ** step).sqrt()).add_(eps)
-    return param - (lr / (1.0 - beta1 ** step)) * exp_avg / denom
-
-
 def make_adam(params: Iterable[nn.Parameter], lr: float) -> torch.optim.Optimizer:
     """Adam with the fused kernel (one multi-tensor step on CPU), else the foreach one."""
     params = list(params)
