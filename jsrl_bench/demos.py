@@ -4,9 +4,6 @@ The paper's offline data for grasping are *successful* demonstrations, so by def
 successful episodes are kept: collection goes on until ``n_episodes`` successes (or gives up
 after ``max_attempts`` rollouts). Failed attempts would teach behaviour cloning to fail; the
 learners meet failures online anyway. ``successful_only=False`` keeps every rollout.
-
-The grasping world is named by strings (``GRASP_ENV_ID``, ``GRASP_SCRIPTED_GUIDE``), so the
-learning core never imports the simulators: gymnasium and the guide factory import them.
 """
 from __future__ import annotations
 
@@ -25,10 +22,6 @@ from jsrl_learning.episode import Episode
 from jsrl_learning.guides import Guide, GuideSpec, make_guide
 from jsrl_learning.rollout import run_episode
 
-GRASP_ENV_ID = "jsrl_sim:jsrl/Grasp-v0"
-GRASP_SCRIPTED_GUIDE = "jsrl_sim.grasping.scripted_guide:make_grasp_guide"
-GRASP_TASKS = ("indiscriminate", "instance")
-GRASP_OBS = ("state", "image")
 MINARI_ROOT_VARIABLE = "MINARI_DATASETS_PATH"
 
 
@@ -125,18 +118,3 @@ def record_demos(env_id: str, env_kwargs: dict[str, Any], guide: GuideSpec, n_ep
     return DemoRecord(dataset_id, path, len(demos.episodes), demos.attempts, demos.transitions,
                       demos.guide_success_rate)
 
-
-def grasp_env_kwargs(task: str, obs: str, object_set: str = "train", **extra: Any) -> dict[str, Any]:
-    """``jsrl/Grasp-v0`` settings for a task and observation mode; ``extra`` adds env keys."""
-    if task not in GRASP_TASKS:
-        raise ValueError(f"grasp task must be one of {GRASP_TASKS}, got {task!r}")
-    if obs not in GRASP_OBS:
-        raise ValueError(f"grasp obs must be one of {GRASP_OBS}, got {obs!r}")
-    return {"task": task, "obs_mode": obs, "object_set": object_set, **extra}
-
-
-def grasp_scripted_guide(noise: float = 0.0, seed: int | None = None) -> GuideSpec:
-    """The privileged-state scripted grasp guide (docs/grasping_env.md), by its factory's name;
-    ``seed`` seeds its action noise (unused without noise)."""
-    kwargs: dict[str, Any] = {"noise": noise, "seed": seed} if noise else {}
-    return GuideSpec(kind="scripted", target=GRASP_SCRIPTED_GUIDE, kwargs=kwargs)

@@ -1,5 +1,5 @@
 """PNG figures: a JSRL run's learning curve with its guide-step (``jsrl train``), and ``save_figure``,
-which the experiments' plots (jsrl_bench) use too.
+which the benchmarks' plots use too.
 
 matplotlib runs headless (Agg): training and benches run on machines without a display.
 """

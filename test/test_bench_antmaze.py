@@ -1,15 +1,15 @@
 """The AntMaze benchmark: a tiny sweep writes the documented JSON and plot; methods differ only where they should."""
 import pytest
 import yaml
+from bench_helpers import by_job, read_back, rerun_without, run_cli, run_tiny
 
 from jsrl_bench.antmaze import bench as antmaze
-from jsrl_bench.antmaze.bench import (AntMazeBenchConfig, Cell, format_table, load_bench_config,
-                                         run_antmaze_bench, train_config)
+from jsrl_bench.antmaze.bench import (AntMazeBenchConfig, Cell, format_table, load_bench_config, run_antmaze_bench,
+                                      train_config)
 from jsrl_bench.antmaze.plot import plot_antmaze_bench
-from jsrl_bench.sweep.common import default_config_path
 from jsrl_bench.cli.main import main
+from jsrl_bench.sweep.common import default_config_path
 from jsrl_learning.config import ConfigError, from_mapping
-from bench_helpers import by_job, read_back, rerun_without, run_cli, run_tiny
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 TINY = {  # every cost cut to the bone (40-step episodes): this checks the plumbing, not the result

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from jsrl_bench.learner.argmax_bias import SEARCHES, measure_argmax_bias
 from jsrl_bench.cli.main import main
+from jsrl_bench.learner.argmax_bias import SEARCHES, measure_argmax_bias
 from jsrl_learning.config import from_mapping
 from jsrl_learning.trainer import JSRLTrainer, TrainConfig
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from jsrl_bench.sweep.common import (InlineExecutor, Job, aligned_curves, derive_seed, failures, job_name,
-                                        make_executor, online_entry, run_jobs, run_sweep)
+                                     make_executor, online_entry, run_jobs, run_sweep)
 from jsrl_learning.config import ConfigError
 
 

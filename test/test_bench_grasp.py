@@ -1,16 +1,16 @@
 """The grasping benchmark: a tiny sweep writes the documented JSON and plot; bad settings are named."""
 import pytest
 import yaml
+from bench_helpers import by_job, read_back, rerun_without, run_cli, run_tiny
 
+from jsrl_bench.cli.main import main
 from jsrl_bench.grasp import bench as grasp
-from jsrl_bench.sweep.common import default_config_path
 from jsrl_bench.grasp.bench import run_grasp_bench, train_config
 from jsrl_bench.grasp.config import Cell, GraspBenchConfig, load_bench_config
-from jsrl_bench.grasp.report import format_table
 from jsrl_bench.grasp.plot import plot_grasp_bench
-from jsrl_bench.cli.main import main
+from jsrl_bench.grasp.report import format_table
+from jsrl_bench.sweep.common import default_config_path
 from jsrl_learning.config import ConfigError, from_mapping
-from bench_helpers import by_job, read_back, rerun_without, run_cli, run_tiny
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 TINY = {  # every cost cut to the bone: this checks the plumbing, not the result

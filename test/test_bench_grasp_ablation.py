@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from jsrl_bench.sweep.common import default_config_path
 from jsrl_bench.grasp.ablation import format_ablation, load_ablation, merged, run_grasp_ablation
+from jsrl_bench.sweep.common import default_config_path
 from jsrl_learning.config import ConfigError
 
 TINY_BASE = {"tasks": ["indiscriminate"], "obs": ["state"], "demos": [2], "seeds": [0], "methods": ["bc", "qtopt"],

@@ -1,9 +1,10 @@
 """The lock benchmark measures what it claims: censoring, fits, and JSRL beating ε-greedy."""
 import json
+
 import pytest
 
 from jsrl_bench.lock.bench import (LockBenchConfig, _learnable, censored_median, fit_growth, format_table,
-                                      run_lock_bench, run_single)
+                                   run_lock_bench, run_single)
 from jsrl_learning.config import ConfigError
 from jsrl_learning.envs import CombinationLockEnv, make_lock_guide
 from jsrl_learning.rollout import run_episode

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from jsrl_bench.cli.main import main
-from jsrl_bench.demos import (GRASP_ENV_ID, collect_demos, grasp_env_kwargs, grasp_scripted_guide, minari_root,
-                              record_demos)
+from jsrl_bench.demos import collect_demos, minari_root, record_demos
+from jsrl_bench.grasp.world import GRASP_ENV_ID, grasp_env_kwargs, grasp_scripted_guide
 from jsrl_learning.buffers import Batch
 from jsrl_learning.config import ConfigError
 from jsrl_learning.datasets import load_dataset

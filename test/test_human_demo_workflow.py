@@ -33,7 +33,7 @@ from std_msgs.msg import Float64
 
 from jsrl_learning.checkpoint import load_checkpoint
 from jsrl_learning.datasets import load_minari
-from jsrl_bench.demos import GRASP_SCRIPTED_GUIDE
+from jsrl_bench.grasp.world import GRASP_SCRIPTED_GUIDE
 from jsrl_learning.guides import BCGuide
 from jsrl_ros.contract.conversions import named_vector_values
 from jsrl_ros.recording.episode_bags import list_episode_bags, read_meta

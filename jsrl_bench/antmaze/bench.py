@@ -43,8 +43,8 @@ import numpy as np
 
 from jsrl_bench.antmaze.datasets import ANTMAZE_ENV_ID, ANTMAZE_MAZES, generate_antmaze_dataset
 from jsrl_bench.sweep import common
-from jsrl_bench.sweep.common import (Job, derive_seed, failures, job_name, online_entry, online_run, run_sweep,
-                                        spread, sweep_settings)
+from jsrl_bench.sweep.common import (Job, derive_seed, failures, job_name, online_entry, online_run, run_sweep, spread,
+                                     sweep_settings)
 from jsrl_bench.sweep.config_checks import require_choices, require_positive_ints, require_seeds, require_sizes
 from jsrl_learning.buffers import Batch
 from jsrl_learning.checkpoint import save_checkpoint

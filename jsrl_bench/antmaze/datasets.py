@@ -7,9 +7,8 @@ from the task's start cell to its goal cell, like ``antmaze-umaze-v2``. Episodes
 goal (termination) or at the env's time limit; the last episode is cut so the dataset holds
 exactly the asked number of transitions (its cut end is marked truncated, not terminated).
 
-The world and guide are named by strings (``ANTMAZE_ENV_ID``, ``ANTMAZE_GUIDE``): the core
-never imports ``jsrl_sim``. Rewards are stored raw (1 at the goal, else 0); IQL's D4RL
-shift of -1 is the learner's ``reward_shift``, applied to sampled batches.
+Rewards are stored raw (1 at the goal, else 0); IQL's D4RL shift of -1 is the learner's
+``reward_shift``, applied to sampled batches.
 """
 from __future__ import annotations
 
@@ -20,25 +19,29 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import gymnasium as gym
+import jsrl_sim
+from jsrl_sim.antmaze.guide_factory import make_antmaze_guide
+from jsrl_sim.antmaze.maze import MAZES
 from minari.dataset.minari_dataset import parse_dataset_id
 from minari.storage import get_dataset_path
 
+from jsrl_bench.demos import minari_root
+from jsrl_bench.sim_names import factory_target, qualified_env_id
 from jsrl_learning.buffers import take_obs
 from jsrl_learning.config import ConfigError
 from jsrl_learning.datasets import save_minari
-from jsrl_bench.demos import minari_root
 from jsrl_learning.episode import Episode
 from jsrl_learning.guides import Guide, GuideSpec, make_guide
 from jsrl_learning.rollout import run_episode
 
-ANTMAZE_ENV_ID = "jsrl_sim:jsrl/AntMaze-v0"
-ANTMAZE_GUIDE = "jsrl_sim.antmaze.guide_factory:make_antmaze_guide"
-ANTMAZE_MAZES = ("umaze", "medium", "large")
+ANTMAZE_ENV_ID = qualified_env_id(jsrl_sim.ANTMAZE_ENV_ID)
+ANTMAZE_MAZES = tuple(MAZES)
 
 
 def antmaze_guide(noise: float = 0.0, seed: int | None = None) -> GuideSpec:
-    """The scripted AntMaze guide by its factory's name; ``seed`` seeds the torque noise."""
-    return GuideSpec(kind="scripted", target=ANTMAZE_GUIDE, kwargs={"noise": noise, "seed": seed})
+    """The scripted AntMaze guide; ``seed`` seeds the torque noise."""
+    return GuideSpec(kind="scripted", target=factory_target(make_antmaze_guide),
+                     kwargs={"noise": noise, "seed": seed})
 
 
 def default_dataset_id(maze: str, transitions: int, noise: float, seed: int = 0) -> str:

@@ -13,8 +13,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Callable, NamedTuple
 
-from jsrl_bench.cli import bench_antmaze_cmd, bench_grasp_cmd
-from jsrl_bench.cli import bench_learner_cmd
+from jsrl_bench.cli import bench_antmaze_cmd, bench_grasp_cmd, bench_learner_cmd
 from jsrl_bench.cli.bench_common import json_out
 
 
@@ -80,8 +79,8 @@ def _ablation_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _run_ablation(args: argparse.Namespace) -> int:
-    from jsrl_bench.sweep.common import default_config_path
     from jsrl_bench.grasp.ablation import format_ablation, run_grasp_ablation
+    from jsrl_bench.sweep.common import default_config_path
 
     out = json_out(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -13,8 +13,8 @@ import json
 import time
 from dataclasses import replace
 
-from jsrl_learning.cli.arg_types import positive_float, positive_int
 from jsrl_bench.cli.bench_common import json_out
+from jsrl_learning.cli.arg_types import positive_float, positive_int
 from jsrl_learning.config import ConfigError
 
 HELP = "learner speed: IQL and QT-Opt updates/s vs straightforward PyTorch references, 1 and 2 threads"

@@ -11,8 +11,8 @@ import argparse
 import json
 from pathlib import Path
 
-from jsrl_bench.antmaze.datasets import ANTMAZE_MAZES, default_dataset_id, generate_antmaze_dataset
 from jsrl_learning.cli.arg_types import non_negative_float, positive_int
+from jsrl_sim.antmaze.maze import MAZES
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -22,7 +22,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     a = worlds.add_parser("antmaze", help="the scripted AntMaze guide with Gaussian torque noise",
                           description="Transitions of jsrl/AntMaze-v0 walked by the scripted guide with Gaussian "
                                       "torque noise, from the task's start to its goal; exactly --transitions steps.")
-    a.add_argument("--maze", choices=ANTMAZE_MAZES, default="umaze")
+    a.add_argument("--maze", choices=tuple(MAZES), default="umaze")
     a.add_argument("--transitions", type=positive_int, required=True, help="transitions to store (e.g. 1000, 10000)")
     a.add_argument("--noise", type=non_negative_float, default=0.2, help="std of the Gaussian torque noise (default 0.2)")
     a.add_argument("--seed", type=int, default=0, help="episode i resets with seed + i; also seeds the noise")
@@ -33,6 +33,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_antmaze(args: argparse.Namespace) -> int:
+    from jsrl_bench.antmaze.datasets import default_dataset_id, generate_antmaze_dataset  # mujoco: only now
+
     dataset_id = args.dataset_id or default_dataset_id(args.maze, args.transitions, args.noise, args.seed)
     record = generate_antmaze_dataset(args.maze, args.transitions, args.noise, dataset_id, args.seed, args.root)
     print(f"{record.transitions} transitions in {record.episodes} episodes ({record.successes} reach the goal) "

@@ -14,11 +14,12 @@ from __future__ import annotations
 import argparse
 
 import minari
+from jsrl_sim.grasping.config import OBS_MODES, TASKS
 
+from jsrl_bench.demos import minari_root, record_demos
+from jsrl_bench.grasp.world import GRASP_ENV_ID, grasp_env_kwargs, grasp_scripted_guide
 from jsrl_learning.cli.arg_types import non_negative_float, positive_int
 from jsrl_learning.datasets import DatasetError, load_minari, locate_dataset
-from jsrl_bench.demos import (GRASP_ENV_ID, GRASP_OBS, GRASP_TASKS, grasp_env_kwargs, grasp_scripted_guide,
-                                 minari_root, record_demos)
 from jsrl_learning.guides import BCConfig, BCGuide
 
 
@@ -30,8 +31,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                           description="Scripted grasps in jsrl/Grasp-v0; only successful episodes are kept "
                                       "unless --keep-failures.")
     g.add_argument("--episodes", type=positive_int, required=True, help="demonstrations to keep (e.g. 20, 200, 2000)")
-    g.add_argument("--task", choices=GRASP_TASKS, default="indiscriminate")
-    g.add_argument("--obs", choices=GRASP_OBS, default="state", help="observation mode stored in the dataset")
+    g.add_argument("--task", choices=TASKS, default="indiscriminate")
+    g.add_argument("--obs", choices=OBS_MODES, default="state", help="observation mode stored in the dataset")
     g.add_argument("--object-set", default="train", help="objects to grasp (default: train; test is held out)")
     g.add_argument("--dataset-id", required=True, help="Minari id, e.g. jsrl/grasp/indiscriminate-state-20-v0")
     g.add_argument("--root", help="Minari datasets directory (default: MINARI_DATASETS_PATH or ~/.minari/datasets)")

@@ -15,9 +15,9 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from jsrl_bench.sweep.common import write_json_atomic
 from jsrl_bench.grasp.bench import run_grasp_bench
 from jsrl_bench.grasp.config import GraspBenchConfig
+from jsrl_bench.sweep.common import write_json_atomic
 from jsrl_learning.config import ConfigError, from_mapping, read_yaml
 
 

@@ -42,12 +42,13 @@ from typing import Any, Callable, Mapping
 import gymnasium as gym
 import numpy as np
 
-from jsrl_bench.sweep.common import Job, derive_seed, job_name, online_run, run_sweep, sweep_settings
+from jsrl_bench.demos import record_demos
 from jsrl_bench.grasp.config import DEMOS_IN_REPLAY, ONLINE_METHODS, Cell, GraspBenchConfig
 from jsrl_bench.grasp.report import summarize
+from jsrl_bench.grasp.world import GRASP_ENV_ID, grasp_env_kwargs, grasp_scripted_guide
+from jsrl_bench.sweep.common import Job, derive_seed, job_name, online_run, run_sweep, sweep_settings
 from jsrl_learning.curriculum import CurriculumConfig
 from jsrl_learning.datasets import load_dataset
-from jsrl_bench.demos import GRASP_ENV_ID, grasp_env_kwargs, grasp_scripted_guide, record_demos
 from jsrl_learning.guides import BCGuide, GuideSpec
 from jsrl_learning.rollout import evaluate
 from jsrl_learning.trainer import TrainConfig

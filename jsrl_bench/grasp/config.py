@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jsrl_sim.grasping.config import OBS_MODES, TASKS
+
 from jsrl_bench.sweep.config_checks import require_choices, require_positive_ints, require_seeds, require_sizes
 from jsrl_learning.config import from_mapping, read_yaml, require
 from jsrl_learning.curriculum import CurriculumConfig
-from jsrl_bench.demos import GRASP_OBS, GRASP_TASKS
 from jsrl_learning.guides import BCConfig
 from jsrl_learning.learners.qtopt import QTOptConfig
 
@@ -61,8 +62,8 @@ class GraspBenchConfig:
     workers: int = 2
 
     def validate(self, where: str) -> None:
-        require_choices(self, "tasks", GRASP_TASKS, where)
-        require_choices(self, "obs", GRASP_OBS, where)
+        require_choices(self, "tasks", TASKS, where)
+        require_choices(self, "obs", OBS_MODES, where)
         require_choices(self, "methods", METHODS, where)
         require_sizes(self, "demos", where)
         require_seeds(self, where)

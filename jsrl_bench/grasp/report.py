@@ -6,9 +6,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from jsrl_bench.grasp.config import DEMOS_IN_REPLAY, ONLINE_METHODS, Cell, GraspBenchConfig
 from jsrl_bench.sweep import common
 from jsrl_bench.sweep.common import failures, online_entry, spread
-from jsrl_bench.grasp.config import DEMOS_IN_REPLAY, ONLINE_METHODS, Cell, GraspBenchConfig
 from jsrl_learning.config import from_mapping
 from jsrl_learning.learners.qtopt import QTOptConfig
 

@@ -3,7 +3,7 @@
     jsrl train --config config/lock_train.yaml --out runs/lock
     jsrl evaluate --checkpoint runs/lock/checkpoint.pt --episodes 20
 
-The installed ``jsrl`` command (``jsrl_bench.cli.main``) adds the experiments' commands
+The installed ``jsrl`` command is built by the experiments layer on top, which adds its commands
 (``bench``, ``demos``, ``datasets``) to these ``COMMANDS``; ``python -m jsrl_learning.cli.main``
 is the core alone. A user's mistake (bad config key or value, missing file, damaged
 checkpoint) prints one line naming the problem and exits with status 2; anything else is a bug
