@@ -140,7 +140,8 @@ def assert_metrics_close(ours: dict, theirs: dict, rel: float) -> None:
 def test_compiled_and_threaded_update_matches_the_plain_update():
     # Two compiled learners of one shape but different settings, updated in turn: each compiled
     # graph must keep its own learner's constants (compiled entries are per learner).
-    pairs = [(iql(compile=False, hidden=[8], **kw), iql(compile=True, compile_after=2, update_threads=2, hidden=[8], **kw))
+    pairs = [(iql(compile=False, hidden=[8], **kw),
+              iql(compile=True, compile_after=2, update_threads=2, hidden=[8], **kw))
              for kw in ({}, {"lr": 1e-3, "reward_shift": 0.0, "expectile": 0.7})]  # hidden [8]: quick to compile
     batches = [random_batch(seed=s) for s in range(3)] + [random_batch(n=8, seed=3), random_batch(seed=4)]
     for batch in batches:  # eager, compiled (first call), compiled on two threads, another size, back

@@ -128,9 +128,8 @@ class SplitUpdate:
         self.flat = {name: FlatParams(module) for name, module in self.modules.items()}
         trained = {name for half in self.halves for name in half.trains}
         self.adam = {name: adam_state(self.flat[name].flat) for name in self.modules if name in trained}
-        read_elsewhere = {name: {r for other in self.halves if other is not half for r in other.reads}
-                          for half in self.halves for name in half.writes()}
-        self._out_of_place = {name for name, readers in read_elsewhere.items() if name in readers}
+        self._out_of_place = {name for half in self.halves for name in half.writes()
+                              if any(name in other.reads for other in self.halves if other is not half)}
         self._functions: tuple[Callable[..., Any], ...] = tuple(self._half_function(half) for half in self.halves)
         self.compiles, self.compile_after = compile, compile_after
         self.compiled: dict[tuple[Any, ...], tuple[Callable[..., Any], ...]] = {}  # per state, see _compile_state

@@ -134,12 +134,7 @@ class IQLLearner(Learner):
             self.critic = EnsembleQ(obs_dim, act_dim, config.hidden, n=2)  # twin Q as one batched module
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.act_generator = torch.Generator().manual_seed(int(act_seed))
-        self.update_rule = SplitUpdate(
-            {"actor": self.actor, "value": self.value, "critic": self.critic, "critic_target": self.critic_target},
-            [Half(self.value_and_actor_loss, trains=("value", "actor"), reads=("critic_target",)),
-             Half(self.critic_loss, trains=("critic",), reads=("value",), polyak=("critic_target", "critic"))],
-            lr=config.lr, tau=config.tau, compile=config.compile, compile_after=config.compile_after,
-            owner="IQLLearner")
+        self.update_rule = self._update_rule()
 
     @property
     def updates(self) -> int:
@@ -207,12 +202,21 @@ class IQLLearner(Learner):
 
     # --- one update -----------------------------------------------------------------------
 
+    def _update_rule(self) -> SplitUpdate:
+        """An update is two halves, both from the networks as they were before it: one Adam step
+        on V and the actor from ``value_and_actor_loss``; one on the critics from ``critic_loss``,
+        then ``critic_target <- lerp(critic_target, critic, tau)``."""
+        cfg = self.config
+        return SplitUpdate(
+            {"actor": self.actor, "value": self.value, "critic": self.critic, "critic_target": self.critic_target},
+            [Half(self.value_and_actor_loss, trains=("value", "actor"), reads=("critic_target",)),
+             Half(self.critic_loss, trains=("critic",), reads=("value",), polyak=("critic_target", "critic"))],
+            lr=cfg.lr, tau=cfg.tau, compile=cfg.compile, compile_after=cfg.compile_after, owner="IQLLearner")
+
     def update(self, batch: Batch) -> dict[str, float]:
-        """One Adam step on V and the actor (``value_and_actor_loss``) and on the critics
-        (``critic_loss``), both from the networks before this update; then
-        ``critic_target <- lerp(critic_target, critic, tau)`` (the halves declared in ``__init__``)."""
         # Contiguous float32: a compiled graph assumes the dtypes and strides it was traced with.
-        obs, actions, rewards, next_obs, terminals = (t.float().contiguous() for t in batch_tensors(batch, self.scaler))
+        tensors = [t.float().contiguous() for t in batch_tensors(batch, self.scaler)]
+        obs, actions, rewards, next_obs, terminals = tensors
         value_actor_metrics, critic_metrics = self.update_rule(
             (self._standardise(obs), actions, rewards, self._standardise(next_obs), terminals),
             threads=self.config.update_threads)
