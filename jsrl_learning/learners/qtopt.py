@@ -191,6 +191,8 @@ class QTOptLearner(Learner):
         return torch.where(closing.unsqueeze(1), self.close_action, actions)
 
     def act(self, obs: Any, explore: bool = True) -> np.ndarray:
+        """CEM's ``argmax_a Q_1(s, a)``; exploring, a uniform action with probability ``epsilon``,
+        else that action plus Gaussian noise, clipped to the bounds."""
         x, single = obs_tensor(obs, self.obs_shape)
         with torch.inference_mode():
             action = self._argmax(self.critic, self.critic.state_part(x, member=0), self.config.cem,
@@ -206,35 +208,43 @@ class QTOptLearner(Learner):
 
     # --- learning ------------------------------------------------------------------------
 
-    def update(self, batch: Batch) -> dict[str, float]:
+    def td_target(self, next_obs: Any, rewards: torch.Tensor, terminals: torch.Tensor) -> torch.Tensor:
+        """``r + gamma (1 - terminal) min_j Q'_j(s', a*)`` with ``a* = argmax_a Q'_1(s', a)`` (CEM on
+        the target critics). With sigmoid Q the values are probabilities (Q* of 0/1 rewards lies in
+        [0, 1]) and the target is clipped to [0, 1]."""
         cfg = self.config
-        obs, actions, rewards, next_obs, terminals = batch_tensors(batch, self.scaler)
-        actions = self.canonical(actions)
-        sigmoid = cfg.q_output == "sigmoid"
-        with torch.no_grad():
-            state_part = self.critic_target.state_part(next_obs)
-            next_actions = self._argmax(self.critic_target, state_part[:1], cfg.target_cem or cfg.cem,
-                                        self.update_generator)
-            next_q = self.critic_target.q.score(state_part, next_actions.unsqueeze(1)).amin(0).squeeze(1)
-            if sigmoid:  # Q* of 0/1 rewards lies in [0, 1]
-                next_q = next_q.sigmoid()
-            target = rewards + cfg.gamma * (1.0 - terminals) * next_q
-            if sigmoid:
-                target.clamp_(0.0, 1.0)
+        state_part = self.critic_target.state_part(next_obs)  # computed once, scored for every candidate
+        next_actions = self._argmax(self.critic_target, state_part[:1], cfg.target_cem or cfg.cem,
+                                    self.update_generator)
+        next_q = self.critic_target.q.score(state_part, next_actions.unsqueeze(1)).amin(0).squeeze(1)
+        if cfg.q_output == "linear":
+            return rewards + cfg.gamma * (1.0 - terminals) * next_q
+        return (rewards + cfg.gamma * (1.0 - terminals) * next_q.sigmoid()).clamp_(0.0, 1.0)
+
+    def critic_loss(self, obs: Any, actions: torch.Tensor,
+                    target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both critics against ``target``: cross-entropy on the logits (sigmoid Q) or the squared
+        error (linear Q). Returns the loss and the critics' Q values."""
         logits = self.critic(obs, actions)
-        if sigmoid:
-            q_loss = F.binary_cross_entropy_with_logits(logits, target.expand_as(logits))
-            qs = logits.detach().sigmoid()
-        else:
-            qs = logits
-            q_loss = (qs - target).square().mean()
+        if self.config.q_output == "linear":
+            return (logits - target).square().mean(), logits
+        return F.binary_cross_entropy_with_logits(logits, target.expand_as(logits)), logits.detach().sigmoid()
+
+    def update(self, batch: Batch) -> dict[str, float]:
+        """One Adam step of the critics on stored actions (closes canonicalised), then Polyak."""
+        obs, actions, rewards, next_obs, terminals = batch_tensors(batch, self.scaler)
+        with torch.no_grad():
+            target = self.td_target(next_obs, rewards, terminals)
+        q_loss, qs = self.critic_loss(obs, self.canonical(actions), target)
         self.optimizer.zero_grad(set_to_none=True)
         q_loss.backward()
         self.optimizer.step()
-        soft_update(self.critic_target, self.critic, cfg.tau)
+        soft_update(self.critic_target, self.critic, self.config.tau)
         self.updates += 1
         q_loss, q_mean, target_mean = torch.stack([q_loss.detach(), qs.mean(), target.mean()]).tolist()
         return {"q_loss": q_loss, "q_mean": q_mean, "target_mean": target_mean}
+
+    # --- checkpoints ---------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
         """A snapshot (deep copy), loadable with ``torch.load(weights_only=True)``."""
