@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from jsrl_ros.fleet import wire
 from jsrl_ros.fleet.chunks import Reassembly, split
 from jsrl_ros.fleet.inbox import Inbox, UnknownActor
 from jsrl_ros.fleet.outbox import Outbox

@@ -22,8 +22,9 @@ from jsrl_ros.bringup.specs import Graph, GraphDef, NodeSpec, Option, check_opti
 from jsrl_ros.contract import topics
 from jsrl_ros.fleet.wire import MAX_ACTOR_ID
 
-FLEET_GUIDE_STEP_CHOICES = "/fleet/guide_step_choices"
 CURRICULA = ("fleet", "per_actor")
+#: curriculum:=fleet: the manager publishes, and every arbiter reads, the one curriculum's choices here
+FLEET_CHOICES = ((topics.GUIDE_STEP_CHOICES, topics.FLEET_GUIDE_STEP_CHOICES),)
 
 
 def actor_namespace(actor_id: int) -> str:
@@ -70,7 +71,7 @@ def fleet_actor(actor_id: str = "1", guide: str = "scripted", obs: str = "state"
     if guide != "scripted":
         bridge["guide_target"] = ""
     arbiter: dict[str, Any] = {"obs_mode": obs, "guide": guide, **seed, **({"guide_path": bc_path} if bc_path else {})}
-    choices = () if per_actor else ((topics.GUIDE_STEP_CHOICES, FLEET_GUIDE_STEP_CHOICES),)
+    choices = () if per_actor else FLEET_CHOICES
     nodes = [
         NodeSpec("sim_bridge", "sim_bridge", bridge, paces=True),
         *([NodeSpec("observation", "observation")] if image else []),
@@ -113,8 +114,8 @@ def fleet_learner(allowed_actors: str = "1", learner: str = "qtopt", obs: str = 
                                         "checkpoint_path": str(out / "checkpoints" / "explorer.pt")}),
         NodeSpec("weights_broadcaster", "weights_broadcaster"),
         *([] if curriculum == "per_actor" else [
-            NodeSpec("curriculum_manager", "curriculum_manager", {"mode": mode, "state_file": str(out / "curriculum.json")},
-                     remaps=((topics.GUIDE_STEP_CHOICES, FLEET_GUIDE_STEP_CHOICES),))]),
+            NodeSpec("curriculum_manager", "curriculum_manager",
+                     {"mode": mode, "state_file": str(out / "curriculum.json")}, remaps=FLEET_CHOICES)]),
     ]
     return Graph("grasping_sim.yaml", nodes)
 

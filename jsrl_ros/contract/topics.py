@@ -39,4 +39,10 @@ SAFETY_CLEAR_ESTOP = "safety/clear_estop"
 SAFETY_DEADMAN = "safety/deadman"
 SAFETY_STATUS = "safety/status"
 
+# A fleet (docs/fleet.md): absolute names, where every actor's namespaced graph meets the learner's.
+FLEET_EPISODES = "/fleet/episodes"           #: actors' finished episodes, one frame each (jsrl_ros/fleet/wire.py)
+FLEET_ACKS = "/fleet/acks"                   #: the learner's answer per episode
+FLEET_WEIGHTS = "/fleet/weights"             #: checkpoint chunks (latched)
+FLEET_GUIDE_STEP_CHOICES = "/fleet/guide_step_choices"  #: the one curriculum's choices, for every actor (latched)
+
 DIAGNOSTICS = "diagnostics"                  #: every node's counters and health, once a second

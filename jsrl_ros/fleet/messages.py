@@ -1,15 +1,12 @@
 """Frames (jsrl_ros/fleet/wire.py) in and out of ``std_msgs/UInt8MultiArray``, and the fleet topics' QoS.
 
 The gateway nodes use these and nothing else of ROS to talk across hosts. ``layout`` stays
-empty: the frame carries its own header. Fleet topic names are absolute (``/fleet/...``), so
-every actor's namespaced graph and the learner's graph meet on them.
+empty: the frame carries its own header. The fleet topics' names are in jsrl_ros/contract/topics.py.
 """
 from __future__ import annotations
 
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import UInt8MultiArray
-
-EPISODES, ACKS, WEIGHTS = "/fleet/episodes", "/fleet/acks", "/fleet/weights"
 
 
 def frame_message(frame: bytes) -> UInt8MultiArray:
@@ -36,5 +33,6 @@ def weights_qos(max_checkpoint_mib: int, chunk_kib: int) -> QoSProfile:
     """Latched with room for every chunk of the largest checkpoint: a late-joining actor gets the whole
     current checkpoint (and perhaps the tail of the one before, which it drops as stale). Broadcaster and
     receivers must agree on both numbers (a reader deeper than the writer cannot match)."""
-    return QoSProfile(depth=max(1, -(-max_checkpoint_mib * 1024 // chunk_kib)), history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE,
+    chunks = -(-max_checkpoint_mib * 1024 // chunk_kib)
+    return QoSProfile(depth=max(1, chunks), history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.TRANSIENT_LOCAL)

@@ -28,7 +28,7 @@ from jsrl_ros.contract.names import EPISODE_SUMMARY_NAMES
 from jsrl_ros.contract.qos import RELIABLE
 from jsrl_ros.contract.step_clock import StepClock
 from jsrl_ros.fleet.inbox import Inbox, UnknownActor
-from jsrl_ros.fleet.messages import ACKS, ACKS_QOS, EPISODES, episodes_qos, frame_message, message_frame
+from jsrl_ros.fleet.messages import ACKS_QOS, episodes_qos, frame_message, message_frame
 from jsrl_ros.fleet.wire import ACK_STATUSES, DUPLICATE, MAX_ACTOR_ID, STORED, MalformedFrame, encode_ack
 from jsrl_ros.recording.episode_bags import EpisodeMeta, read_meta
 from jsrl_ros.runtime.checked_node import CheckedNode
@@ -65,16 +65,16 @@ class EpisodeReceiver(CheckedNode):
         self.latency_s = 0.0
         self.waiting: deque[tuple[str, EpisodeMeta]] = deque(maxlen=MAX_WAITING)
         self.health = Health()
-        self.ack_pub = self.create_publisher(UInt8MultiArray, ACKS, ACKS_QOS)
+        self.ack_pub = self.create_publisher(UInt8MultiArray, topics.FLEET_ACKS, ACKS_QOS)
         self.bag_pub = self.create_publisher(String, topics.EPISODE_BAG, RELIABLE)
         self.summary_pub = self.create_publisher(JointState, topics.EPISODE_SUMMARY, RELIABLE)
-        self.create_subscription(UInt8MultiArray, EPISODES, self.on_episode, episodes_qos(window))
+        self.create_subscription(UInt8MultiArray, topics.FLEET_EPISODES, self.on_episode, episodes_qos(window))
         self.watch = GraphWatch(self, self.health)  # it plays the recorder's part: a second one is refused
         self.watch.own([topics.EPISODE_BAG, topics.EPISODE_SUMMARY])
         self.create_timer(0.5, self.announce)
         publish_counters(self, lambda: {**self.counts, "waiting": len(self.waiting),
                                         "delivery_latency_s": self.latency_s}, health=self.health)
-        self.get_logger().info(f"episodes of actors {sorted(allowed)} from {EPISODES} into {episode_dir}")
+        self.get_logger().info(f"episodes of actors {sorted(allowed)} from {topics.FLEET_EPISODES} into {episode_dir}")
 
     def on_episode(self, msg: UInt8MultiArray) -> None:
         try:
@@ -82,15 +82,16 @@ class EpisodeReceiver(CheckedNode):
         except UnknownActor as exc:
             self.counts["unknown_actor"] += 1
             self.health.alarm(UNKNOWN_ALARM, WARN, f"{self.counts['unknown_actor']} refused, last: {exc}")
-            return self.get_logger().error(f"{EPISODES}: refused an episode: {exc}", throttle_duration_sec=2.0)
+            return self.get_logger().error(f"{topics.FLEET_EPISODES}: refused an episode: {exc}",
+                                           throttle_duration_sec=2.0)
         except MalformedFrame as exc:
             self.counts["dropped"] += 1
-            return self.get_logger().warning(f"{EPISODES}: dropped a frame: {exc} ({self.counts['dropped']} "
-                                             f"dropped so far)", throttle_duration_sec=2.0)
+            return self.get_logger().warning(f"{topics.FLEET_EPISODES}: dropped a frame: {exc} "
+                                             f"({self.counts['dropped']} dropped so far)", throttle_duration_sec=2.0)
         except OSError as exc:  # disk full: no ack, so the actor keeps it and sends it again
             self.counts["dropped"] += 1
-            return self.get_logger().error(f"{EPISODES}: could not store an episode ({exc}); the actor will "
-                                           f"re-send it", throttle_duration_sec=2.0)
+            return self.get_logger().error(f"{topics.FLEET_EPISODES}: could not store an episode ({exc}); the "
+                                           f"actor will re-send it", throttle_duration_sec=2.0)
         ack = received.ack
         self.ack_pub.publish(frame_message(encode_ack(ack)))
         self.counts[ack.status] += 1

@@ -18,7 +18,7 @@ from std_msgs.msg import String, UInt8MultiArray
 from jsrl_learning.config import ConfigError, require
 from jsrl_ros.contract import topics
 from jsrl_ros.contract.qos import RELIABLE
-from jsrl_ros.fleet.messages import ACKS, ACKS_QOS, EPISODES, episodes_qos, frame_message, message_frame
+from jsrl_ros.fleet.messages import ACKS_QOS, episodes_qos, frame_message, message_frame
 from jsrl_ros.fleet.outbox import Outbox
 from jsrl_ros.fleet.wire import DUPLICATE, MAX_ACTOR_ID, STORED, MalformedFrame, decode_ack
 from jsrl_ros.recording.episode_bags import list_episode_bags
@@ -51,9 +51,9 @@ class EpisodeSender(CheckedNode):
         self.dropped = 0
         self.receiver_present = False
         self.health = Health()
-        self.episodes_pub = self.create_publisher(UInt8MultiArray, EPISODES, episodes_qos(window))
+        self.episodes_pub = self.create_publisher(UInt8MultiArray, topics.FLEET_EPISODES, episodes_qos(window))
         self.create_subscription(String, topics.EPISODE_BAG, self.on_bag, RELIABLE)
-        self.create_subscription(UInt8MultiArray, ACKS, self.on_ack, ACKS_QOS)
+        self.create_subscription(UInt8MultiArray, topics.FLEET_ACKS, self.on_ack, ACKS_QOS)
         self.watch = GraphWatch(self, self.health)  # one recorder feeds it; a second sender is refused
         self.watch.expect(topics.EPISODE_BAG)
         self.create_timer(0.2, self.send_due)
@@ -61,7 +61,7 @@ class EpisodeSender(CheckedNode):
             "pending": len(self.outbox.pending), "sent": self.outbox.sent, "resent": self.outbox.resent,
             "acks": self.outbox.acks, "rejected": self.outbox.rejected, "corrupt": self.outbox.corrupt,
             "dropped": self.dropped, "receiver_present": float(self.receiver_present)}, health=self.health)
-        self.get_logger().info(f"actor {self.actor_id}: episodes of {self.episode_dir} to {EPISODES}; "
+        self.get_logger().info(f"actor {self.actor_id}: episodes of {self.episode_dir} to {topics.FLEET_EPISODES}; "
                                f"{len(self.outbox.pending)} pending ({len(caught_up)} never sent before)")
 
     def on_bag(self, msg: String) -> None:
@@ -77,7 +77,8 @@ class EpisodeSender(CheckedNode):
     def send_due(self) -> None:
         present = self.episodes_pub.get_subscription_count() > 0
         if present and not self.receiver_present:
-            self.get_logger().info(f"a receiver listens on {EPISODES}: sending {len(self.outbox.pending)} pending")
+            self.get_logger().info(f"a receiver listens on {topics.FLEET_EPISODES}: sending "
+                                   f"{len(self.outbox.pending)} pending")
             self.outbox.resend_all()  # it may have restarted and missed what was in flight
         self.receiver_present = present
         if not present:
@@ -94,7 +95,7 @@ class EpisodeSender(CheckedNode):
         try:
             ack = decode_ack(message_frame(msg))
         except MalformedFrame as exc:
-            return self.drop(ACKS, str(exc))
+            return self.drop(topics.FLEET_ACKS, str(exc))
         if ack.actor != self.actor_id:
             return  # another actor's
         if self.outbox.acknowledge(ack) and ack.status not in (STORED, DUPLICATE):

@@ -20,7 +20,7 @@ from jsrl_learning.config import require
 from jsrl_ros.contract import topics
 from jsrl_ros.contract.qos import LATCHED
 from jsrl_ros.fleet.chunks import split
-from jsrl_ros.fleet.messages import WEIGHTS, frame_message, weights_qos
+from jsrl_ros.fleet.messages import frame_message, weights_qos
 from jsrl_ros.runtime.checked_node import CheckedNode
 from jsrl_ros.runtime.diagnostics import Health, publish_counters
 from jsrl_ros.runtime.sources import GraphWatch
@@ -39,16 +39,17 @@ class WeightsBroadcaster(CheckedNode):
         self.bytes = self.last_publish_s = 0.0
         self.last_digest = ""
         self.health = Health()
-        self.weights_pub = self.create_publisher(UInt8MultiArray, WEIGHTS,
+        self.weights_pub = self.create_publisher(UInt8MultiArray, topics.FLEET_WEIGHTS,
                                                  weights_qos(self.max_mib, self.chunk_kib))
         self.create_subscription(String, topics.CHECKPOINT, self.on_checkpoint, LATCHED)
         self.watch = GraphWatch(self, self.health)  # the learner announces; a second broadcaster is refused
         self.watch.expect(topics.CHECKPOINT)
-        self.watch.own([WEIGHTS])
+        self.watch.own([topics.FLEET_WEIGHTS])
         publish_counters(self, lambda: {"broadcasts": self.broadcasts, "chunks": self.chunks, "bytes": self.bytes,
                                         "last_publish_s": self.last_publish_s, "dropped": self.dropped},
                          health=self.health)
-        self.get_logger().info(f"checkpoints from {topics.CHECKPOINT} to {WEIGHTS} in {self.chunk_kib} KiB chunks")
+        self.get_logger().info(f"checkpoints from {topics.CHECKPOINT} to {topics.FLEET_WEIGHTS} in "
+                               f"{self.chunk_kib} KiB chunks")
 
     def on_checkpoint(self, msg: String) -> None:
         try:

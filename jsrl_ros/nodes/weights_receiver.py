@@ -19,7 +19,7 @@ from jsrl_learning.config import require
 from jsrl_ros.contract import topics
 from jsrl_ros.contract.qos import LATCHED
 from jsrl_ros.fleet.chunks import Reassembly
-from jsrl_ros.fleet.messages import WEIGHTS, message_frame, weights_qos
+from jsrl_ros.fleet.messages import message_frame, weights_qos
 from jsrl_ros.fleet.wire import MalformedFrame
 from jsrl_ros.runtime.checked_node import CheckedNode
 from jsrl_ros.runtime.diagnostics import Health, publish_counters
@@ -42,7 +42,7 @@ class WeightsReceiver(CheckedNode):
         self.dropped = self.write_errors = 0
         self.health = Health()
         self.checkpoint_pub = self.create_publisher(String, topics.CHECKPOINT, LATCHED)
-        self.create_subscription(UInt8MultiArray, WEIGHTS, self.on_chunk, weights_qos(max_mib, chunk_kib))
+        self.create_subscription(UInt8MultiArray, topics.FLEET_WEIGHTS, self.on_chunk, weights_qos(max_mib, chunk_kib))
         self.watch = GraphWatch(self, self.health)  # it plays the learner's part here: a second one is refused
         self.watch.own([topics.CHECKPOINT])
         if self.checkpoint_path.is_file():
@@ -50,14 +50,14 @@ class WeightsReceiver(CheckedNode):
             self.get_logger().info(f"announced the checkpoint already at {self.checkpoint_path}")
         publish_counters(self, lambda: {**vars(self.assembly.counters), "dropped": self.dropped,
                                         "write_errors": self.write_errors}, health=self.health)
-        self.get_logger().info(f"weights from {WEIGHTS} to {self.checkpoint_path}")
+        self.get_logger().info(f"weights from {topics.FLEET_WEIGHTS} to {self.checkpoint_path}")
 
     def on_chunk(self, msg: UInt8MultiArray) -> None:
         try:
             complete = self.assembly.add(message_frame(msg))
         except MalformedFrame as exc:
             self.dropped += 1
-            return self.get_logger().warning(f"{WEIGHTS}: dropped: {exc} ({self.dropped} so far)",
+            return self.get_logger().warning(f"{topics.FLEET_WEIGHTS}: dropped: {exc} ({self.dropped} so far)",
                                              throttle_duration_sec=2.0)
         if complete is None:
             return
