@@ -105,7 +105,5 @@ setup(
     cmdclass=wheel_with_node_launchers(),
     entry_points={
         "console_scripts": [f"{n}={m}:main" for n, m in {**NODES, **TOOLS}.items()],
-        "jsrl.benches": ["ros = jsrl_ros.bench_ros:BENCH",  # jsrl bench ros, without the core importing ROS
-                         "fuzz = jsrl_ros.bench_fuzz:BENCH"],
     },
 )

@@ -4,7 +4,7 @@ Two graphs, each started once by the embedded bringup from this working tree: th
 graph (state mode, scripted guide) and the real-arm graph with the fake arm (human guide,
 image observations, twist commands). Each input topic gets issue 11's known probes, 20
 hypothesis-generated malformed messages (fixed seed: the same ones every run) and a
-1000-message flood (jsrl_ros/fuzz/). After each attack:
+1000-message flood (jsrl_bench/fuzz/). After each attack:
 
 1. no node exits (nor reports ERROR, nor lets an exception escape a callback);
 2. the loop steps again within 30 s of the attack's end (a liveness bound, not a timing assertion);
@@ -23,8 +23,8 @@ from typing import Iterator
 
 import pytest
 
-from jsrl_ros.fuzz.campaign import LiveGraph, Settings, TopicResult
-from jsrl_ros.fuzz.catalogue import CATALOGUES
+from jsrl_bench.fuzz.campaign import LiveGraph, Settings, TopicResult
+from jsrl_bench.fuzz.catalogue import CATALOGUES
 
 REPO = Path(__file__).resolve().parents[1]
 INSTALLED = (Path(sys.prefix) / "lib" / "jsrl_ros" / "jsrl_bringup").is_file()

@@ -1,20 +1,21 @@
 """``jsrl bench NAME``: benchmarks, one sub-command each, registered in ``BENCHES``.
 
 A new benchmark adds a ``(help, add_arguments, run)`` entry; ``run`` returns the exit status.
-Benchmarks that need more than the core (the ROS layer's) register a ``Bench`` under the
-``jsrl.benches`` entry-point group instead, so the core never imports them.
+The ROS layer's benchmarks (``ros``, ``fuzz``) import rclpy only inside ``run``, so ``jsrl`` and
+every other benchmark start without ROS.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import time
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Callable, NamedTuple
 
 from jsrl_bench.cli import bench_antmaze_cmd, bench_grasp_cmd, bench_learner_cmd
 from jsrl_bench.cli.bench_common import json_out
+from jsrl_bench.fuzz import bench as fuzz_bench
+from jsrl_bench.ros import bench as ros_bench
 
 
 class Bench(NamedTuple):
@@ -98,9 +99,6 @@ def _run_ablation(args: argparse.Namespace) -> int:
     return 0
 
 
-#: entry-point group of benchmarks outside the core (``name = module:BENCH``; setup.py)
-PLUGIN_GROUP = "jsrl.benches"
-
 BENCHES: dict[str, Bench] = {
     "lock": Bench("combination lock: episodes to solve vs horizon, JSRL vs ε-greedy (Theorem 4.1)",
                   _lock_arguments, _run_lock),
@@ -111,14 +109,15 @@ BENCHES: dict[str, Bench] = {
                             "(config/grasp_ablation.yaml, grasp_curriculum.yaml)", _ablation_arguments, _run_ablation),
     "argmax": Bench("QT-Opt's target argmax: how far cheap CEM searches fall short of a strong one",
                     _argmax_arguments, _run_argmax),
+    "ros": Bench(ros_bench.HELP, ros_bench.add_arguments, ros_bench.run),
+    "fuzz": Bench(fuzz_bench.HELP, fuzz_bench.add_arguments, fuzz_bench.run),
 }
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("bench", help="run a benchmark", description="Run one of the benchmarks.")
     benches = p.add_subparsers(dest="bench", required=True, metavar="BENCH")
-    plugins = {ep.name: Bench(*ep.load()) for ep in entry_points(group=PLUGIN_GROUP)}
-    for name, bench in {**BENCHES, **plugins}.items():
+    for name, bench in BENCHES.items():
         sub = benches.add_parser(name, help=bench.help, description=bench.help)
         bench.add_arguments(sub)
         sub.set_defaults(run=bench.run)

@@ -23,12 +23,12 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
-from jsrl_ros.runtime.diagnostics import TOPIC as DIAGNOSTICS, counters_of, levels_of
-from jsrl_ros.fuzz.arm_check import ArmCommandCheck
-from jsrl_ros.fuzz.stamps import StepNow
+from jsrl_bench.fuzz.arm_check import ArmCommandCheck
+from jsrl_bench.fuzz.stamps import StepNow
 from jsrl_ros.contract.qos import RELIABLE
 from jsrl_ros.contract.step_clock import StepClock, stamp_key
-
+from jsrl_ros.runtime.diagnostics import TOPIC as DIAGNOSTICS
+from jsrl_ros.runtime.diagnostics import counters_of, levels_of
 
 UNKNOWN = "_NODE_NAME_UNKNOWN_"  # what the graph API says before a new participant's node names are discovered
 

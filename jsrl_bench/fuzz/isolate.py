@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from jsrl_ros.fuzz.campaign import LiveGraph, TopicResult
-from jsrl_ros.fuzz.catalogue import InputTopic
-from jsrl_ros.fuzz.strategies import Shot
+from jsrl_bench.fuzz.campaign import LiveGraph, TopicResult
+from jsrl_bench.fuzz.catalogue import InputTopic
+from jsrl_bench.fuzz.strategies import Shot
 
 
 class Replayer:

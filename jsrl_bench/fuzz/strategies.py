@@ -24,7 +24,7 @@ from sensor_msgs.msg import Image, JointState, Joy
 from std_msgs.msg import Bool, Float64, Float64MultiArray, Int32, Int32MultiArray, String
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from jsrl_ros.fuzz.stamps import INT32_MAX, INT32_MIN, UINT32_MAX, Stamp, any_stamps, hostile_stamps, valid_stamps
+from jsrl_bench.fuzz.stamps import INT32_MAX, INT32_MIN, UINT32_MAX, Stamp, any_stamps, hostile_stamps, valid_stamps
 
 NAN, INF = math.nan, math.inf
 SPECIAL_FLOATS = (NAN, INF, -INF, 1e308, -1e308, 5e-324, -0.0, 1e20, -1e20, 2.0, -2.0)

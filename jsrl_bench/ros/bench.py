@@ -14,8 +14,7 @@ Fast DDS on localhost in a private ``ROS_DOMAIN_ID``:
   the loop; steps/s is counted on ``jsrl/step``. Next to it, in this process, the bare
   gymnasium loop with the same env and the same scripted guide.
 
-The core reaches this through the ``jsrl.benches`` entry-point group (``BENCH``), so
-``jsrl_learning`` never imports ROS; rclpy is imported only when the bench runs.
+rclpy and the ROS layer are imported only when the bench runs, so ``jsrl`` starts without them.
 """
 from __future__ import annotations
 
@@ -23,7 +22,6 @@ import argparse
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -35,13 +33,11 @@ from typing import Any
 import numpy as np
 import yaml
 
-from jsrl_bench.cli.bench_cmd import Bench
+from jsrl_bench.grasp.world import GRASP_ENV_ID, GRASP_SCRIPTED_GUIDE
 from jsrl_learning.config import ConfigError
 
 HELP = "ROS layer: arbiter obs->action latency (state, 64 px image) and lockstep graph vs bare env steps/s"
 ACTION_NAMES = ["dx", "dy", "dz", "dyaw", "gripper"]
-GUIDE_TARGET = "jsrl_sim.grasping.scripted_guide:make_grasp_guide"
-ENV_ID = "jsrl_sim:jsrl/Grasp-v0"
 ENV_KWARGS = {"task": "indiscriminate", "object_set": "train", "num_objects": 5, "max_steps": 15}
 DT = 0.1
 #: the learner of config/grasping_sim.yaml, for the explorer's latency
@@ -73,44 +69,34 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-class Children:
-    """Node processes started with one params file; stopped with SIGINT (then killed) on exit."""
+class Nodes:
+    """Node processes sharing one params file and a private ROS domain, run by the ROS layer's
+    ``ProcessGroup`` (each in its own group; stopped with SIGINT, then SIGTERM, then SIGKILL)."""
 
     def __init__(self, params: dict[str, Any], domain: int, workdir: Path) -> None:
+        from jsrl_ros.bringup.processes import ProcessGroup
+
         self.params_file = workdir / "params.yaml"
         self.params_file.write_text(yaml.safe_dump(params))
         self.env = {**os.environ, "ROS_DOMAIN_ID": str(domain), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
         self.workdir = workdir
-        self.procs: dict[str, subprocess.Popen] = {}
+        self.group = ProcessGroup((10.0, 5.0, 5.0))
 
     def start(self, name: str) -> subprocess.Popen:
-        log = open(self.workdir / f"{name}.log", "w")
-        self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", f"jsrl_ros.nodes.{name}", "--ros-args", "--params-file", str(self.params_file)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        return self.procs[name]
+        command = [sys.executable, "-m", f"jsrl_ros.nodes.{name}", "--ros-args", "--params-file", str(self.params_file)]
+        return self.group.start(name, command, log_path=self.workdir / f"{name}.log", env=self.env)
 
     def check_alive(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
-                log = (self.workdir / f"{name}.log").read_text()[-2000:]
-                raise RuntimeError(f"bench ros: node {name} exited with {proc.returncode}:\n{log}")
+        for name, code in self.group.exited().items():
+            log = (self.workdir / f"{name}.log").read_text()[-2000:]
+            raise RuntimeError(f"bench ros: node {name} exited with {code}:\n{log}")
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        self.procs.clear()
+        self.group.stop()
 
 
 def _params(obs_mode: str, guide_target: str) -> dict[str, Any]:
-    shared = {"env_id": ENV_ID, "env_kwargs": yaml.safe_dump(ENV_KWARGS, default_flow_style=True).strip(),
+    shared = {"env_id": GRASP_ENV_ID, "env_kwargs": yaml.safe_dump(ENV_KWARGS, default_flow_style=True).strip(),
               "obs_mode": obs_mode, "dt": DT, "action_names": ACTION_NAMES, "eval_every": 0, "seed": 0}
     return {"/**": {"ros__parameters": shared},
             "sim_bridge": {"ros__parameters": {"guide_target": guide_target, "guide_kwargs": "{noise: 0.0}"}},
@@ -191,7 +177,7 @@ def measure_latency(mode: str, settings: Settings, domain: int, workdir: Path) -
     ros = _Ros(domain)
     obs_mode = "image" if mode == "image" else "state"
     explorer = mode == "state_explorer"
-    children = Children(_params(obs_mode, ""), domain, workdir)
+    children = Nodes(_params(obs_mode, ""), domain, workdir)
     arbiter = children.start("policy_arbiter")
     try:
         answered: dict[int, float] = {}
@@ -252,7 +238,7 @@ def measure_graph(settings: Settings, domain: int, workdir: Path) -> dict[str, A
     from jsrl_ros.contract.qos import RELIABLE
 
     ros = _Ros(domain)
-    children = Children(_params("state", GUIDE_TARGET), domain, workdir)
+    children = Nodes(_params("state", GRASP_SCRIPTED_GUIDE), domain, workdir)
     try:
         steps: list[float] = []
         ros.node.create_subscription(JointState, "jsrl/step", lambda m: steps.append(time.perf_counter()), RELIABLE)
@@ -288,8 +274,8 @@ def measure_bare(settings: Settings) -> dict[str, Any]:
 
     from jsrl_learning.guides import GuideSpec, make_guide
 
-    env = gym.make(ENV_ID, **ENV_KWARGS)
-    guide = make_guide(GuideSpec(kind="scripted", target=GUIDE_TARGET, kwargs={"noise": 0.0}), env.unwrapped)
+    env = gym.make(GRASP_ENV_ID, **ENV_KWARGS)
+    guide = make_guide(GuideSpec(kind="scripted", target=GRASP_SCRIPTED_GUIDE, kwargs={"noise": 0.0}), env.unwrapped)
     try:
         episode = 0
 
@@ -329,7 +315,8 @@ def run_bench(settings: Settings) -> dict[str, Any]:
     return {
         "latency": latency,
         "lockstep": {"graph": graph, "bare": bare, "graph_over_bare": graph["steps_per_s"] / bare["steps_per_s"]},
-        "settings": {**asdict(settings), "env_id": ENV_ID, "env_kwargs": ENV_KWARGS, "guide": GUIDE_TARGET,
+        "settings": {**asdict(settings), "env_id": GRASP_ENV_ID, "env_kwargs": ENV_KWARGS,
+                     "guide": GRASP_SCRIPTED_GUIDE,
                      "transport": "rclpy between processes (Fast DDS, localhost), EventsExecutor on both sides",
                      "latency_controller": {"state": "scripted guide (jsrl/guide_action joined)",
                                             "image": "scripted guide (jsrl/guide_action joined)",
@@ -357,6 +344,3 @@ def run(args: argparse.Namespace) -> int:
           f"steps/s: {lock['graph_over_bare']:.2f}x; load average {result['machine']['loadavg_after'][0]:.2f}")
     print(f"results: {out}")
     return 0
-
-
-BENCH = Bench(HELP, add_arguments, run)

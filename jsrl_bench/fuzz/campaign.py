@@ -23,16 +23,16 @@ from typing import Any
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
-from jsrl_ros.runtime.diagnostics import ERROR
-from jsrl_ros.fuzz.arm_check import ArmCommandCheck, ArmLimits
-from jsrl_ros.fuzz.attack import Attacker, draw_shots
-from jsrl_ros.fuzz.catalogue import CATALOGUES, ESTOP, Context, InputTopic
-from jsrl_ros.fuzz.files import make_bad_files
-from jsrl_ros.fuzz.graph_run import SPECS, GraphRun
-from jsrl_ros.fuzz.probe import Probe
-from jsrl_ros.fuzz.strategies import Shot
-from jsrl_ros.fuzz.watch import GraphWatch
+from jsrl_bench.fuzz.arm_check import ArmCommandCheck, ArmLimits
+from jsrl_bench.fuzz.attack import Attacker, draw_shots
+from jsrl_bench.fuzz.catalogue import CATALOGUES, ESTOP, Context, InputTopic
+from jsrl_bench.fuzz.files import make_bad_files
+from jsrl_bench.fuzz.graph_run import SPECS, GraphRun
+from jsrl_bench.fuzz.probe import Probe
+from jsrl_bench.fuzz.strategies import Shot
+from jsrl_bench.fuzz.watch import GraphWatch
 from jsrl_ros.contract.qos import RELIABLE
+from jsrl_ros.runtime.diagnostics import ERROR
 
 #: subscriptions that are not the graph's inputs: ROS's own, and how the harness sees the graph
 NOT_INPUTS = ("/parameter_events", "/diagnostics")

@@ -29,10 +29,10 @@ from sensor_msgs.msg import Image, JointState, Joy
 from std_msgs.msg import Bool, Float64, Float64MultiArray, Int32, Int32MultiArray, String
 from trajectory_msgs.msg import JointTrajectory
 
-from jsrl_ros.contract.names import EPISODE_INFO_NAMES, EPISODE_SUMMARY_NAMES, LABELS, STEP_NAMES
+from jsrl_bench.fuzz import strategies as S
+from jsrl_bench.fuzz.stamps import Stamp, current
 from jsrl_ros.contract.conversions import named_vector
-from jsrl_ros.fuzz import strategies as S
-from jsrl_ros.fuzz.stamps import Stamp, current
+from jsrl_ros.contract.names import EPISODE_INFO_NAMES, EPISODE_SUMMARY_NAMES, LABELS, STEP_NAMES
 from jsrl_ros.contract.qos import LATCHED, RELIABLE
 from jsrl_ros.contract.step_clock import EPISODE_SPAN_S
 

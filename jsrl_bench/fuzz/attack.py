@@ -15,13 +15,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from hypothesis import HealthCheck, Phase, Verbosity, given, seed as hypothesis_seed, settings
+from hypothesis import HealthCheck, Phase, Verbosity, given
+from hypothesis import seed as hypothesis_seed
+from hypothesis import settings
 from hypothesis import strategies as st
 
-from jsrl_ros.fuzz.catalogue import SUSTAIN_HZ, InputTopic
-from jsrl_ros.fuzz.probe import Probe
-from jsrl_ros.fuzz.stamps import StepNow
-from jsrl_ros.fuzz.strategies import Shot
+from jsrl_bench.fuzz.catalogue import SUSTAIN_HZ, InputTopic
+from jsrl_bench.fuzz.probe import Probe
+from jsrl_bench.fuzz.stamps import StepNow
+from jsrl_bench.fuzz.strategies import Shot
 
 FLOOD_BYTES = 40 * 2**20  # a flood of large frames stops at this many bytes
 

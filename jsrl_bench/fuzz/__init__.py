@@ -15,7 +15,8 @@ never drift. The parts, one job each:
 * :mod:`.arm_check`: the safety box and speed limits every arm command must respect;
 * :mod:`.graph_run`: a graph started by the embedded bringup, in its own ROS domain;
 * :mod:`.campaign`: one topic attacked and the properties checked, on a graph kept alive;
-* :mod:`.isolate`: bisect a failed attack down to the messages that still fail it.
+* :mod:`.isolate`: bisect a failed attack down to the messages that still fail it;
+* :mod:`.bench`: ``jsrl bench fuzz``, the campaign run longer, with its numbers in a JSON file.
 
 It imports ``hypothesis`` (requirements.txt): a test and benchmark dependency, never needed
 by the nodes.

@@ -2,7 +2,7 @@
 
 Per graph (``--graph``: the grasping sim graph, the real-arm graph with the fake arm, or both),
 the graph is started by the embedded bringup from the current directory's checkout (the node
-launchers import from it) and every input topic is attacked in turn (jsrl_ros/fuzz/): issue
+launchers import from it) and every input topic is attacked in turn (jsrl_bench/fuzz/): issue
 11's probes, ``--examples`` hypothesis-generated malformed messages, a ``--flood``. With
 ``--duration`` the rounds repeat, each with the next seed, until that many seconds have passed
 per graph; without it, one round. A graph an attack left unusable is restarted.
@@ -10,7 +10,7 @@ per graph; without it, one round. A graph an attack left unusable is restarted.
 Reported per topic and in total: messages tried, drops counted (the nodes' drop counters on
 ``diagnostics``, after minus before), the worst recovery time (attack stop -> next step), and
 whether the three properties held (no node exits, the loop keeps stepping, the arm stays safe).
-Registered under the ``jsrl.benches`` entry-point group (setup.py), so the core never imports ROS.
+rclpy and the harness are imported only when the bench runs, so ``jsrl`` starts without them.
 """
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from jsrl_bench.cli.bench_cmd import Bench
 from jsrl_learning.config import ConfigError
 
 HELP = "fuzz every input topic of a running graph; no node exits, the loop keeps stepping, the arm stays in its box"
@@ -66,8 +65,8 @@ def _aggregate(rows: list[Any]) -> dict[str, Any]:
 def isolate_failure(name: str, topic: str, seed_offset: int, settings: Any, work: Path, domain: int, source: Path,
                     config_dir: Path) -> dict[str, Any]:
     """Bisect a failed attack (its round's seed) down to the messages that still fail it."""
-    from jsrl_ros.fuzz.campaign import LiveGraph
-    from jsrl_ros.fuzz.isolate import Replayer, isolate
+    from jsrl_bench.fuzz.campaign import LiveGraph
+    from jsrl_bench.fuzz.isolate import Replayer, isolate
 
     runs = iter(range(10**6))
     replayer = Replayer(lambda: LiveGraph(name, work / f"{name}_isolate_{next(runs)}", domain, source, config_dir,
@@ -85,7 +84,7 @@ def isolate_failure(name: str, topic: str, seed_offset: int, settings: Any, work
 
 
 def fuzz_graph(name: str, args: argparse.Namespace, work: Path, domain: int) -> dict[str, Any]:
-    from jsrl_ros.fuzz.campaign import GraphDidNotStart, LiveGraph, Settings
+    from jsrl_bench.fuzz.campaign import GraphDidNotStart, LiveGraph, Settings
 
     settings = Settings(examples=args.examples, flood=args.flood, seed=args.seed, recovery_s=args.recovery)
     source = Path(args.source).resolve()
@@ -186,5 +185,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"properties held: {result['held']}\nresults: {out}")
     return 0 if result["held"] else 1
 
-
-BENCH = Bench(HELP, add_arguments, run)

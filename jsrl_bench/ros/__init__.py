@@ -1,0 +1,1 @@
+"""The ROS layer's cost (`jsrl bench ros`): arbiter latency and lockstep throughput over real rclpy."""
