@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from jsrl_ros.fleet.wire import FILE_NAME, MAX_FILES
+from jsrl_ros.recording.episode_bags import fsync_dir
 
 
 def pack(bag: Path) -> tuple[tuple[tuple[str, int], ...], bytes]:
@@ -41,12 +42,3 @@ def write_synced(path: Path, data: bytes | memoryview) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or a new entry in ``path`` survive a power cut."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

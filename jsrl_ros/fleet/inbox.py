@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Collection, Generic, TypeVar
 
-from jsrl_ros.fleet.bag_files import fsync_dir, pack, unpack
+from jsrl_ros.fleet.bag_files import pack, unpack
 from jsrl_ros.fleet.wire import CONFLICT, DUPLICATE, REJECTED, STORED, Ack, MalformedFrame, decode_episode
+from jsrl_ros.recording.episode_bags import fsync_dir
 
 T = TypeVar("T")
 INCOMING = ".incoming"

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Callable
 
 from jsrl_learning.checkpoint import atomic_write_bytes
-from jsrl_ros.fleet.bag_files import fsync_dir, pack
+from jsrl_ros.fleet.bag_files import pack
 from jsrl_ros.fleet.wire import (CONFLICT, EPISODE_NAME, REJECTED, Ack, EpisodeHeader, MalformedFrame,
                                  decode_episode, encode_episode)
+from jsrl_ros.recording.episode_bags import fsync_dir
 
 SUFFIX = ".jsfl"
 

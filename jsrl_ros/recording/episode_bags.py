@@ -222,7 +222,7 @@ class EpisodeBagWriter:
         _fsync_tree(self.partial_path)
         final = self.episode_dir / self.name
         os.rename(self.partial_path, final)
-        _fsync_dir(self.episode_dir)
+        fsync_dir(self.episode_dir)
         return final
 
     def abandon(self, reason: str) -> Path:
@@ -256,7 +256,7 @@ def quarantine(bag: str | Path, episode_dir: str | Path) -> Path:
         k += 1
         name = f"{bag.name}_{k}"
     os.rename(bag, target / name)
-    _fsync_dir(root)
+    fsync_dir(root)
     return target / name
 
 
@@ -267,10 +267,10 @@ def _fsync_tree(path: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-    _fsync_dir(path)
+    fsync_dir(path)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
