@@ -10,11 +10,12 @@ from typing import Callable, Iterator
 
 import pytest
 
+from jsrl_bench.fleet import dds_probe
 from jsrl_ros.fleet import netns
 from jsrl_ros.fleet.dds_peers import write_peer_config
 from jsrl_ros.fleet.netns import NetnsLab
 
-PROBE = str(Path(__file__).with_name("dds_probe.py"))
+PROBE = str(Path(dds_probe.__file__))
 # Namespaces isolate the network, so any domain works; a fixed non-default one keeps a stray
 # participant outside the lab (none can reach it anyway) from mattering.
 DOMAIN_ID = 77

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fleet_lab import wait_until
+from fleet_lab import PROBE, wait_until
 from sros2_keystore import create_enclave, create_keystore
 
 NODE_IN_ENCLAVE = """
@@ -66,12 +66,11 @@ def test_security_properties_in_a_fast_dds_profile_are_silently_ignored(tmp_path
                        '<participant profile_name="secure" is_default_profile="true"><rtps><propertiesPolicy>'
                        f"<properties>{properties}</properties></propertiesPolicy></rtps></participant>"
                        "</profiles></dds>")
-    probe = str(Path(__file__).with_name("dds_probe.py"))
     base = dict(os.environ, ROS_DOMAIN_ID=str(120 + os.getpid() % 50), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
     out, talker_out = tmp_path / "listen.log", tmp_path / "talk.log"
     with open(out, "w") as log, open(talker_out, "w") as talker_log:
-        listener = subprocess.Popen([sys.executable, probe, "listen"], env=base, stdout=log, stderr=subprocess.STDOUT)
-        talker = subprocess.Popen([sys.executable, probe, "talk"], env=dict(base, FASTDDS_DEFAULT_PROFILES_FILE=str(profile)),
+        listener = subprocess.Popen([sys.executable, PROBE, "listen"], env=base, stdout=log, stderr=subprocess.STDOUT)
+        talker = subprocess.Popen([sys.executable, PROBE, "talk"], env=dict(base, FASTDDS_DEFAULT_PROFILES_FILE=str(profile)),
                                   stdout=talker_log, stderr=subprocess.STDOUT)
         try:
             assert wait_until(lambda: sum(line[:1].isdigit() for line in out.read_text().splitlines()) >= 3, 60)

@@ -62,6 +62,23 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _descendants(pid: int) -> list[int]:
+    """Every living process below ``pid`` (from /proc's parent links)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 def _kill_inside(namespace: str) -> None:
     """SIGKILL every process still running in ``namespace`` (all were started by its lab)."""
     done = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True)
@@ -166,11 +183,13 @@ class NetnsLab:
 
     @staticmethod
     def kill(proc: subprocess.Popen) -> None:
-        """SIGKILL the process's whole group at once (a crash: no clean-up code runs)."""
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        """SIGKILL the process and everything it started, in whatever group or session (a crash: no
+        clean-up code runs; a bringup's nodes have sessions of their own)."""
+        for pid in [proc.pid, *_descendants(proc.pid)]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         proc.wait()
 
     def close(self) -> None:
