@@ -31,13 +31,13 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64
 
+from jsrl_bench.grasp.world import GRASP_SCRIPTED_GUIDE
 from jsrl_learning.checkpoint import load_checkpoint
 from jsrl_learning.datasets import load_minari
-from jsrl_bench.grasp.world import GRASP_SCRIPTED_GUIDE
 from jsrl_learning.guides import BCGuide
 from jsrl_ros.contract.conversions import named_vector_values
-from jsrl_ros.recording.episode_bags import list_episode_bags, read_meta
 from jsrl_ros.contract.qos import RELIABLE
+from jsrl_ros.recording.episode_bags import list_episode_bags, read_meta
 from jsrl_ros.teleop_mapping import ACTION_NAMES, TwistScales, twist_to_action
 
 REPO = Path(__file__).resolve().parents[1]
