@@ -21,11 +21,17 @@ class ConfigError(ValueError):
 def from_mapping(cls: type[T], data: Mapping[str, Any] | None, where: str) -> T:
     """Build dataclass ``cls`` from ``data``; nested dataclass fields recurse.
 
-    ``where`` names the source (file and section) for error messages.
+    ``where`` names the source (file and section) for error messages. A key that ``cls.RENAMED``
+    (old name -> new name) or ``cls.REMOVED`` (old name -> why) lists is an error that says so.
     """
     data = dict(data or {})
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - set(fields))
+    renamed, removed = getattr(cls, "RENAMED", {}), getattr(cls, "REMOVED", {})
+    old = [f"{key!r} is now {renamed[key]!r}" if key in renamed else f"{key!r} was removed: {removed[key]}"
+           for key in unknown if key in renamed or key in removed]
+    if old:
+        raise ConfigError(f"{where}: " + "; ".join(old))
     if unknown:
         raise ConfigError(
             f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; "
@@ -47,6 +53,14 @@ def from_mapping(cls: type[T], data: Mapping[str, Any] | None, where: str) -> T:
     if validate is not None:
         validate(where)
     return obj
+
+
+def in_current_names(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` that an earlier version of this package wrote (a checkpoint's saved config) in
+    today's names: renamed keys take their new name, removed ones are dropped. A user's config
+    never goes through this: there an old name is an error that names the new one."""
+    renamed, removed = getattr(cls, "RENAMED", {}), getattr(cls, "REMOVED", {})
+    return {renamed.get(key, key): value for key, value in data.items() if key not in removed}
 
 
 def to_mapping(obj: Any) -> dict[str, Any]:

@@ -33,22 +33,22 @@ class EpisodePlan:
 
 
 class EpisodePlanner:
-    """After every ``eval_every`` training episodes come ``eval_episodes`` evaluation episodes
-    (``eval_every`` = 0: never evaluate). ``seed`` seeds the draws of h."""
+    """After every ``eval_every_episodes`` training episodes come ``eval_episodes`` evaluation episodes
+    (``eval_every_episodes`` = 0: never evaluate). ``seed`` seeds the draws of h."""
 
-    def __init__(self, eval_every: int, eval_episodes: int, seed: int) -> None:
-        if eval_every < 0 or eval_episodes < 1:
-            raise ValueError(f"EpisodePlanner: need eval_every >= 0 and eval_episodes >= 1, "
-                             f"got {eval_every}, {eval_episodes}")
-        self.eval_every, self.eval_episodes = eval_every, eval_episodes
+    def __init__(self, eval_every_episodes: int, eval_episodes: int, seed: int) -> None:
+        if eval_every_episodes < 0 or eval_episodes < 1:
+            raise ValueError(f"EpisodePlanner: need eval_every_episodes >= 0 and eval_episodes >= 1, "
+                             f"got {eval_every_episodes}, {eval_episodes}")
+        self.eval_every_episodes, self.eval_episodes = eval_every_episodes, eval_episodes
         self.rng = np.random.default_rng(seed)
         self.planned = 0
 
     def plan(self, choices: Sequence[int]) -> EpisodePlan:
         if not choices or min(choices) < 0:
             raise ValueError(f"EpisodePlanner: guide-step choices must be a non-empty list of ints >= 0, got {choices}")
-        position = self.planned % (self.eval_every + self.eval_episodes)
-        evaluation = self.eval_every > 0 and position >= self.eval_every
+        position = self.planned % (self.eval_every_episodes + self.eval_episodes)
+        evaluation = self.eval_every_episodes > 0 and position >= self.eval_every_episodes
         self.planned += 1
         if evaluation:
             return EpisodePlan(int(max(choices)), True)

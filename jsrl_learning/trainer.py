@@ -5,7 +5,7 @@
    and the curriculum's guide-steps H1 > ... > 0.
 2. ``train``: per episode, pick h (current stage, or a random stage for JSRL-Random), let
    the guide act for the first h steps and the explorer after, append the whole trajectory
-   (guide part too) to the online replay, and update the learner. Every ``eval_every``
+   (guide part too) to the online replay, and update the learner. Every ``eval_every_steps``
    env steps evaluate the combined policy and the explorer alone; the combined result
    feeds the curriculum's advance rule.
 3. ``save``/``resume``: a checkpoint restores the run exactly (learner and optimiser,
@@ -20,7 +20,7 @@ import copy
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Protocol, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -28,7 +28,7 @@ import torch
 
 import jsrl_learning.envs  # noqa: F401  (registers the core's own gymnasium envs)
 from jsrl_learning.checkpoint import load_checkpoint, save_checkpoint
-from jsrl_learning.config import ConfigError, from_mapping, read_yaml, require, to_mapping
+from jsrl_learning.config import ConfigError, from_mapping, in_current_names, read_yaml, require, to_mapping
 from jsrl_learning.curriculum import Curriculum, CurriculumConfig
 from jsrl_learning.datasets import DatasetError, load_dataset, locate_dataset
 from jsrl_learning.episode import Episode
@@ -59,6 +59,8 @@ class TrainConfig:
     limit then really has no future. Otherwise a time-out is bootstrapped.
     """
 
+    RENAMED: ClassVar[dict[str, str]] = {"eval_every": "eval_every_steps", "checkpoint_every": "checkpoint_every_steps"}
+
     env_id: str
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     eval_env_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -76,9 +78,9 @@ class TrainConfig:
     batch_size: int = 256
     online_capacity: int = 100_000
     online_fraction: float = 0.75
-    eval_every: int = 10_000
+    eval_every_steps: int = 10_000
     eval_episodes: int = 10
-    checkpoint_every: int = 0
+    checkpoint_every_steps: int = 0
     timeouts_terminal: bool = False
     out_dir: str = "runs/jsrl"
 
@@ -87,10 +89,10 @@ class TrainConfig:
                 f"env_id must be a gymnasium id, got {self.env_id!r}")
         require(self.learner in LEARNERS, where,
                 f"learner: unknown learner {self.learner!r}; known: {', '.join(sorted(LEARNERS))}")
-        for name in ("total_env_steps", "batch_size", "online_capacity", "eval_every", "eval_episodes"):
+        for name in ("total_env_steps", "batch_size", "online_capacity", "eval_every_steps", "eval_episodes"):
             value = getattr(self, name)
             require(isinstance(value, int) and value > 0, where, f"{name} must be a positive int, got {value!r}")
-        for name in ("offline_updates", "checkpoint_every"):
+        for name in ("offline_updates", "checkpoint_every_steps"):
             value = getattr(self, name)
             require(isinstance(value, int) and value >= 0, where, f"{name} must be an int >= 0, got {value!r}")
         require(self.max_episode_steps is None or self.max_episode_steps > 0, where,
@@ -150,8 +152,8 @@ class JSRLTrainer:
         self.curriculum: Curriculum | None = None  # needs H1: built by prepare() or resume()
         self.h1: float | None = None
         self.env_steps = self.episodes = self.offline_updates_done = 0
-        self.next_eval = config.eval_every
-        self.next_checkpoint = config.checkpoint_every
+        self.next_eval = config.eval_every_steps
+        self.next_checkpoint = config.checkpoint_every_steps
 
     # ----- Algorithm 1 -------------------------------------------------------------------
 
@@ -192,11 +194,11 @@ class JSRLTrainer:
             self._log_episode(episode, metrics)
             if self.env_steps >= self.next_eval:
                 self.evaluate_and_advance()
-                self.next_eval += self.config.eval_every * (1 + (self.env_steps - self.next_eval)
-                                                            // self.config.eval_every)
-            if self.config.checkpoint_every and self.env_steps >= self.next_checkpoint:
+                self.next_eval += self.config.eval_every_steps * (1 + (self.env_steps - self.next_eval)
+                                                                  // self.config.eval_every_steps)
+            if self.config.checkpoint_every_steps and self.env_steps >= self.next_checkpoint:
                 self.save()
-                self.next_checkpoint = self.env_steps + self.config.checkpoint_every
+                self.next_checkpoint = self.env_steps + self.config.checkpoint_every_steps
         self.save()
 
     def evaluate_and_advance(self) -> dict[str, float]:
@@ -337,7 +339,8 @@ class JSRLTrainer:
                         env_factory: Callable[[], gym.Env] | None = None,
                         callbacks: Sequence[TrainLogger] = ()) -> "JSRLTrainer":
         """Rebuild a run from its checkpoint alone (its saved config) and resume it."""
-        config = from_mapping(TrainConfig, load_checkpoint(path)["config"], f"{path}: config")
+        config = from_mapping(TrainConfig, in_current_names(TrainConfig, load_checkpoint(path)["config"]),
+                              f"{path}: config")
         trainer = cls(config, guide=guide, env_factory=env_factory, callbacks=callbacks)
         trainer.resume(path)
         return trainer

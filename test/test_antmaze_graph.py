@@ -29,10 +29,10 @@ def scenario(tmp_path: Path) -> Path:
     """config/antmaze_sim.yaml with short umaze episodes, a tiny IQL (shift kept) and a 4-step guide."""
     params = yaml.safe_load((REPO / "config" / "antmaze_sim.yaml").read_text())
     params["/**"]["ros__parameters"].update(env_kwargs=f"{{maze: umaze, max_steps: {MAX_STEPS}}}",
-                                            eval_every=2, eval_episodes=1)
+                                            eval_every_episodes=2, eval_episodes=1)
     params["sim_bridge"]["ros__parameters"]["realtime"] = True  # 20 steps/s: the recorder keeps up
     params["learner"]["ros__parameters"].update(
-        iql_config="{hidden: [8], reward_shift: -1.0, compile: false}", batch_size=2, checkpoint_every=2,
+        iql_config="{hidden: [8], reward_shift: -1.0, compile: false}", batch_size=2, checkpoint_every_updates=2,
         max_updates_per_step=1.0)
     params["curriculum_manager"]["ros__parameters"].update(h1=float(H1), n_stages=2, window=1)
     path = tmp_path / "scenario.yaml"

@@ -14,7 +14,7 @@ from jsrl_learning.config import ConfigError, from_mapping
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 TINY = {  # every cost cut to the bone (40-step episodes): this checks the plumbing, not the result
     "mazes": ["umaze"], "dataset_sizes": [60], "seeds": [3], "offline_updates": 5, "online_steps": 80,
-    "eval_every": 40, "eval_episodes": 1, "final_eval_episodes": 2, "batch_size": 8, "stages": 2, "window": 1,
+    "eval_every_steps": 40, "eval_episodes": 1, "final_eval_episodes": 2, "batch_size": 8, "n_stages": 2, "window": 1,
     "iql": {"hidden": [8], "reward_shift": -1.0}, "env_kwargs": {"max_steps": 40}, "workers": 1,
 }
 METHODS = ["iql_offline", "iql", "jsrl", "jsrl_random"]

@@ -19,7 +19,7 @@ def checkpoint(tmp_path_factory):
         "total_env_steps": 100, "learner": "qtopt",
         "learner_config": {"hidden": [16], "close_dim": 4, "cem": {"n_samples": 8, "n_iters": 1, "n_elites": 2}},
         "guide": {"kind": "scripted", "target": "jsrl_sim.grasping.scripted_guide:make_grasp_guide"},
-        "curriculum": {"h1": 0}, "batch_size": 8, "eval_every": 1000, "eval_episodes": 1, "out_dir": str(out)},
+        "curriculum": {"h1": 0}, "batch_size": 8, "eval_every_steps": 1000, "eval_episodes": 1, "out_dir": str(out)},
         "test")
     trainer = JSRLTrainer(config)
     trainer.train()

@@ -15,11 +15,11 @@ from jsrl_learning.config import ConfigError, from_mapping
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 TINY = {  # every cost cut to the bone: this checks the plumbing, not the result
     "tasks": ["indiscriminate"], "obs": ["state"], "demos": [2], "seeds": [3], "online_steps": 40,
-    "eval_every": 20, "eval_episodes": 2, "final_eval_episodes": 2, "batch_size": 8,
+    "eval_every_steps": 20, "eval_episodes": 2, "final_eval_episodes": 2, "batch_size": 8,
     "qtopt": {"hidden": [8], "cem": {"n_samples": 8, "n_iters": 1, "n_elites": 2},
               "target_cem": {"n_samples": 2, "n_iters": 1, "n_elites": 1}},
     "qtopt_offline_updates": 5, "bc": {"hidden": [8], "n_updates": 10, "batch_size": 8},
-    "stages": 2, "window": 1, "h1": 4, "workers": 1,
+    "n_stages": 2, "window": 1, "h1": 4, "workers": 1,
 }
 SETTINGS = ("task", "obs", "demos", "online_steps", "seeds")
 ONLINE = ("qtopt", "jsrl", "jsrl_random", "jsrl_demos")
@@ -94,7 +94,7 @@ def test_methods_differ_only_in_guide_demos_and_curriculum(tmp_path):
     assert (jsrl.curriculum.mode, jsrl_random.curriculum.mode) == ("curriculum", "random")
     for run in configs.values():
         assert run.online_fraction == 0.6 and run.updates_per_step == qtopt.updates_per_step
-        assert (run.batch_size, run.total_env_steps, run.eval_every) == (8, 40, 20)
+        assert (run.batch_size, run.total_env_steps, run.eval_every_steps) == (8, 40, 20)
         assert run.env_kwargs["object_set"] == "train" and run.eval_env_kwargs == {"object_set": "test"}
         assert run.env_kwargs["task"] == "instance" and run.learner_config == configs["qtopt"].learner_config
         assert run.seed == qtopt.seed  # same env episodes and learner init across methods
@@ -134,7 +134,7 @@ def test_shipped_configs_are_valid_and_share_one_learner():
     assert quick.qtopt["gamma"] == 0.9 and quick.qtopt["cem"] == {"n_samples": 64, "n_iters": 2, "n_elites": 6}
     assert quick.qtopt["close_dim"] == 4 and quick.timeouts_terminal and quick.rule == "guide"
     for cfg in (mid, full):  # only the budget and the evaluations differ from the quick run
-        for key in ("qtopt", "bc", "batch_size", "updates_per_step", "stages", "window", "tolerance", "rule",
+        for key in ("qtopt", "bc", "batch_size", "updates_per_step", "n_stages", "window", "tolerance", "rule",
                     "guide_tolerance", "timeouts_terminal", "qtopt_online_fraction", "env_kwargs", "demo_noise"):
             assert getattr(cfg, key) == getattr(quick, key), key
     assert bc.bc == quick.bc

@@ -9,7 +9,7 @@ from jsrl_bench.sweep.common import default_config_path
 from jsrl_learning.config import ConfigError
 
 TINY_BASE = {"tasks": ["indiscriminate"], "obs": ["state"], "demos": [2], "seeds": [0], "methods": ["bc", "qtopt"],
-             "online_steps": 40, "eval_every": 20, "eval_episodes": 1, "final_eval_episodes": 2, "batch_size": 8,
+             "online_steps": 40, "eval_every_steps": 20, "eval_episodes": 1, "final_eval_episodes": 2, "batch_size": 8,
              "qtopt": {"hidden": [8], "close_dim": 4, "cem": {"n_samples": 4, "n_iters": 1, "n_elites": 1}},
              "qtopt_offline_updates": 2, "bc": {"hidden": [8], "n_updates": 2}, "h1_rollouts": 2, "workers": 1}
 

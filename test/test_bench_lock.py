@@ -23,7 +23,7 @@ def test_result_holds_the_documented_fields(tiny_result: dict) -> None:
         assert len(r[f"{method}_episodes"]) == 2
         assert len(r["per_seed"][method]) == 2
     for key in ("n_actions", "guide_p", "epsilon", "budget_episodes", "seeds", "window", "tolerance",
-                "stage_size", "eval_every", "eval_episodes", "solve_episodes"):
+                "stage_size", "eval_every_episodes", "eval_episodes", "solve_episodes"):
         assert key in r["settings"]
     assert {run["method"] for run in r["runs"]} == {"egreedy", "jsrl", "jsrl_explorer_only"}
 

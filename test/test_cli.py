@@ -19,7 +19,7 @@ TINY = {
               "kwargs": {"p": 0.95, "seed": 0}},
     "curriculum": {"n_stages": 5, "window": 2, "metric": "success_rate"},
     "batch_size": 16,
-    "eval_every": 100,
+    "eval_every_steps": 100,
     "eval_episodes": 5,
 }
 

@@ -40,11 +40,11 @@ def scenario(tmp_path: Path) -> Path:
     params = yaml.safe_load((REPO / "config" / "grasping_sim.yaml").read_text())
     shared = params["/**"]["ros__parameters"]
     shared.update(env_kwargs="{object_set: shapes, num_objects: 1, max_steps: 3, lift_height: 0.001}",
-                  eval_every=1, eval_episodes=1)
+                  eval_every_episodes=1, eval_episodes=1)
     params["sim_bridge"]["ros__parameters"]["realtime"] = True  # 1-step episodes at 10/s: the recorder keeps up
     params["learner"]["ros__parameters"].update(
         qtopt_config="{hidden: [8], cem: {n_samples: 8, n_iters: 1, n_elites: 2}}", batch_size=2,
-        checkpoint_every=2, max_updates_per_step=2.0)
+        checkpoint_every_updates=2, max_updates_per_step=2.0)
     params["curriculum_manager"]["ros__parameters"].update(h1=2.0, n_stages=2, window=1, tolerance=0.0)
     path = tmp_path / "scenario.yaml"
     path.write_text(yaml.safe_dump(params))

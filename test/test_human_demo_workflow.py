@@ -142,9 +142,9 @@ def test_record_demos_convert_train_bc_and_run_jsrl_with_it(ros, tmp_path):
     assert BCGuide.load(bc_path).act(data.obs[0]).shape == (len(ACTION_NAMES),)
 
     # 4. JSRL with the BC guide, a tiny learner, no evaluation within the run
-    train = scenario(tmp_path, "grasping_sim.yaml", {"env_kwargs": ENV_KWARGS, "eval_every": 100},
+    train = scenario(tmp_path, "grasping_sim.yaml", {"env_kwargs": ENV_KWARGS, "eval_every_episodes": 100},
                      learner={"qtopt_config": "{hidden: [8], cem: {n_samples: 8, n_iters: 1, n_elites: 2}}",
-                              "batch_size": 2, "checkpoint_every": 2})
+                              "batch_size": 2, "checkpoint_every_updates": 2})
     output = run([*BRINGUP, "--graph", "grasping_sim", "--guide", "bc", "--bc-path", str(bc_path), "--headless",
                   "--params", str(train), "--out", str(jsrl), "--episodes", str(JSRL_EPISODES)], env, 150)
     assert f"stopping: {JSRL_EPISODES} episodes recorded" in output, output

@@ -4,8 +4,8 @@ import pytest
 from jsrl_learning.interleaved import EpisodePlan, EpisodePlanner, EvaluationAverager
 
 
-def test_evaluations_come_after_every_eval_every_training_episodes_at_the_largest_choice():
-    planner = EpisodePlanner(eval_every=3, eval_episodes=2, seed=0)
+def test_evaluations_come_after_every_eval_every_episodes_training_episodes_at_the_largest_choice():
+    planner = EpisodePlanner(eval_every_episodes=3, eval_episodes=2, seed=0)
     plans = [planner.plan([6, 4, 2]) for _ in range(10)]
     assert [p.evaluation for p in plans] == [False] * 3 + [True] * 2 + [False] * 3 + [True] * 2
     assert {p.guide_step for p in plans if p.evaluation} == {6}

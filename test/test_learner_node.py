@@ -55,7 +55,7 @@ def learner(ros, tmp_path: Path) -> LearnerNode:
     params = {"env_id": "jsrl_sim:jsrl/Grasp-v0", "env_kwargs": ENV_KWARGS, "learner": "qtopt",
               "qtopt_config": "{hidden: [8], cem: {n_samples: 8, n_iters: 1, n_elites: 2}}",
               "episode_dir": str(tmp_path / "episodes"), "checkpoint_path": str(tmp_path / "ckpt/explorer.pt"),
-              "checkpoint_every": 5, "batch_size": 4, "max_updates_per_step": 2.0}
+              "checkpoint_every_updates": 5, "batch_size": 4, "max_updates_per_step": 2.0}
     overrides = [Parameter(k, value=v) for k, v in params.items()]
     return ros.add(LearnerNode(context=ros.context, parameter_overrides=overrides))
 

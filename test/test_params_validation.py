@@ -193,6 +193,26 @@ def test_unknown_keys_of_a_nodes_own_sections_are_named_with_the_nearest_paramet
         f"{second} [/ns/sim_bridge]: unknown parameter 'safety.max_velocty' (did you mean 'safety.max_velocity'?)"]
 
 
+def test_an_old_parameter_name_is_named_with_its_new_name(tmp_path: Path) -> None:
+    first = params_file(tmp_path / "scenario.yaml", {"policy_arbiter": {"eval_every": 10}})
+    assert unknown_keys(command_line_sections(ros_args(first)), "/policy_arbiter", ["eval_every_episodes"],
+                        {"eval_every": "eval_every_episodes"}) == [
+        f"{first} [policy_arbiter]: parameter 'eval_every' is now 'eval_every_episodes'"]
+
+
+@pytest.mark.parametrize("node, old, new", [("policy_arbiter", "eval_every", "eval_every_episodes"),
+                                            ("learner", "checkpoint_every", "checkpoint_every_updates")])
+def test_the_nodes_refuse_their_old_parameter_names(node: str, old: str, new: str) -> None:
+    assert node_class(node).RENAMED_PARAMETERS == {old: new}
+
+
+def test_a_node_stops_on_an_old_parameter_name(ros, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(Probe, "RENAMED_PARAMETERS", {"period": "dt"}, raising=False)
+    first = params_file(tmp_path / "scenario.yaml", {"arm": {"period": 0.2}})
+    with pytest.raises(ConfigError, match=r"\[arm\]: parameter 'period' is now 'dt'"):
+        probe(ros, first)
+
+
 def test_a_misspelt_nested_key_stops_the_node(ros, tmp_path: Path) -> None:
     first = params_file(tmp_path / "scenario.yaml", {"arm": {"safety": {"max_velocity": [1.0], "max_velocty": [2.0]}}})
     with pytest.raises(ConfigError, match=r"\[arm\]: unknown parameter 'safety.max_velocty' "

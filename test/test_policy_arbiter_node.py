@@ -98,7 +98,7 @@ def same(a, b) -> bool:
 
 def test_the_guide_acts_exactly_h_steps_then_the_explorer_and_control_passes(ros, tmp_path: Path) -> None:
     ckpt = explorer_checkpoint(tmp_path / "a.pt", seed=0)
-    rig = Rig(ros, [3], ckpt, guide="scripted", eval_every=0)
+    rig = Rig(ros, [3], ckpt, guide="scripted", eval_every_episodes=0)
     explorer = reference(ckpt)
     actions = [rig.step(0, t) for t in range(6)]
     assert all(same(a, GUIDE_ACTION) for a in actions[:3])
@@ -120,7 +120,7 @@ def test_the_guide_acts_exactly_h_steps_then_the_explorer_and_control_passes(ros
 
 def test_evaluation_episodes_are_flagged_greedy_and_use_the_largest_choice(ros, tmp_path: Path) -> None:
     ckpt = explorer_checkpoint(tmp_path / "a.pt", seed=1)
-    rig = Rig(ros, [0, 1], ckpt, guide="scripted", eval_every=2, eval_episodes=1, seed=5)
+    rig = Rig(ros, [0, 1], ckpt, guide="scripted", eval_every_episodes=2, eval_episodes=1, seed=5)
     explorer = reference(ckpt)
     for episode in range(3):
         rig.step(episode, 0)
@@ -135,7 +135,7 @@ def test_evaluation_episodes_are_flagged_greedy_and_use_the_largest_choice(ros, 
 
 def test_a_human_on_twist_drives_the_first_h_steps_then_hands_over(ros, tmp_path: Path) -> None:
     ckpt = explorer_checkpoint(tmp_path / "a.pt", seed=2)
-    rig = Rig(ros, [3], ckpt, guide="human", eval_every=0, human_timeout=5.0)
+    rig = Rig(ros, [3], ckpt, guide="human", eval_every_episodes=0, human_timeout=5.0)
     explorer = reference(ckpt)
     twist = Twist()
     twist.linear.x, twist.angular.z = 0.25, -0.5
@@ -172,7 +172,7 @@ def test_a_checkpoint_loads_in_the_background_while_the_loop_keeps_answering(ros
             gate.wait()  # a load that takes as long as the test wants
         return load_explorer(path)
 
-    rig = Rig(ros, [0], first, load=slow_second, guide="scripted", eval_every=0)
+    rig = Rig(ros, [0], first, load=slow_second, guide="scripted", eval_every_episodes=0)
     old, new = reference(first), reference(second)
     rig.announce(second)
     for t in range(3):  # the load is stuck: every step is still answered, by the old explorer
@@ -200,7 +200,7 @@ def test_a_checkpoint_loads_in_the_background_while_the_loop_keeps_answering(ros
         "negative choice", "empty checkpoint path"])
 def test_malformed_inputs_are_dropped_counted_and_the_loop_goes_on(ros, tmp_path: Path, publish) -> None:
     ckpt = explorer_checkpoint(tmp_path / "a.pt", seed=0)
-    rig = Rig(ros, [1], ckpt, guide="scripted", eval_every=0)
+    rig = Rig(ros, [1], ckpt, guide="scripted", eval_every_episodes=0)
     publish(rig)
     assert ros.spin_until(lambda: rig.arbiter.dropped == 1)
     assert not rig.actions and rig.arbiter.choices == [1]
@@ -212,7 +212,7 @@ def test_malformed_inputs_are_dropped_counted_and_the_loop_goes_on(ros, tmp_path
 
 
 def test_a_negative_stamp_before_the_first_episode_is_dropped_not_a_crash(ros, tmp_path: Path) -> None:
-    rig = Rig(ros, [1], explorer_checkpoint(tmp_path / "a.pt", seed=0), guide="scripted", eval_every=0)
+    rig = Rig(ros, [1], explorer_checkpoint(tmp_path / "a.pt", seed=0), guide="scripted", eval_every_episodes=0)
     negative = Time(sec=-5, nanosec=0)
     rig.guide_pub.publish(named_vector(ACTION_NAMES, GUIDE_ACTION, negative))
     rig.state_pub.publish(named_vector(state_names(4), obs_at(0), negative))
@@ -222,7 +222,7 @@ def test_a_negative_stamp_before_the_first_episode_is_dropped_not_a_crash(ros, t
 
 
 def test_a_forged_future_step_neither_starts_an_episode_nor_stalls_the_loop(ros, tmp_path: Path) -> None:
-    rig = Rig(ros, [1], explorer_checkpoint(tmp_path / "a.pt", seed=0), guide="scripted", eval_every=0)
+    rig = Rig(ros, [1], explorer_checkpoint(tmp_path / "a.pt", seed=0), guide="scripted", eval_every_episodes=0)
     rig.step(0, 0)
     rig.step(0, 1)
     for episode, t in ((50, 0), (50, 3), (0, 7)):  # another episode; a step ahead of the bridge's cadence
@@ -234,7 +234,7 @@ def test_a_forged_future_step_neither_starts_an_episode_nor_stalls_the_loop(ros,
 
 
 def test_a_malformed_copy_of_the_answered_step_is_dropped_not_answered_again(ros, tmp_path: Path) -> None:
-    rig = Rig(ros, [1], explorer_checkpoint(tmp_path / "a.pt", seed=0), guide="scripted", eval_every=0)
+    rig = Rig(ros, [1], explorer_checkpoint(tmp_path / "a.pt", seed=0), guide="scripted", eval_every_episodes=0)
     rig.step(0, 0)
     before = rig.action_count
     rig.state_pub.publish(named_vector(["x"] * 4, obs_at(0), CLOCK.stamp(0, 0)))
@@ -245,7 +245,7 @@ def test_a_malformed_copy_of_the_answered_step_is_dropped_not_answered_again(ros
 def test_a_second_publisher_of_observations_is_reported(ros, tmp_path: Path) -> None:
     from jsrl_ros.runtime.diagnostics import WARN
 
-    rig = Rig(ros, [1], explorer_checkpoint(tmp_path / "a.pt", seed=0), guide="scripted", eval_every=0)
+    rig = Rig(ros, [1], explorer_checkpoint(tmp_path / "a.pt", seed=0), guide="scripted", eval_every_episodes=0)
     rig.step(0, 0)
     assert ros.spin_until(lambda: rig.arbiter.watch.owners["/jsrl/state"] == "rig")
     intruder = ros.node("intruder")
@@ -262,7 +262,7 @@ def test_a_second_publisher_of_observations_is_reported(ros, tmp_path: Path) -> 
 def test_a_second_arbiter_refuses_to_start_and_the_first_reports_it(ros, tmp_path: Path) -> None:
     from jsrl_learning.config import ConfigError
 
-    rig = Rig(ros, [1], explorer_checkpoint(tmp_path / "a.pt", seed=0), guide="scripted", eval_every=0)
+    rig = Rig(ros, [1], explorer_checkpoint(tmp_path / "a.pt", seed=0), guide="scripted", eval_every_episodes=0)
     rig.arbiter.watch.started -= 60.0  # the incumbent has been running for a minute
     overrides = [Parameter("dt", value=0.1), Parameter("action_names", value=list(ACTION_NAMES))]
     second = ros.add(PolicyArbiter(context=ros.context, parameter_overrides=overrides))
@@ -278,7 +278,7 @@ def test_images_of_another_size_never_reach_a_policy(ros, tmp_path: Path) -> Non
 
     from jsrl_ros.contract.conversions import numpy_to_image
 
-    rig = Rig(ros, [1], explorer_checkpoint(tmp_path / "a.pt", seed=0), guide="scripted", eval_every=0,
+    rig = Rig(ros, [1], explorer_checkpoint(tmp_path / "a.pt", seed=0), guide="scripted", eval_every_episodes=0,
               obs_mode="image")
     images = rig.node.create_publisher(Image, "jsrl/obs/image", 10)
     assert ros.spin_until(lambda: images.get_subscription_count() > 0)
@@ -291,7 +291,7 @@ def test_images_of_another_size_never_reach_a_policy(ros, tmp_path: Path) -> Non
 
 
 def test_a_forged_first_step_of_the_next_episode_delays_the_loop_but_never_stalls_it(ros, tmp_path: Path) -> None:
-    rig = Rig(ros, [1], explorer_checkpoint(tmp_path / "a.pt", seed=0), guide="scripted", eval_every=0)
+    rig = Rig(ros, [1], explorer_checkpoint(tmp_path / "a.pt", seed=0), guide="scripted", eval_every_episodes=0)
     rig.arbiter.gate.resync_s = 1.0  # (5 s by default)
     rig.step(0, 0)
     rig.guide_pub.publish(named_vector(ACTION_NAMES, GUIDE_ACTION, CLOCK.stamp(1, 0)))

@@ -34,7 +34,7 @@ def lock_config(tmp_path, **overrides):
         "seed": 0, "total_env_steps": 400, "learner": "tabular_q", "learner_config": {"epsilon": 0.3},
         "guide": {"kind": "scripted", "target": "jsrl_learning.envs:make_lock_guide", "kwargs": {"p": 1.0}},
         "curriculum": {"rule": "paper", "n_stages": HORIZON, "window": 1, "tolerance": 0.0, "h1_rollouts": 5},
-        "batch_size": 8, "eval_every": 20, "eval_episodes": 2, "out_dir": str(tmp_path / "run"),
+        "batch_size": 8, "eval_every_steps": 20, "eval_episodes": 2, "out_dir": str(tmp_path / "run"),
     }
     for key, value in overrides.items():
         data[key] = {**data[key], **value} if isinstance(value, dict) and key != "env_kwargs" else value
@@ -122,16 +122,16 @@ def test_timeouts_are_terminal_only_when_configured(tmp_path):
         assert (terminals[:, 0] == 0).all() and (terminals[:, 1] == float(terminal)).all()
 
 
-def test_evaluation_runs_every_eval_every_env_steps(tmp_path):
+def test_evaluation_runs_every_eval_every_steps(tmp_path):
     recorder = Recorder()
-    JSRLTrainer(lock_config(tmp_path, total_env_steps=100, eval_every=40), callbacks=[recorder]).train()
+    JSRLTrainer(lock_config(tmp_path, total_env_steps=100, eval_every_steps=40), callbacks=[recorder]).train()
     eval_steps = [step for step, s in recorder.records if "eval/combined_return" in s]
     assert eval_steps == [40, 80]
 
 
 @pytest.mark.parametrize("guide_p", [1.0, 0.8])  # 0.8: the noisy guide's own RNG must resume too
 def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path, guide_p):
-    config = lock_config(tmp_path, total_env_steps=200, curriculum={"window": 2}, eval_every=16,
+    config = lock_config(tmp_path, total_env_steps=200, curriculum={"window": 2}, eval_every_steps=16,
                          guide={"kwargs": {"p": guide_p, "seed": 1}})
     straight = JSRLTrainer(config)
     straight.train(until_env_steps=60)
@@ -154,7 +154,7 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path, guide_p):
 
 
 def test_checkpoint_holds_the_policy_and_config_yaml_beside_it(tmp_path):
-    trainer = JSRLTrainer(lock_config(tmp_path, total_env_steps=40, checkpoint_every=16))
+    trainer = JSRLTrainer(lock_config(tmp_path, total_env_steps=40, checkpoint_every_steps=16))
     trainer.train()
     state = load_checkpoint(trainer.checkpoint_path)
     assert state["counters"]["env_steps"] == trainer.env_steps
@@ -264,7 +264,7 @@ def test_resume_is_exact_with_a_neural_learner_on_continuous_actions(tmp_path):
     config = from_mapping(TrainConfig, {
         "env_id": "Pendulum-v1", "max_episode_steps": 20, "total_env_steps": 100, "learner": "iql",
         "learner_config": {"hidden": [16, 16]}, "curriculum": {"h1": 10, "n_stages": 2, "window": 1},
-        "batch_size": 16, "eval_every": 40, "eval_episodes": 1, "out_dir": str(tmp_path / "run"),
+        "batch_size": 16, "eval_every_steps": 40, "eval_episodes": 1, "out_dir": str(tmp_path / "run"),
     }, "test config")
     guide = ScriptedGuide(lambda obs: np.zeros(1, np.float32))
     straight = JSRLTrainer(config, guide=guide)
@@ -284,7 +284,7 @@ def test_resume_is_exact_with_a_neural_learner_on_continuous_actions(tmp_path):
 
 def test_eval_env_kwargs_override_the_training_env_for_evaluation_only(tmp_path):
     recorder = Recorder()
-    config = lock_config(tmp_path, total_env_steps=40, eval_every=20, curriculum={"h1": 0})
+    config = lock_config(tmp_path, total_env_steps=40, eval_every_steps=20, curriculum={"h1": 0})
     config.eval_env_kwargs = {"seed": 4}
     trainer = JSRLTrainer(config, callbacks=[recorder])
     train_lock, eval_lock = trainer.env.unwrapped, trainer.eval_env.unwrapped

@@ -19,7 +19,7 @@ guide then drives whole episodes until the curriculum hands over). The score is 
 normalised score, 100 x the success rate of the policy alone (explorer, no guide steps) over
 ``final_eval_episodes`` episodes with the same reset seeds for every method and seed
 (``combined_score``: the guide for the curriculum's final h, then the explorer); curves
-are the trainer's evaluations every ``eval_every`` online steps (explorer alone, and the
+are the trainer's evaluations every ``eval_every_steps`` online steps (explorer alone, and the
 combined policy). IQL's rewards are shifted by ``iql.reward_shift`` (-1, D4RL) in the learner,
 and with ``normalize_obs`` every run's IQL standardises observations with the dataset's mean and
 std (CORL's IQL does; without it, IQL took far more updates to walk: docs/antmaze_results.md).
@@ -36,7 +36,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 import gymnasium as gym
 import numpy as np
@@ -71,6 +71,8 @@ class AntMazeBenchConfig:
     """One sweep. ``iql`` holds ``IQLConfig`` keys (its seed is derived per run); ``env_kwargs`` are
     extra ``jsrl/AntMaze-v0`` settings (e.g. ``max_steps``) for the data, training and scoring envs."""
 
+    RENAMED: ClassVar[dict[str, str]] = common.RENAMED_SETTINGS
+
     mazes: list[str]
     dataset_sizes: list[int]
     seeds: list[int]
@@ -84,10 +86,10 @@ class AntMazeBenchConfig:
     updates_per_step: float = 1.0
     online_capacity: int = 100_000
     online_fraction: float = 0.75
-    eval_every: int = 10_000
+    eval_every_steps: int = 10_000
     eval_episodes: int = 10
     final_eval_episodes: int = 100
-    stages: int = 10
+    n_stages: int = 10
     window: int = 5
     rule: str = "guide"
     tolerance: float = 0.05
@@ -102,8 +104,8 @@ class AntMazeBenchConfig:
         require_choices(self, "methods", METHODS, where)
         require_sizes(self, "dataset_sizes", where)
         require_seeds(self, where)
-        require_positive_ints(self, ("offline_updates", "online_steps", "batch_size", "online_capacity", "eval_every",
-                                     "eval_episodes", "final_eval_episodes", "stages", "window", "workers"), where)
+        require_positive_ints(self, ("offline_updates", "online_steps", "batch_size", "online_capacity", "eval_every_steps",
+                                     "eval_episodes", "final_eval_episodes", "n_stages", "window", "workers"), where)
         require(self.updates_per_step >= 0, where, f"updates_per_step must be >= 0, got {self.updates_per_step!r}")
         require(0.0 <= self.online_fraction <= 1.0, where,
                 f"online_fraction must be in [0, 1], got {self.online_fraction!r}")
@@ -153,7 +155,7 @@ def make_dataset(cfg: AntMazeBenchConfig, cell: Cell, work_dir: Path) -> dict[st
 
 def _learner_config(cfg: AntMazeBenchConfig, seed: int, obs_stats: Mapping[str, list[float]]) -> dict[str, Any]:
     """The IQL config of every run of a seed: the bench's, its seed, and the dataset's observation statistics."""
-    return {**cfg.iql, **obs_stats, "batch_size": cfg.batch_size, "seed": derive_seed(seed, LEARNER_STREAM) % 2**31}
+    return {**cfg.iql, **obs_stats, "seed": derive_seed(seed, LEARNER_STREAM) % 2**31}
 
 
 def obs_statistics(data: Batch) -> dict[str, list[float]]:
@@ -203,7 +205,7 @@ def train_config(cfg: AntMazeBenchConfig, cell: Cell, seed: int, method: str, da
     guide curriculum rule's reference, so no extra guide rollouts are run."""
     iql = method == "iql"
     curriculum = CurriculumConfig(
-        mode="random" if method == "jsrl_random" else "curriculum", n_stages=cfg.stages, window=cfg.window,
+        mode="random" if method == "jsrl_random" else "curriculum", n_stages=cfg.n_stages, window=cfg.window,
         rule=cfg.rule, tolerance=cfg.tolerance, guide_tolerance=cfg.guide_tolerance, metric="success_rate",
         reference=guide_success,
         h1=0.0 if iql else h1)  # h1 = 0: the guide never acts
@@ -214,8 +216,8 @@ def train_config(cfg: AntMazeBenchConfig, cell: Cell, seed: int, method: str, da
         warm_start=iql or cfg.warm_start, offline_dataset=dataset,
         offline_updates=0 if iql or cfg.warm_start else cfg.offline_updates,
         online_fraction=cfg.online_fraction, updates_per_step=cfg.updates_per_step, batch_size=cfg.batch_size,
-        online_capacity=cfg.online_capacity, eval_every=cfg.eval_every, eval_episodes=cfg.eval_episodes,
-        checkpoint_every=0, out_dir=str(out_dir))
+        online_capacity=cfg.online_capacity, eval_every_steps=cfg.eval_every_steps, eval_episodes=cfg.eval_episodes,
+        checkpoint_every_steps=0, out_dir=str(out_dir))
 
 
 def run_online(cfg: AntMazeBenchConfig, cell: Cell, seed: int, method: str, dataset: str, guide_path: str,
@@ -314,7 +316,7 @@ def summarize(cfg: AntMazeBenchConfig, cells: list[Cell], jobs: list[dict[str, A
 def _method_entry(cfg: AntMazeBenchConfig, cell: Cell, method: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     settings = method_settings(cfg, cell, method)
     if method != "iql_offline":
-        return {**online_entry(runs, "score", 100.0, cfg.eval_every), "settings": settings}
+        return {**online_entry(runs, "score", 100.0, cfg.eval_every_steps), "settings": settings}
     scores = [100.0 * r["success"] for r in runs]
     return {**spread("score", scores), "seeds": [r["seed"] for r in runs], "settings": settings,
             "curve": {"steps": [0], "score": [float(np.mean(scores))], "score_per_seed": [[s] for s in scores]},
@@ -326,7 +328,7 @@ def method_settings(cfg: AntMazeBenchConfig, cell: Cell, method: str) -> dict[st
     """Everything that defines a method's runs in this cell (the JSON's per-method settings)."""
     base = {"maze": cell.maze, "dataset_size": cell.dataset_size, "dataset_noise": cfg.dataset_noise,
             "dataset_seed": cfg.dataset_seed, "seeds": list(cfg.seeds), "learner": "iql",
-            "iql": asdict(from_mapping(IQLConfig, {**cfg.iql, "batch_size": cfg.batch_size}, "iql")),
+            "iql": asdict(from_mapping(IQLConfig, cfg.iql, "iql")),
             "normalize_obs": "the dataset's mean and std" if cfg.normalize_obs else False,
             "env_kwargs": dict(cfg.env_kwargs),
             "offline_updates": cfg.offline_updates, "final_eval_episodes": cfg.final_eval_episodes}
@@ -334,12 +336,12 @@ def method_settings(cfg: AntMazeBenchConfig, cell: Cell, method: str) -> dict[st
         return {**base, "online_steps": 0}
     online = {**base, "online_steps": cfg.online_steps, "updates_per_step": cfg.updates_per_step,
               "online_capacity": cfg.online_capacity, "online_fraction": cfg.online_fraction,
-              "eval_every": cfg.eval_every, "eval_episodes": cfg.eval_episodes}
+              "eval_every_steps": cfg.eval_every_steps, "eval_episodes": cfg.eval_episodes}
     if method == "iql":
         return {**online, "guide": None, "init": "iql_offline (warm start)"}
     return {**online, "guide": "iql_offline (greedy)", "init": "iql_offline (warm start)" if cfg.warm_start
             else "fresh (cold start)",
-            "curriculum": {"mode": "random" if method == "jsrl_random" else "curriculum", "n_stages": cfg.stages,
+            "curriculum": {"mode": "random" if method == "jsrl_random" else "curriculum", "n_stages": cfg.n_stages,
                            "window": cfg.window, "rule": cfg.rule, "tolerance": cfg.tolerance,
                            "guide_tolerance": cfg.guide_tolerance, "metric": "success_rate",
                            "h1": "iql_offline's mean steps to success (its scoring rollouts)"}}

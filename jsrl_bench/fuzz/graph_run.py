@@ -38,7 +38,7 @@ class GraphSpec:
     options: dict[str, str]
     bridge: str
     params_file: str
-    learner: dict[str, Any] = field(default_factory=lambda: {"batch_size": 8, "checkpoint_every": 20,
+    learner: dict[str, Any] = field(default_factory=lambda: {"batch_size": 8, "checkpoint_every_updates": 20,
                                                              "max_updates_per_step": 1.0})
 
 

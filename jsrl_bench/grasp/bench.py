@@ -18,7 +18,7 @@ Per task (indiscriminate, instance), observation mode and demo count N, for ever
 
 Every online arm has the same learner, batch, ``updates_per_step``, budget and env episodes.
 Online runs train on the training objects and are evaluated on the held-out ones every
-``eval_every`` env steps (``eval_env_kwargs``). A method's final ``success`` is its policy alone —
+``eval_every_steps`` env steps (``eval_env_kwargs``). A method's final ``success`` is its policy alone —
 the explorer with no guide steps for the RL methods (what is deployed), the cloned policy for
 BC — over ``final_eval_episodes`` held-out episodes, the same episodes for every method and seed;
 ``combined_success`` scores, over the same episodes, the guide for the curriculum's final h then
@@ -95,7 +95,7 @@ def train_config(cfg: GraspBenchConfig, cell: Cell, seed: int, method: str, data
     """The trainer's config for one online run: what makes the methods differ is all here."""
     demos_in_replay = method in DEMOS_IN_REPLAY
     curriculum = CurriculumConfig(
-        mode="random" if method == "jsrl_random" else "curriculum", rule=cfg.rule, n_stages=cfg.stages,
+        mode="random" if method == "jsrl_random" else "curriculum", rule=cfg.rule, n_stages=cfg.n_stages,
         window=cfg.window, tolerance=cfg.tolerance, guide_tolerance=cfg.guide_tolerance, metric="success_rate",
         h1_rollouts=cfg.h1_rollouts,
         h1=0.0 if method == "qtopt" else cfg.h1)  # h1 = 0: a single stage h = 0, the guide never acts
@@ -107,8 +107,8 @@ def train_config(cfg: GraspBenchConfig, cell: Cell, seed: int, method: str, data
         offline_dataset=dataset if demos_in_replay else None,
         offline_updates=cfg.qtopt_offline_updates if demos_in_replay else 0,
         online_fraction=cfg.qtopt_online_fraction, updates_per_step=cfg.updates_per_step,
-        batch_size=cfg.batch_size, online_capacity=cfg.online_capacity, eval_every=cfg.eval_every,
-        eval_episodes=cfg.eval_episodes, checkpoint_every=0, timeouts_terminal=cfg.timeouts_terminal,
+        batch_size=cfg.batch_size, online_capacity=cfg.online_capacity, eval_every_steps=cfg.eval_every_steps,
+        eval_episodes=cfg.eval_episodes, checkpoint_every_steps=0, timeouts_terminal=cfg.timeouts_terminal,
         out_dir=str(out_dir))
 
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from jsrl_sim.grasping.config import OBS_MODES, TASKS
 
+from jsrl_bench.sweep.common import RENAMED_SETTINGS
 from jsrl_bench.sweep.config_checks import require_choices, require_positive_ints, require_seeds, require_sizes
 from jsrl_learning.config import from_mapping, read_yaml, require
 from jsrl_learning.curriculum import CurriculumConfig
@@ -33,13 +34,15 @@ class GraspBenchConfig:
     ``timeouts_terminal``: the grasp state holds step / max_steps, so a time-out has no future.
     """
 
+    RENAMED: ClassVar[dict[str, str]] = RENAMED_SETTINGS
+
     tasks: list[str]
     obs: list[str]
     demos: list[int]
     seeds: list[int]
     online_steps: int
     methods: list[str] = field(default_factory=lambda: list(METHODS))
-    eval_every: int = 1000
+    eval_every_steps: int = 1000
     eval_episodes: int = 20
     final_eval_episodes: int = 100
     updates_per_step: float = 1.0
@@ -49,7 +52,7 @@ class GraspBenchConfig:
     qtopt_offline_updates: int = 10_000
     qtopt_online_fraction: float = 0.75
     bc: BCConfig = field(default_factory=BCConfig)
-    stages: int = 5
+    n_stages: int = 5
     window: int = 3
     rule: str = "guide"
     tolerance: float = 0.05
@@ -70,8 +73,8 @@ class GraspBenchConfig:
         online = any(m in ONLINE_METHODS for m in self.methods)
         require(isinstance(self.online_steps, int) and (self.online_steps > 0 or not online and self.online_steps == 0),
                 where, f"online_steps must be a positive int (0 only without online methods), got {self.online_steps!r}")
-        require_positive_ints(self, ("eval_every", "eval_episodes", "final_eval_episodes", "batch_size",
-                                     "online_capacity", "stages", "window", "h1_rollouts", "workers"), where)
+        require_positive_ints(self, ("eval_every_steps", "eval_episodes", "final_eval_episodes", "batch_size",
+                                     "online_capacity", "n_stages", "window", "h1_rollouts", "workers"), where)
         require(isinstance(self.qtopt_offline_updates, int) and self.qtopt_offline_updates >= 0, where,
                 f"qtopt_offline_updates must be an int >= 0, got {self.qtopt_offline_updates!r}")
         require(self.updates_per_step >= 0, where, f"updates_per_step must be >= 0, got {self.updates_per_step!r}")

@@ -45,7 +45,7 @@ def summarize(cfg: GraspBenchConfig, cells: list[Cell], jobs: list[dict[str, Any
 def _method_entry(cfg: GraspBenchConfig, cell: Cell, method: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     settings = method_settings(cfg, cell, method)
     if method != "bc":
-        return {**online_entry(runs, "success", 1.0, cfg.eval_every), "settings": settings}
+        return {**online_entry(runs, "success", 1.0, cfg.eval_every_steps), "settings": settings}
     finals = [r["success"] for r in runs]
     return {**spread("success", finals), "seeds": [r["seed"] for r in runs], "settings": settings,
             "curve": {"steps": [0], "success": [float(np.mean(finals))], "success_per_seed": [[f] for f in finals]}}
@@ -61,7 +61,7 @@ def method_settings(cfg: GraspBenchConfig, cell: Cell, method: str) -> dict[str,
     online = {**base, "online_steps": cfg.online_steps, "learner": "qtopt",
               "qtopt": asdict(from_mapping(QTOptConfig, cfg.qtopt, "qtopt")), "batch_size": cfg.batch_size,
               "updates_per_step": cfg.updates_per_step, "online_capacity": cfg.online_capacity,
-              "eval_every": cfg.eval_every, "eval_episodes": cfg.eval_episodes,
+              "eval_every_steps": cfg.eval_every_steps, "eval_episodes": cfg.eval_episodes,
               "timeouts_terminal": cfg.timeouts_terminal}
     if method in DEMOS_IN_REPLAY:
         online = {**online, "demos_in_replay": True, "offline_updates": cfg.qtopt_offline_updates,
@@ -72,7 +72,7 @@ def method_settings(cfg: GraspBenchConfig, cell: Cell, method: str) -> dict[str,
         return {**online, "guide": None}
     return {**online, "guide": "bc", "warm_start": False,
             "curriculum": {"mode": "random" if method == "jsrl_random" else "curriculum", "rule": cfg.rule,
-                           "n_stages": cfg.stages, "window": cfg.window, "tolerance": cfg.tolerance,
+                           "n_stages": cfg.n_stages, "window": cfg.window, "tolerance": cfg.tolerance,
                            "guide_tolerance": cfg.guide_tolerance, "metric": "success_rate",
                            "h1": "estimated from the BC guide" if cfg.h1 is None else cfg.h1,
                            "h1_rollouts": cfg.h1_rollouts}}

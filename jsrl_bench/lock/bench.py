@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from typing import Callable, ClassVar
 
 import numpy as np
 
@@ -40,6 +40,8 @@ LOCK_STREAM, LEARNER_STREAM, GUIDE_STREAM = 0, 1, 2
 class LockBenchConfig:
     """One sweep. ``stage_size``: guide-steps removed per curriculum stage (n_stages = H1 / stage_size)."""
 
+    RENAMED: ClassVar[dict[str, str]] = {"eval_every": "eval_every_episodes"}
+
     horizons: list[int]
     budget_episodes: int
     seeds: list[int]
@@ -48,7 +50,7 @@ class LockBenchConfig:
     epsilon: float = 0.1
     lr: float = 0.5
     gamma: float = 0.99
-    eval_every: int = 5
+    eval_every_episodes: int = 5
     eval_episodes: int = 10
     solve_episodes: int = 10
     window: int = 3
@@ -65,7 +67,7 @@ class LockBenchConfig:
         require(bool(self.seeds), where, "seeds must not be empty")
         require(set(self.methods) <= set(METHODS) and bool(self.methods), where,
                 f"methods must be a subset of {METHODS}, got {self.methods!r}")
-        for name in ("budget_episodes", "eval_every", "eval_episodes", "solve_episodes", "window",
+        for name in ("budget_episodes", "eval_every_episodes", "eval_episodes", "solve_episodes", "window",
                      "stage_size", "h1_rollouts"):
             value = getattr(self, name)
             require(isinstance(value, int) and value > 0, where, f"{name} must be a positive int, got {value!r}")
@@ -133,7 +135,7 @@ def run_single(cfg: LockBenchConfig, method: str, horizon: int, seed: int) -> Ru
         batch = _learnable(episode, method)
         if len(batch):
             learner.update(batch)
-        if episode_index % cfg.eval_every:
+        if episode_index % cfg.eval_every_episodes:
             continue
         if curriculum is not None:
             combined = evaluate(env, guide, greedy, curriculum.guide_step, cfg.eval_episodes)

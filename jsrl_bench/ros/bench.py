@@ -97,7 +97,7 @@ class Nodes:
 
 def _params(obs_mode: str, guide_target: str) -> dict[str, Any]:
     shared = {"env_id": GRASP_ENV_ID, "env_kwargs": yaml.safe_dump(ENV_KWARGS, default_flow_style=True).strip(),
-              "obs_mode": obs_mode, "dt": DT, "action_names": ACTION_NAMES, "eval_every": 0, "seed": 0}
+              "obs_mode": obs_mode, "dt": DT, "action_names": ACTION_NAMES, "eval_every_episodes": 0, "seed": 0}
     return {"/**": {"ros__parameters": shared},
             "sim_bridge": {"ros__parameters": {"guide_target": guide_target, "guide_kwargs": "{noise: 0.0}"}},
             "policy_arbiter": {"ros__parameters": {"guide": "scripted"}}}

@@ -34,6 +34,8 @@ from jsrl_learning.trainer import JSRLTrainer, TrainConfig
 
 RESULT_FORMAT = 2  # the sweeps' JSON layout; 2 added the raw job records that resuming reads
 RESUME_FREE_SETTINGS = ("seeds", "workers", "config_file")  # may differ when resuming (which jobs, how fast, from where)
+#: Sweep config keys renamed so that a key says its unit (issue 12); an old name in a config is an error naming the new.
+RENAMED_SETTINGS = {"eval_every": "eval_every_steps", "stages": "n_stages"}
 THRESHOLDS = (0.5, 0.8)  # success rates whose first env step the summary reports (``steps_to_<x>``)
 RUN_KEYS = ("seed", "h1", "guide_success_h1_rollouts", "stages", "final_stage", "final_guide_step", "mean_length", "env_steps",
             "episodes", "updates", "wall_s", "cpu_s")  # an online run's numbers the summary's ``runs`` repeat
@@ -234,7 +236,8 @@ def earlier_jobs(out: Path, benchmark: str, settings: Mapping[str, Any]) -> list
     """The finished (not failed) job records of the sweep already at ``out``, none if there is none.
 
     A result with other settings (but for ``RESUME_FREE_SETTINGS``) is refused, naming the keys:
-    mixing runs of two settings in one summary would compare unlike with unlike.
+    mixing runs of two settings in one summary would compare unlike with unlike. A result written
+    before a key was renamed (``RENAMED_SETTINGS``) is read in today's names.
     """
     if not out.exists():
         return []
@@ -246,7 +249,8 @@ def earlier_jobs(out: Path, benchmark: str, settings: Mapping[str, Any]) -> list
     if old.get("benchmark") != benchmark or old.get("format") != RESULT_FORMAT or "jobs" not in old:
         raise ConfigError(f"{out}: not a {benchmark} sweep result of format {RESULT_FORMAT} (no job records to "
                           f"resume from); {fresh}")
-    mine, theirs = (json.loads(json.dumps(s)) for s in (settings, old["settings"]))
+    theirs = {RENAMED_SETTINGS.get(k, k): v for k, v in old["settings"].items()}
+    mine, theirs = (json.loads(json.dumps(s)) for s in (settings, theirs))
     differ = sorted(k for k in mine.keys() | theirs.keys()
                     if k not in RESUME_FREE_SETTINGS and mine.get(k, "<unset>") != theirs.get(k, "<unset>"))
     if differ:
@@ -323,16 +327,16 @@ def run_sweep(benchmark: str, out: Path, settings: Mapping[str, Any], workers: i
 # ----- the summary ----------------------------------------------------------------------------
 
 
-def aligned_curves(runs: Sequence[Mapping[str, Any]], key: str, eval_every: int
+def aligned_curves(runs: Sequence[Mapping[str, Any]], key: str, eval_every_steps: int
                    ) -> tuple[list[int], list[list[float]], list[list[int]]]:
     """The seeds' curve ``key`` at the evaluation steps every seed reached: those steps, the values
     per seed, and each seed's actual env step there.
 
-    The trainer evaluates at the first episode end at or past each multiple of ``eval_every``, so
+    The trainer evaluates at the first episode end at or past each multiple of ``eval_every_steps``, so
     seeds evaluate a few steps apart; each evaluation is placed at its multiple (floor), and a
-    multiple some seed skipped (an episode longer than ``eval_every``) is left out, never shifted.
+    multiple some seed skipped (an episode longer than ``eval_every_steps``) is left out, never shifted.
     """
-    by_seed = [{int(s) // eval_every * eval_every: (v, int(s)) for s, v in zip(r["curve"]["steps"], r["curve"][key])}
+    by_seed = [{int(s) // eval_every_steps * eval_every_steps: (v, int(s)) for s, v in zip(r["curve"]["steps"], r["curve"][key])}
                for r in runs]
     steps = sorted(set.intersection(*(set(c) for c in by_seed))) if by_seed else []
     return steps, [[c[s][0] for s in steps] for c in by_seed], [[c[s][1] for s in steps] for c in by_seed]
@@ -348,15 +352,15 @@ def spread(name: str, values: Sequence[float]) -> dict[str, Any]:
     return {name: float(np.mean(values)), name + "_std": float(np.std(values)), name + "_per_seed": list(values)}
 
 
-def online_entry(runs: Sequence[Mapping[str, Any]], metric: str, scale: float, eval_every: int) -> dict[str, Any]:
+def online_entry(runs: Sequence[Mapping[str, Any]], metric: str, scale: float, eval_every_steps: int) -> dict[str, Any]:
     """An online method's summary over its seeds' runs (``online_run`` records), ``scale`` turning a
     success rate into ``metric``: at the budget, the explorer alone (``<metric>``) and the combined
     policy at each seed's final h (``combined_<metric>``), mean ± std and per seed; ``steps_to_<x>``:
     the first env step at which the seed-mean curve of the explorer alone reaches success ``x``
     (None if never; also per seed); the curves at the steps every seed evaluated (mean, std, per seed)."""
-    steps, explorer, actual = aligned_curves(runs, "explorer_success", eval_every)
-    combined = aligned_curves(runs, "combined_success", eval_every)[1]
-    guide_steps = aligned_curves(runs, "guide_steps", eval_every)[1]
+    steps, explorer, actual = aligned_curves(runs, "explorer_success", eval_every_steps)
+    combined = aligned_curves(runs, "combined_success", eval_every_steps)[1]
+    guide_steps = aligned_curves(runs, "guide_steps", eval_every_steps)[1]
     mean = np.mean(explorer, axis=0).tolist() if steps else []
     entry: dict[str, Any] = {
         **spread(metric, [scale * r["success"] for r in runs]),

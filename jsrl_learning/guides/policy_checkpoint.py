@@ -13,7 +13,9 @@ from typing import Any, Mapping
 import gymnasium as gym
 
 from jsrl_learning.checkpoint import CheckpointError, load_checkpoint, space_from_state, space_to_state
+from jsrl_learning.config import in_current_names
 from jsrl_learning.learners import Learner, make_learner
+from jsrl_learning.learners.td_config import TDConfig
 
 
 def policy_state(learner_name: str, learner_config: Mapping[str, Any], observation_space: gym.Space,
@@ -25,7 +27,7 @@ def policy_state(learner_name: str, learner_config: Mapping[str, Any], observati
 
 
 def learner_from_policy_state(state: Mapping[str, Any], where: str) -> Learner:
-    learner = make_learner(state["learner_name"], state["learner_config"],
+    learner = make_learner(state["learner_name"], in_current_names(TDConfig, state["learner_config"]),
                            space_from_state(state["observation_space"]),
                            space_from_state(state["action_space"]), f"{where}: learner_config")
     learner.load_state_dict(state["learner"])

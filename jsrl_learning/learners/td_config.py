@@ -3,24 +3,27 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from jsrl_learning.config import require
 
 
 @dataclass
 class TDConfig:
-    """Network widths, optimiser, discount, Polyak rate of the target critics, batch size, seed.
+    """Network widths, optimiser, discount, Polyak rate of the target critics, seed.
 
     ``obs_mean``/``obs_std``: fixed statistics that standardise every state observation the
     networks see. Being config, they travel with every checkpoint, so a policy rebuilt as a
     guide standardises exactly as it was trained.
     """
 
+    REMOVED: ClassVar[dict[str, str]] = {
+        "batch_size": "the batch size is the trainer's batch_size (or the learner node's), which fills every batch"}
+
     hidden: list[int] = field(default_factory=lambda: [256, 256])
     lr: float = 3e-4
     gamma: float = 0.99
     tau: float = 0.005
-    batch_size: int = 256
     seed: int = 0
     obs_mean: list[float] | None = None
     obs_std: list[float] | None = None
@@ -33,8 +36,6 @@ class TDConfig:
         require(self.lr > 0, where, f"lr must be > 0, got {self.lr}")
         require(0 <= self.gamma < 1, where, f"gamma must be in [0, 1), got {self.gamma}")
         require(0 < self.tau <= 1, where, f"tau must be in (0, 1], got {self.tau}")
-        require(isinstance(self.batch_size, int) and self.batch_size > 0, where,
-                f"batch_size must be a positive int, got {self.batch_size!r}")
         require(isinstance(self.seed, int), where, f"seed must be an int, got {self.seed!r}")
         require((self.obs_mean is None) == (self.obs_std is None), where, "obs_mean and obs_std go together")
         if self.obs_std is not None:

@@ -4,7 +4,7 @@ Thin adapter over :class:`jsrl_learning.online.OnlineLearning` (the trainer's le
 episodes come in as rosbag2 files (``jsrl/episode_bag``; at start, every bag already in
 ``episode_dir``, so a restarted learner rebuilds its replay), go whole into the replay
 (guide part too, as in Algorithm 1), and a worker thread trains continuously — one torch
-thread, while the executor keeps taking announcements. Every ``checkpoint_every`` updates
+thread, while the executor keeps taking announcements. Every ``checkpoint_every_updates`` updates
 the explorer is written atomically to ``checkpoint_path`` and the path announced on the
 latched ``jsrl/checkpoint``; on start it resumes from that file when it exists (else writes
 the untrained, cold-start explorer), so the arbiter has an explorer at once.
@@ -56,6 +56,8 @@ INBOX_SIZE = 1000  # announced bags waiting for the worker; a flood beyond it is
 
 
 class LearnerNode(CheckedNode):
+    RENAMED_PARAMETERS = {"checkpoint_every": "checkpoint_every_updates"}
+
     def __init__(self, **node_kwargs: Any) -> None:
         super().__init__("learner", **node_kwargs)
         where = f"{self.get_name()} parameters"
@@ -66,7 +68,7 @@ class LearnerNode(CheckedNode):
         configs = {name: self.declare_parameter(f"{name}_config", "").value for name in LEARNERS}
         self.episode_dir = Path(self.declare_parameter("episode_dir", "episodes").value)
         self.checkpoint_path = Path(self.declare_parameter("checkpoint_path", "checkpoints/explorer.pt").value)
-        self.checkpoint_every = self.declare_parameter("checkpoint_every", 200).value
+        self.checkpoint_every_updates = self.declare_parameter("checkpoint_every_updates", 200).value
         batch_size = self.declare_parameter("batch_size", 256).value
         capacity = self.declare_parameter("online_capacity", 100_000).value
         self.max_updates_per_step = self.declare_parameter("max_updates_per_step", 0.0).value
@@ -76,7 +78,8 @@ class LearnerNode(CheckedNode):
         self.timeouts_terminal = self.declare_parameter("timeouts_terminal", False).value
         seed = self.declare_parameter("seed", 0).value
         require(self.learner_name in LEARNERS, where, f"learner must be one of {LEARNERS}, got {self.learner_name!r}")
-        require(self.checkpoint_every > 0, where, f"checkpoint_every must be > 0 updates, got {self.checkpoint_every}")
+        require(self.checkpoint_every_updates > 0, where,
+                f"checkpoint_every_updates must be > 0, got {self.checkpoint_every_updates}")
         require(self.max_updates_per_step >= 0, where,
                 f"max_updates_per_step must be >= 0 (0: no cap), got {self.max_updates_per_step}")
         require_writable_dir(self.checkpoint_path.parent, f"{where}: checkpoint_path")
@@ -106,7 +109,7 @@ class LearnerNode(CheckedNode):
         self.inbox: queue.Queue[str] = queue.Queue(maxsize=INBOX_SIZE)
         self.checkpoint_pub = self.create_publisher(String, topics.CHECKPOINT, LATCHED)
         resumed = self._resume()
-        self.next_checkpoint = self.learning.updates + self.checkpoint_every
+        self.next_checkpoint = self.learning.updates + self.checkpoint_every_updates
         self.create_subscription(String, topics.EPISODE_BAG, self.on_bag, RELIABLE)
         self.watch = GraphWatch(self, self.health)  # one recorder feeds it; a second learner is refused
         self.watch.expect(topics.EPISODE_BAG)
@@ -118,7 +121,7 @@ class LearnerNode(CheckedNode):
         self.worker.start()
         env_id = self.get_parameter("env_id").value
         self.get_logger().info(f"{self.learner_name} on {env_id}: episodes from {self.episode_dir}, "
-                               f"checkpoints to {self.checkpoint_path} every {self.checkpoint_every} updates")
+                               f"checkpoints to {self.checkpoint_path} every {self.checkpoint_every_updates} updates")
 
     # --- checkpoints ---------------------------------------------------------------------
 
@@ -239,7 +242,7 @@ class LearnerNode(CheckedNode):
             self.metrics = metrics
             if self.learning.updates >= self.next_checkpoint:
                 self._checkpoint()
-                self.next_checkpoint = self.learning.updates + self.checkpoint_every
+                self.next_checkpoint = self.learning.updates + self.checkpoint_every_updates
 
     def _drain(self, block: bool) -> None:
         try:

@@ -93,6 +93,8 @@ def load_explorer(path: str) -> Explorer:
 
 
 class PolicyArbiter(CheckedNode):
+    RENAMED_PARAMETERS = {"eval_every": "eval_every_episodes"}
+
     def __init__(self, load: Callable[[str], Explorer] = load_explorer, **node_kwargs: Any) -> None:
         super().__init__("policy_arbiter", **node_kwargs)
         self.health = Health()
@@ -103,7 +105,7 @@ class PolicyArbiter(CheckedNode):
         obs_mode = self.declare_parameter("obs_mode", "state").value
         self.guide_kind = self.declare_parameter("guide", "scripted").value
         guide_path = self.declare_parameter("guide_path", "").value
-        eval_every = self.declare_parameter("eval_every", 10).value
+        eval_every_episodes = self.declare_parameter("eval_every_episodes", 10).value
         eval_episodes = self.declare_parameter("eval_episodes", 5).value
         seed = self.declare_parameter("seed", 0).value
         require(obs_mode in ("state", "image"), where, f"obs_mode must be state or image, got {obs_mode!r}")
@@ -114,7 +116,7 @@ class PolicyArbiter(CheckedNode):
         try:
             self.clock = StepClock(dt)
             self.gate = StepGate(self.clock)
-            self.planner = EpisodePlanner(eval_every, eval_episodes, seed)
+            self.planner = EpisodePlanner(eval_every_episodes, eval_episodes, seed)
         except ValueError as exc:
             raise ConfigError(f"{where}: {exc}") from exc
 
@@ -166,7 +168,7 @@ class PolicyArbiter(CheckedNode):
             "explorer_loads": self.slot.loads, "explorer_load_failures": self.slot.failures,
             "guide_in_control": float(self.owner == GUIDE)}, health=self.health)
         self.get_logger().info(f"guide={self.guide_kind}, {'image' if self.image_mode else 'state'} observations, "
-                               f"evaluations: {eval_episodes} every {eval_every} episodes")
+                               f"evaluations: {eval_episodes} every {eval_every_episodes} episodes")
 
     def _setup_human(self, where: str, timeout: float, linear: float, angular: float, axes: list[int],
                      joy_scales: list[float], gripper_button: int, deadman: int) -> None:

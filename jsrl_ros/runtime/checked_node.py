@@ -9,7 +9,8 @@ declared, and rcl may silently keep the first file's value when a later file giv
   meant (:class:`CheckedParameters`);
 - once the node is built, a key of a section naming the node that the node does not declare is a
   ConfigError naming the file, the section and the nearest declared name
-  (:func:`reject_unknown_parameters`; ``/**`` keys are shared by all nodes, so not checked per node).
+  (:func:`reject_unknown_parameters`; ``/**`` keys are shared by all nodes, so not checked per node);
+  a key the node lists in ``RENAMED_PARAMETERS`` (old -> new name) is an error naming the new name.
 
 ``spin_node`` runs both, before the node spins (so before it reports on ``diagnostics``): a mistyped
 parameter is one line on stderr and exit code 2.
@@ -112,6 +113,6 @@ def reject_unknown_parameters(node: Node, sections: Sequence[Section]) -> None:
     """A ConfigError for keys of ``node``'s own sections that it did not declare; call it once the node
     is built (every node declares its parameters in ``__init__``)."""
     fqn = node.get_fully_qualified_name()
-    problems = unknown_keys(sections, fqn, node.list_parameters([], 0).names)
+    problems = unknown_keys(sections, fqn, node.list_parameters([], 0).names, getattr(node, "RENAMED_PARAMETERS", {}))
     if problems:
         raise ConfigError(f"{fqn}: " + "; ".join(problems))

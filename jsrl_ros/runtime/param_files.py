@@ -220,9 +220,10 @@ def is_double(kind: Parameter.Type | None) -> bool:
     return kind in _DOUBLES
 
 
-def unknown_keys(sections: Sequence[Section], fqn: str, declared: Sequence[str]) -> list[str]:
+def unknown_keys(sections: Sequence[Section], fqn: str, declared: Sequence[str],
+                 renamed: Mapping[str, str] | None = None) -> list[str]:
     """One message per key of a section naming node ``fqn`` that the node does not declare, with the
-    nearest declared name.
+    nearest declared name, or the new name of a ``renamed`` (old -> new) one.
 
     A wildcard section (``/**``) is shared by every node: a key one node lacks is usually another
     node's (``env_id`` is the bridge's and the learner's, not the recorder's), so it is not checked here.
@@ -232,7 +233,9 @@ def unknown_keys(sections: Sequence[Section], fqn: str, declared: Sequence[str])
         if section.shared or not section.applies_to(fqn):
             continue
         for key in section.params:
-            if key not in declared:
+            if key not in declared and key in (renamed or {}):
+                problems.append(f"{section.origin} [{section.name}]: parameter {key!r} is now {renamed[key]!r}")
+            elif key not in declared:
                 nearest = difflib.get_close_matches(key, declared, n=1)
                 hint = f"did you mean {nearest[0]!r}?" if nearest else "no parameter of this node is close"
                 problems.append(f"{section.origin} [{section.name}]: unknown parameter {key!r} ({hint})")
