@@ -1,13 +1,15 @@
 """Fleet probes run inside a lab's namespaces (test/test_fleet_netns.py).
 
 ``diag TOPIC...``: prints ``{"topic", "counters"}`` as a JSON line per DiagnosticArray received.
-``intruder BAG ACTOR``: sends BAG as an episode of actor ACTOR on /fleet/episodes once a second, and
-prints every acknowledgement addressed to that actor (an unknown actor must never get one).
+``intruder BAG ACTOR EPISODE``: sends BAG as episode EPISODE of actor ACTOR on /fleet/episodes once a
+second, signed with a key of its own (it has none of the fleet's): an unknown id, or an impostor using
+a known one. Whether it got in is read from the learner's journal and counters.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -18,10 +20,11 @@ from rclpy.node import Node
 from std_msgs.msg import UInt8MultiArray
 
 from jsrl_ros.contract.qos import RELIABLE
-from jsrl_ros.contract.topics import FLEET_ACKS, FLEET_EPISODES
+from jsrl_ros.contract.topics import FLEET_EPISODES
 from jsrl_ros.fleet.bag_files import pack
-from jsrl_ros.fleet.messages import ACKS_QOS, episodes_qos, frame_message, message_frame
-from jsrl_ros.fleet.wire import EpisodeHeader, decode_ack, encode_episode
+from jsrl_ros.fleet.keys import KEY_BYTES
+from jsrl_ros.fleet.messages import episodes_qos, frame_message
+from jsrl_ros.fleet.wire import EpisodeHeader, encode_episode
 from jsrl_ros.runtime.diagnostics import counters_of
 
 
@@ -32,17 +35,11 @@ def diag(node: Node, topics: list[str]) -> None:
     rclpy.spin(node)
 
 
-def intruder(node: Node, bag: Path, actor: int) -> None:
+def intruder(node: Node, bag: Path, actor: int, episode: str) -> None:
     files, body = pack(bag)
-    frame = encode_episode(EpisodeHeader(actor, bag.name, files, hashlib.sha256(body).hexdigest(), time.time()), body)
+    header = EpisodeHeader(actor, episode, files, hashlib.sha256(body).hexdigest(), time.time())
+    frame = encode_episode(header, body, secrets.token_bytes(KEY_BYTES))
     publisher = node.create_publisher(UInt8MultiArray, FLEET_EPISODES, episodes_qos(8))
-
-    def on_ack(msg: UInt8MultiArray) -> None:
-        ack = decode_ack(message_frame(msg))
-        if ack.actor == actor:
-            print(f"ack {ack}", flush=True)
-
-    node.create_subscription(UInt8MultiArray, FLEET_ACKS, on_ack, ACKS_QOS)
     node.create_timer(1.0, lambda: (publisher.publish(frame_message(frame)), print("sent", flush=True)))
     rclpy.spin(node)
 
@@ -53,7 +50,7 @@ def main() -> None:
     if sys.argv[1] == "diag":
         diag(node, sys.argv[2:])
     elif sys.argv[1] == "intruder":
-        intruder(node, Path(sys.argv[2]), int(sys.argv[3]))
+        intruder(node, Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
     else:
         raise SystemExit(f"role must be diag or intruder, got {sys.argv[1]!r}")
 

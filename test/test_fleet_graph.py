@@ -18,7 +18,9 @@ import pytest
 import yaml
 from diagnostic_msgs.msg import DiagnosticArray
 
+from jsrl_learning.config import ConfigError
 from jsrl_ros.contract.qos import RELIABLE
+from jsrl_ros.fleet.keys import make_key_dir
 from jsrl_ros.recording.episode_bags import list_episode_bags
 from jsrl_ros.runtime.diagnostics import counters_of
 from test_graph_bringup import scenario
@@ -28,11 +30,11 @@ REPO = Path(__file__).resolve().parents[1]
 ACTORS = (1, 2)
 
 
-def bringup(role_args: list[str], params: Path, out: Path, domain: int) -> subprocess.Popen:
+def bringup(role_args: list[str], params: Path, out: Path, domain: int, keys: Path) -> subprocess.Popen:
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain), "AMENT_PREFIX_PATH": sys.prefix,
            "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
     command = [sys.executable, "-m", "jsrl_ros.bringup.main", *role_args, "--params", str(params), "--out", str(out),
-               "--duration", "400"]
+               "--keys", str(keys), "--duration", "400"]
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -58,12 +60,13 @@ def test_two_actors_and_a_learner_train_with_every_episode_stored_once(ros, tmp_
         probe.create_subscription(DiagnosticArray, f"/{ns}/diagnostics" if ns else "/diagnostics",
                                   lambda m, seen=seen: seen.update(counters_of(m)), RELIABLE)
     domain = ros.context.get_domain_id()
-    learner_out = tmp_path / "learner"
+    learner_out, keys = tmp_path / "learner", tmp_path / "keys"
+    make_key_dir(keys, list(ACTORS))
     procs = {"learner": bringup(["--role", "learner", "--allowed-actors", ",".join(map(str, ACTORS))], params,
-                                learner_out, domain)}
+                                learner_out, domain, keys)}
     for actor in ACTORS:
         procs[f"actor_{actor}"] = bringup(["--role", "actor", "--actor-id", str(actor)], params,
-                                          tmp_path / f"actor_{actor}", domain)
+                                          tmp_path / f"actor_{actor}", domain, keys)
 
     def value(ns: str, node: str, key: str) -> float:
         return counters[ns].get(node, {}).get(key, 0.0)
@@ -94,19 +97,33 @@ def test_two_actors_and_a_learner_train_with_every_episode_stored_once(ros, tmp_
     assert yaml.safe_load((learner_out / "curriculum.json").read_text())["stage"] >= 0
 
 
-def test_roles_name_their_actors_and_reach_namespaced_nodes() -> None:
-    from jsrl_ros.bringup.fleet_graphs import fleet_actor, fleet_learner, namespaced_sections
+def test_roles_name_their_actors_and_reach_namespaced_nodes(tmp_path: Path, monkeypatch) -> None:
+    from jsrl_ros.bringup.fleet_graphs import check_key_files, fleet_actor, fleet_learner, namespaced_sections
 
-    actor = fleet_actor(actor_id="3")
+    keys = str(tmp_path / "keys")
+    make_key_dir(Path(keys), [1, 3])
+    actor = fleet_actor(actor_id="3", keys=keys)
     assert actor.namespace == "actor_3"
     params = {"/**": {"ros__parameters": {"seed": 0}}, "recorder": {"ros__parameters": {"close_timeout": 1.0}},
               "/learner": {"ros__parameters": {}}}
     assert namespaced_sections(params, actor) == {"/**": params["/**"], "/actor_3/recorder": params["recorder"],
                                                   "/learner": {"ros__parameters": {}}}  # not a node of the actor
-    assert [s.name for s in fleet_learner(allowed_actors="1,2", curriculum="per_actor").nodes] == [
-        "episode_receiver", "learner", "weights_broadcaster"]
+    sender = next(s for s in actor.nodes if s.name == "episode_sender")
+    assert sender.params["key_file"] == f"{keys}/actor_3.key"
+    learner = fleet_learner(allowed_actors="1,3", curriculum="per_actor", keys=keys)
+    assert [s.name for s in learner.nodes] == ["episode_receiver", "learner", "weights_broadcaster"]
+    assert learner.nodes[0].params["actor_keys"] == [f"1={keys}/actor_1.key", f"3={keys}/actor_3.key"]
+    assert learner.nodes[2].params["key_file"] == f"{keys}/learner.key"
     for bad in ("", "1,1", "-1", "a"):
         with pytest.raises(ValueError, match="allowed_actors"):
-            fleet_learner(allowed_actors=bad)
+            fleet_learner(allowed_actors=bad, keys=keys)
     with pytest.raises(ValueError, match="one actor id"):
-        fleet_actor(actor_id="1,2")
+        fleet_actor(actor_id="1,2", keys=keys)
+    # keys are required: one error, before any node starts, naming the parameter and the missing file
+    check_key_files(learner)
+    check_key_files(actor)
+    with pytest.raises(ConfigError, match=f"episode_receiver.actor_keys .*: key file '{keys}/actor_2.key' not found"):
+        check_key_files(fleet_learner(allowed_actors="1,2", keys=keys))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="runs/fleet/keys/actor_1.key' not found"):
+        check_key_files(fleet_actor(actor_id="1"))  # the default folder

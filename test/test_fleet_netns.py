@@ -6,7 +6,8 @@ share one fleet): it trains across the namespaces; the learner is killed and res
 episode arrives exactly once; the learner's link is pulled for 20 s and restored, and nothing is lost;
 an actor is killed and the learner goes on with the other; an unknown actor's episodes are refused
 throughout. Checked from the journals on disk (the inbox's, fsynced, and each actor's acks) and the
-nodes' diagnostics, read by probes inside the namespaces.
+nodes' diagnostics, read by probes inside the namespaces. Every process has its keys (made in the
+test's tmp folder); the intruders have none: an unknown id, and an impostor using actor 1's id.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from fleet_lab import netns_lab, peer_env, wait_until  # noqa: F401 (fixture)
+from jsrl_ros.fleet.keys import make_key_dir
 from jsrl_ros.fleet.netns import NetnsLab
 from jsrl_ros.recording.episode_bags import list_episode_bags
 from test_graph_bringup import scenario
@@ -28,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 FLEET_PROBE = str(Path(__file__).with_name("fleet_probe.py"))
 ACTORS = (1, 2)
 UNKNOWN_ACTOR = 9
+IMPOSTOR_EPISODE = "episode_900000"  # what the impostor claims actor 1 recorded
 OUTAGE_S = 20.0
 BOUND_S = 300.0  # generous: graph start-up and training on two loaded cores
 
@@ -39,12 +42,13 @@ class Fleet:
         self.lab, self.tmp = lab, tmp_path
         self.params = scenario(tmp_path)
         self.env = {host: {**peer_env(lab, host, tmp_path), "AMENT_PREFIX_PATH": sys.prefix} for host in lab.hosts}
-        self.learner_out = tmp_path / "learner"
+        self.learner_out, self.keys = tmp_path / "learner", tmp_path / "keys"
+        make_key_dir(self.keys, list(ACTORS))
         self.procs: dict[str, subprocess.Popen] = {}
 
     def bringup(self, host: str, name: str, role_args: list[str], out: Path) -> None:
         command = [sys.executable, "-m", "jsrl_ros.bringup.main", *role_args, "--params", str(self.params),
-                   "--out", str(out), "--duration", "900"]
+                   "--out", str(out), "--keys", str(self.keys), "--duration", "900"]
         self.procs[name] = self.lab.spawn(host, command, name, self.env[host], cwd=REPO)
 
     def start_learner(self, name: str) -> None:
@@ -108,9 +112,11 @@ def test_a_fleet_across_namespaces_trains_and_loses_nothing_through_restarts_out
                                                     "explorer_loads") >= 1 for a in ACTORS)
                       and fleet.counter("diag_learner", "/diagnostics", "learner", "updates") >= 2, BOUND_S), fleet.logs()
 
-    # An unknown actor (id 9, not in --allowed-actors) sends a well-formed episode every second from now on.
+    # From now on, once a second, two intruders send a well-formed episode signed with keys of their own:
+    # an unknown actor (id 9, not in --allowed-actors), and an impostor claiming actor 1's id.
     intruder_bag = next(iter(list_episode_bags(fleet.actor_out(1) / "episodes")))
-    fleet.probe("actors", "intruder", "intruder", str(intruder_bag), str(UNKNOWN_ACTOR))
+    fleet.probe("actors", "intruder", "intruder", str(intruder_bag), str(UNKNOWN_ACTOR), "episode_000000")
+    fleet.probe("actors", "impostor", "intruder", str(intruder_bag), "1", IMPOSTOR_EPISODE)
 
     # 2. The learner crashes (SIGKILL, its nodes too) and restarts: every episode recorded before the crash
     #    is acknowledged afterwards.
@@ -137,13 +143,15 @@ def test_a_fleet_across_namespaces_trains_and_loses_nothing_through_restarts_out
                       and fleet.counter("diag_learner", "/diagnostics", "learner", "updates") > updates, BOUND_S), \
         fleet.logs()
 
-    # 5. The unknown actor was refused throughout: counted, never acknowledged, nothing of it stored.
+    # 5. The intruders were refused throughout: counted (the unknown id, and the known id without its key),
+    #    never journalled, acknowledged or stored (checked below).
     assert fleet.counter("diag_learner", "/diagnostics", "episode_receiver", "unknown_actor") >= 2, fleet.logs()
-    assert "sent" in lab.log("intruder") and "ack" not in lab.log("intruder")
+    assert fleet.counter("diag_learner", "/diagnostics", "episode_receiver", "unauthenticated") >= 2, fleet.logs()
+    assert "sent" in lab.log("intruder") and "sent" in lab.log("impostor")
 
     # Exactly once: one journal entry per (actor, episode), all stored, the episode folder agrees, every
     # acknowledged episode is there, and nothing of the unknown actor (read once everything has stopped).
-    for name in ("intruder", "actor_1", "learner_restarted"):
+    for name in ("intruder", "impostor", "actor_1", "learner_restarted"):
         NetnsLab.stop(fleet.procs[name], grace_s=60.0)
     journal = fleet.journal()
     keys = [(entry["actor"], entry["episode"]) for entry in journal]
@@ -152,4 +160,5 @@ def test_a_fleet_across_namespaces_trains_and_loses_nothing_through_restarts_out
     for actor in ACTORS:
         assert {f"actor_{actor}_{e}" for e in fleet.acked(actor)} <= fleet.stored()
         assert fleet.acked(actor) <= fleet.recorded(actor)
-    assert not any(a == UNKNOWN_ACTOR for a, _ in keys)
+    assert not any(a == UNKNOWN_ACTOR or e == IMPOSTOR_EPISODE for a, e in keys)
+    assert f"actor_1_{IMPOSTOR_EPISODE}" not in fleet.stored()

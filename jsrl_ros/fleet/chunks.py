@@ -5,7 +5,8 @@ The learner's broadcaster cuts each new checkpoint into ``weights`` frames
 ``serial`` that grows with every checkpoint. An actor's :class:`Reassembly` collects them in
 any order; a chunk of a higher serial abandons the checkpoint being collected (a newer one
 interrupts an older one), a chunk of a lower serial than the one collected or installed is
-stale. A complete file whose sha256 differs from the header's is thrown away whole.
+stale. A complete file whose sha256 differs from the header's is thrown away whole. Every chunk
+is signed with the learner's key (jsrl_ros/fleet/keys.py): an actor takes weights from nobody else.
 """
 from __future__ import annotations
 
@@ -15,14 +16,14 @@ from dataclasses import dataclass, field
 from jsrl_ros.fleet.wire import ChunkHeader, MalformedFrame, decode_chunk, encode_chunk
 
 
-def split(data: bytes, serial: int, chunk_bytes: int) -> list[bytes]:
-    """The ``weights`` frames of one checkpoint file."""
+def split(data: bytes, serial: int, chunk_bytes: int, key: bytes) -> list[bytes]:
+    """The ``weights`` frames of one checkpoint file, signed with the learner's ``key``."""
     if not data or chunk_bytes < 1:
         raise ValueError(f"cannot chunk {len(data)} bytes into {chunk_bytes}-byte chunks")
     count = -(-len(data) // chunk_bytes)
     digest = hashlib.sha256(data).hexdigest()
     return [encode_chunk(ChunkHeader(serial, i, count, len(data), chunk_bytes, digest),
-                         data[i * chunk_bytes:(i + 1) * chunk_bytes]) for i in range(count)]
+                         data[i * chunk_bytes:(i + 1) * chunk_bytes], key) for i in range(count)]
 
 
 @dataclass
@@ -43,16 +44,16 @@ class _Partial:
 class Reassembly:
     """Collects one checkpoint at a time; :meth:`add` returns ``(header, file bytes)`` when one is complete."""
 
-    def __init__(self, max_bytes: int = 256 * 2**20) -> None:
-        self.max_bytes = max_bytes
+    def __init__(self, key: bytes, max_bytes: int = 256 * 2**20) -> None:
+        self.key, self.max_bytes = key, max_bytes
         self.partial: _Partial | None = None
         self.installed: ChunkHeader | None = None  # the last complete, verified checkpoint
         self.counters = Counters()
 
     def add(self, frame: bytes | memoryview) -> tuple[ChunkHeader, bytes] | None:
         """Take one frame; MalformedFrame if it is not a valid chunk or contradicts its checkpoint's other
-        chunks."""
-        header, body = decode_chunk(frame)
+        chunks (Unauthenticated if the learner did not sign it)."""
+        header, body = decode_chunk(frame, self.key)
         if header.size > self.max_bytes:
             raise MalformedFrame(f"weights {header.serial}: {header.size} bytes, the limit is {self.max_bytes}")
         self.counters.chunks += 1

@@ -1,6 +1,7 @@
 """The learner's inbox: each actor's episode stored once, under (actor id, episode), whole or not at all.
 
-An episode frame (jsrl_ros/fleet/wire.py) from an allowed actor whose body matches its sha256
+An episode frame (jsrl_ros/fleet/wire.py) from an allowed actor, signed with that actor's key
+(the learner holds one per allowed actor: jsrl_ros/fleet/keys.py), whose body matches its sha256
 is unpacked into ``<episode_dir>/.incoming/``, checked (``check_bag``: the node passes the bag
 reader's metadata check), then renamed to ``<episode_dir>/actor_<id>_<episode>`` — where the
 unchanged learner node reads bags, at start and when announced. Every decision is appended to
@@ -10,8 +11,11 @@ answers a re-sent episode ``duplicate`` and the learner never gets it twice.
 Answers: ``stored`` (new), ``duplicate`` (same bytes seen before), ``conflict`` (the id was
 stored with other bytes: the actor reused an episode id), ``rejected`` (hash fine, but the bag is
 not an episode: the actor must not send it again). No answer at all for a malformed frame, a
-hash mismatch (it may be re-sent intact) or an actor id that is not allowed (nobody unknown is
-talked to): :class:`~jsrl_ros.fleet.wire.MalformedFrame` / :class:`UnknownActor`.
+hash mismatch (it may be re-sent intact), a frame not signed with its actor's key (an impostor
+using a known id) or an actor id that is not allowed (nobody unknown is talked to):
+:class:`~jsrl_ros.fleet.wire.MalformedFrame`, its subclass :class:`~jsrl_ros.fleet.wire.Unauthenticated`,
+:class:`~jsrl_ros.fleet.wire.UnknownActor`. Acks name the episode's sha256 and are signed with the
+actor's key (:meth:`Inbox.signed`).
 """
 from __future__ import annotations
 
@@ -22,20 +26,17 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Collection, Generic, TypeVar
+from typing import Any, Callable, Generic, Mapping, TypeVar
 
 from jsrl_ros.fleet.bag_files import pack, unpack
-from jsrl_ros.fleet.wire import CONFLICT, DUPLICATE, REJECTED, STORED, Ack, MalformedFrame, decode_episode
+from jsrl_ros.fleet.wire import (CONFLICT, DUPLICATE, REJECTED, STORED, Ack, MalformedFrame, decode_episode,
+                                 encode_ack)
 from jsrl_ros.recording.episode_bags import fsync_dir
 
 T = TypeVar("T")
 INCOMING = ".incoming"
 QUARANTINE = "quarantine"  # where the learner moves a bag it could not read (jsrl_ros/recording/episode_bags.py)
 STORED_NAME = re.compile(r"^actor_(\d+)_(episode_\d{6,}(?:_\d+)?)$")
-
-
-class UnknownActor(ValueError):
-    """An episode from an actor id the learner's configuration does not list."""
 
 
 def stored_name(actor: int, episode: str) -> str:
@@ -54,10 +55,11 @@ class Received(Generic[T]):
 
 
 class Inbox(Generic[T]):
-    def __init__(self, episode_dir: str | Path, journal: str | Path, allowed_actors: Collection[int],
+    def __init__(self, episode_dir: str | Path, journal: str | Path, keys: Mapping[int, bytes],
                  check_bag: Callable[[Path], T], max_bytes: int = 256 * 2**20) -> None:
+        """``keys``: each allowed actor's id -> its key."""
         self.episode_dir, self.journal = Path(episode_dir), Path(journal)
-        self.allowed = frozenset(allowed_actors)
+        self.keys = dict(keys)
         self.check_bag, self.max_bytes = check_bag, max_bytes
         self.incoming = self.episode_dir / INCOMING
         shutil.rmtree(self.incoming, ignore_errors=True)  # what a killed receiver left half-written
@@ -94,9 +96,7 @@ class Inbox(Generic[T]):
 
     def receive(self, frame: bytes | memoryview) -> Received[T]:
         """Store one episode frame (see the module's docstring for the answers and what raises)."""
-        header, body = decode_episode(frame)
-        if header.actor not in self.allowed:
-            raise UnknownActor(f"actor {header.actor} is not one of the allowed actors {sorted(self.allowed)}")
+        header, body = decode_episode(frame, self.keys)
         if header.size > self.max_bytes:
             raise MalformedFrame(f"episode {header.episode} of actor {header.actor} is {header.size} bytes, the "
                                  f"limit is {self.max_bytes}")
@@ -108,7 +108,7 @@ class Inbox(Generic[T]):
         if key in self.seen:
             seen_digest, status = self.seen[key]
             answer = CONFLICT if seen_digest != digest else DUPLICATE if status == STORED else status
-            return Received(Ack(*key, answer))
+            return Received(Ack(*key, digest, answer))
         name = stored_name(*key)
         staging = self.incoming / name
         shutil.rmtree(staging, ignore_errors=True)
@@ -118,12 +118,16 @@ class Inbox(Generic[T]):
         except ValueError:
             shutil.rmtree(staging)
             self._record(*key, digest, REJECTED)
-            return Received(Ack(*key, REJECTED))
+            return Received(Ack(*key, digest, REJECTED))
         final = self.episode_dir / name
         os.rename(staging, final)
         fsync_dir(self.episode_dir)
         self._record(*key, digest, STORED)
-        return Received(Ack(*key, STORED), final, checked, header.sent)
+        return Received(Ack(*key, digest, STORED), final, checked, header.sent)
+
+    def signed(self, ack: Ack) -> bytes:
+        """The ack's frame, signed with its actor's key (only that actor, and this learner, can make it)."""
+        return encode_ack(ack, self.keys[ack.actor])
 
     def _record(self, actor: int, episode: str, digest: str, status: str) -> None:
         with open(self.journal, "a") as f:

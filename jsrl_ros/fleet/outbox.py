@@ -11,7 +11,9 @@ Nothing is lost across an actor restart: pending frames are re-read at start, an
 :meth:`Outbox.catch_up` adds every bag of the episode folder that is neither pending nor
 acknowledged (episodes finished while the sender was down). A frame is sent when it was never
 sent, or its ack is overdue (``ack_timeout``), at most ``window`` at a time; :meth:`Outbox.resend_all`
-makes every pending frame due at once (the learner came back).
+makes every pending frame due at once (the learner came back). Frames are signed with the actor's
+key, and an ack settles an episode only if it names the episode's sha256 (a replayed ack of an
+earlier episode of the same id settles nothing).
 """
 from __future__ import annotations
 
@@ -24,18 +26,18 @@ from typing import Callable
 from jsrl_learning.checkpoint import atomic_write_bytes
 from jsrl_ros.fleet.bag_files import pack
 from jsrl_ros.fleet.wire import (CONFLICT, EPISODE_NAME, REJECTED, Ack, EpisodeHeader, MalformedFrame,
-                                 decode_episode, encode_episode)
+                                 UnknownActor, decode_episode, encode_episode)
 from jsrl_ros.recording.episode_bags import fsync_dir
 
 SUFFIX = ".jsfl"
 
 
 class Outbox:
-    def __init__(self, root: str | Path, actor: int, ack_timeout: float = 10.0, window: int = 8,
+    def __init__(self, root: str | Path, actor: int, key: bytes, ack_timeout: float = 10.0, window: int = 8,
                  clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time) -> None:
         if not ack_timeout > 0 or window < 1:
             raise ValueError(f"ack_timeout must be > 0 s and window >= 1, got {ack_timeout}, {window}")
-        self.root, self.actor = Path(root), actor
+        self.root, self.actor, self.keys = Path(root), actor, {actor: key}
         self.ack_timeout, self.window = ack_timeout, window
         self.clock, self.wall_clock = clock, wall_clock
         self.pending_dir, self.rejected_dir = self.root / "pending", self.root / "rejected"
@@ -45,13 +47,14 @@ class Outbox:
         self.acked = self._read_journal()
         self.last_sent: dict[str, float | None] = {}  # pending episode -> when it was last sent (None: due)
         self.sent_before: set[str] = set()
+        self.digests: dict[str, str] = {}  # pending episode -> its body's sha256 (read from its frame when needed)
         for path in sorted(self.pending_dir.glob(f"*{SUFFIX}")):
             name = path.name[:-len(SUFFIX)]
             if name in self.acked:  # acknowledged, then the process stopped before removing it
                 path.unlink()
             else:
                 self.last_sent[name] = None
-        self.sent = self.resent = self.acks = self.rejected = self.corrupt = 0
+        self.sent = self.resent = self.acks = self.rejected = self.corrupt = self.bytes_sent = 0
 
     def _read_journal(self) -> set[str]:
         if not self.journal.is_file():
@@ -74,8 +77,9 @@ class Outbox:
             return None
         files, body = pack(bag)
         header = EpisodeHeader(self.actor, name, files, hashlib.sha256(body).hexdigest(), self.wall_clock())
-        atomic_write_bytes(self.pending_dir / f"{name}{SUFFIX}", encode_episode(header, body))
+        atomic_write_bytes(self.pending_dir / f"{name}{SUFFIX}", encode_episode(header, body, self.keys[self.actor]))
         self.last_sent[name] = None
+        self.digests[name] = header.sha256
         return name
 
     def catch_up(self, bags: list[Path]) -> list[str]:
@@ -93,12 +97,9 @@ class Outbox:
     def frame(self, name: str) -> bytes | None:
         """The pending episode's frame stamped with the time of sending, marked sent; None (and moved to
         ``rejected/``) if its bytes on this disk no longer match its hash."""
-        path = self.pending_dir / f"{name}{SUFFIX}"
         try:
-            header, body = decode_episode(path.read_bytes())
-            if hashlib.sha256(body).hexdigest() != header.sha256:
-                raise MalformedFrame(f"its body does not match its sha256 {header.sha256}")
-        except (OSError, MalformedFrame) as exc:
+            header, body = self._read(name)
+        except (OSError, MalformedFrame, UnknownActor) as exc:  # also: signed with another key or actor id
             self.corrupt += 1
             self._set_aside(name, f"corrupt: {exc}")
             return None
@@ -108,13 +109,23 @@ class Outbox:
             self.sent += 1
             self.sent_before.add(name)
         self.last_sent[name] = self.clock()
-        return encode_episode(EpisodeHeader(header.actor, header.episode, header.files, header.sha256,
-                                            self.wall_clock()), bytes(body))
+        frame = encode_episode(EpisodeHeader(header.actor, header.episode, header.files, header.sha256,
+                                             self.wall_clock()), body, self.keys[self.actor])
+        self.bytes_sent += len(frame)
+        return frame
+
+    def _read(self, name: str) -> tuple[EpisodeHeader, memoryview]:
+        header, body = decode_episode((self.pending_dir / f"{name}{SUFFIX}").read_bytes(), self.keys)
+        if hashlib.sha256(body).hexdigest() != header.sha256:
+            raise MalformedFrame(f"its body does not match its sha256 {header.sha256}")
+        self.digests[name] = header.sha256
+        return header, body
 
     def acknowledge(self, ack: Ack) -> bool:
         """Settle a pending episode (for this actor): journal it, then drop or set aside its frame.
-        False for an ack of another actor or of an episode not pending (a repeated ack)."""
-        if ack.actor != self.actor or ack.episode not in self.last_sent:
+        False for an ack of another actor, of an episode not pending (a repeated ack) or of other bytes
+        than the pending episode's (a replayed ack of an earlier episode with this id)."""
+        if ack.actor != self.actor or ack.episode not in self.last_sent or ack.sha256 != self._digest(ack.episode):
             return False
         with open(self.journal, "a") as f:
             f.write(f"{ack.episode} {ack.status}\n")
@@ -128,8 +139,17 @@ class Outbox:
         else:
             (self.pending_dir / f"{ack.episode}{SUFFIX}").unlink(missing_ok=True)
             self.last_sent.pop(ack.episode)
+            self.digests.pop(ack.episode, None)
         fsync_dir(self.pending_dir)
         return True
+
+    def _digest(self, name: str) -> str | None:
+        if name not in self.digests:
+            try:
+                self._read(name)
+            except (OSError, MalformedFrame, UnknownActor):
+                return None  # frame() sets it aside when it is next due
+        return self.digests.get(name)
 
     def resend_all(self) -> None:
         """Every pending episode is due now (the learner's receiver appeared: it may have missed them)."""
@@ -141,3 +161,4 @@ class Outbox:
             os.replace(source, self.rejected_dir / f"{name}{SUFFIX}")
             (self.rejected_dir / f"{name}.why").write_text(reason + "\n")
         self.last_sent.pop(name, None)
+        self.digests.pop(name, None)

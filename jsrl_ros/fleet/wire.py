@@ -1,9 +1,14 @@
-"""The fleet's wire format: one self-describing byte frame per message, checked field by field.
+"""The fleet's wire format: one self-describing, authenticated byte frame per message, checked field by field.
 
 Custom rosidl interfaces cannot be built from the PyPI ROS wheels, so every fleet topic carries
 a ``std_msgs/UInt8MultiArray`` whose ``data`` is one *frame* (``layout`` stays empty)::
 
-    b"JSFL" | version (u8) | header length (u32, big-endian) | header (UTF-8 JSON object) | body
+    b"JSFL" | version (u8) | header length (u32, big-endian) | header (UTF-8 JSON object) | body | MAC (32 bytes)
+
+The MAC is HMAC-SHA256 over everything before it, keyed with a secret shared by the two ends
+(jsrl_ros/fleet/keys.py): an actor's own key for its episodes and for the acks it is sent, the
+learner's key for weights. A frame without a valid MAC is :class:`Unauthenticated` (the bytes are
+not encrypted: authenticity and integrity only; docs/fleet.md).
 
 The frame, not the message type, is the contract: it is versioned, and this module (no rclpy)
 encodes and checks it, so the gateway nodes only move bytes. A header has exactly the keys its
@@ -12,22 +17,24 @@ anything else is :class:`MalformedFrame`, which a node drops and counts. docs/fl
 kinds:
 
 * ``episode`` (``/fleet/episodes``): one finished episode bag, its files concatenated in the body;
-* ``ack`` (``/fleet/acks``): the learner's answer for one episode;
+* ``ack`` (``/fleet/acks``): the learner's answer for one episode, bound to the episode's sha256;
 * ``weights`` (``/fleet/weights``): one chunk of a checkpoint file.
 """
 from __future__ import annotations
 
+import hmac
 import json
 import math
 import re
 import struct
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 MAGIC = b"JSFL"
-VERSION = 1
+VERSION = 2  # 2: a MAC after the body, acks carry the episode's sha256
 _PREFIX = struct.Struct(">4sBI")  # magic, version, header length
 MAX_HEADER_BYTES = 64 * 1024
+MAC_BYTES = 32  # HMAC-SHA256
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 #: A bag's name in the actor's episode folder (the recorder's ``episode_000012`` or ``episode_000012_1``).
 EPISODE_NAME = re.compile(r"^episode_\d{6,}(_\d+)?$")
@@ -45,16 +52,33 @@ class MalformedFrame(ValueError):
     """A frame that must be dropped whole; the text names the field that is wrong."""
 
 
-def encode(header: dict[str, Any], body: bytes = b"") -> bytes:
-    """One frame: the prefix, ``header`` as compact JSON, then ``body``."""
+class Unauthenticated(MalformedFrame):
+    """A frame whose MAC is missing or does not match its bytes under the sender's key: forged, tampered
+    with, or signed with another key."""
+
+
+class UnknownActor(ValueError):
+    """An episode from an actor id the learner has no key for (not in its configuration)."""
+
+
+def mac(key: bytes, data: bytes | memoryview) -> bytes:
+    return hmac.new(key, data, "sha256").digest()
+
+
+def encode(header: dict[str, Any], body: bytes | memoryview, key: bytes) -> bytes:
+    """One frame: the prefix, ``header`` as compact JSON, ``body``, then the MAC of all that under ``key``."""
     text = json.dumps(header, separators=(",", ":"), sort_keys=True, allow_nan=False).encode()
     if len(text) > MAX_HEADER_BYTES:
         raise ValueError(f"frame header is {len(text)} bytes, the limit is {MAX_HEADER_BYTES}")
-    return _PREFIX.pack(MAGIC, VERSION, len(text)) + text + body
+    signed = b"".join((_PREFIX.pack(MAGIC, VERSION, len(text)), text, body))
+    return signed + mac(key, signed)
 
 
-def decode(frame: bytes | memoryview, kind: str) -> tuple[dict[str, Any], memoryview]:
-    """``(header, body)`` of a frame of ``kind``; MalformedFrame if the prefix, JSON or kind is wrong."""
+def decode(frame: bytes | memoryview, kind: str,
+           key: bytes | Callable[[dict[str, Any]], bytes]) -> tuple[dict[str, Any], memoryview]:
+    """``(header, body)`` of an authentic frame of ``kind``; ``key`` is the key, or picks it from the
+    parsed header (an episode's actor). MalformedFrame if the prefix, JSON or kind is wrong,
+    Unauthenticated if the MAC is missing or wrong (the header's fields are checked by the caller)."""
     view = memoryview(frame)
     if len(view) < _PREFIX.size:
         raise MalformedFrame(f"frame of {len(view)} bytes is shorter than its {_PREFIX.size}-byte prefix")
@@ -62,7 +86,8 @@ def decode(frame: bytes | memoryview, kind: str) -> tuple[dict[str, Any], memory
     if magic != MAGIC:
         raise MalformedFrame(f"frame starts with {bytes(magic)!r}, not {MAGIC!r}")
     if version != VERSION:
-        raise MalformedFrame(f"frame version {version}, this node speaks {VERSION}")
+        raise MalformedFrame(f"frame version {version}, this node speaks version {VERSION}: the fleet's hosts run "
+                             f"different jsrl_ros releases (update them together)")
     if length > MAX_HEADER_BYTES or _PREFIX.size + length > len(view):
         raise MalformedFrame(f"header length {length} does not fit the {len(view)}-byte frame")
     try:
@@ -74,7 +99,14 @@ def decode(frame: bytes | memoryview, kind: str) -> tuple[dict[str, Any], memory
         raise MalformedFrame(f"header is a JSON {type(header).__name__}, not an object")
     if header.get("kind") != kind:
         raise MalformedFrame(f"header kind {header.get('kind')!r}, expected {kind!r}")
-    return header, view[_PREFIX.size + length:]
+    end = len(view) - MAC_BYTES
+    if end < _PREFIX.size + length:
+        raise Unauthenticated(f"{kind} frame has no MAC: {end - _PREFIX.size - length + MAC_BYTES} bytes follow "
+                              f"its header, a MAC alone is {MAC_BYTES}")
+    secret = key(header) if callable(key) else key
+    if not hmac.compare_digest(mac(secret, view[:end]), bytes(view[end:])):
+        raise Unauthenticated(f"{kind} frame's MAC does not match (forged, tampered with, or another key)")
+    return header, view[_PREFIX.size + length:end]
 
 
 def _no_constant(name: str) -> Any:
@@ -144,15 +176,16 @@ EPISODE_FIELDS = {"actor": ACTOR, "episode": EPISODE_ID, "sha256": DIGEST,
                   "sent": (_finite, "a finite number (seconds since the epoch)")}
 
 
-def encode_episode(header: EpisodeHeader, body: bytes) -> bytes:
+def encode_episode(header: EpisodeHeader, body: bytes | memoryview, key: bytes) -> bytes:
     return encode({"kind": EPISODE, "actor": header.actor, "episode": header.episode,
-                   "files": [list(f) for f in header.files], "sha256": header.sha256, "sent": header.sent}, body)
+                   "files": [list(f) for f in header.files], "sha256": header.sha256, "sent": header.sent}, body, key)
 
 
-def decode_episode(frame: bytes | memoryview) -> tuple[EpisodeHeader, memoryview]:
-    """The header and body of an episode frame; the body's length must be the files' total (the hash is
-    checked where the bytes are stored)."""
-    raw, body = decode(frame, EPISODE)
+def decode_episode(frame: bytes | memoryview, keys: Mapping[int, bytes]) -> tuple[EpisodeHeader, memoryview]:
+    """The header and body of an episode frame, authenticated with its actor's key in ``keys`` (UnknownActor
+    if there is none); the body's length must be the files' total (the hash is checked where the bytes are
+    stored)."""
+    raw, body = decode(frame, EPISODE, lambda raw: _actor_key(raw, keys))
     _check(raw, EPISODE_FIELDS)
     header = EpisodeHeader(raw["actor"], raw["episode"], tuple((n, s) for n, s in raw["files"]), raw["sha256"],
                            float(raw["sent"]))
@@ -162,32 +195,48 @@ def decode_episode(frame: bytes | memoryview) -> tuple[EpisodeHeader, memoryview
     return header, body
 
 
+def _actor_key(raw: dict[str, Any], keys: Mapping[int, bytes]) -> bytes:
+    """The key of the frame's actor: UnknownActor for an actor not in ``keys``."""
+    actor = raw.get("actor")
+    if not ACTOR[0](actor):
+        raise MalformedFrame(f"{raw['kind']} header: actor must be {ACTOR[1]}, got {actor!r}")
+    if actor not in keys:
+        raise UnknownActor(f"actor {actor} is not one of the allowed actors {sorted(keys)}")
+    return keys[actor]
+
+
 # --- acknowledgements ---------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Ack:
-    """The learner's answer for one episode: ``stored`` or ``duplicate`` (it has it), ``rejected`` (never
-    trainable: its bag is not an episode) or ``conflict`` (the id was stored with other bytes)."""
+    """The learner's answer for one episode of the bytes whose sha256 is ``sha256`` (so a recorded ack
+    settles only that episode): ``stored`` or ``duplicate`` (it has it), ``rejected`` (never trainable:
+    its bag is not an episode) or ``conflict`` (the id was stored with other bytes). Signed with the
+    actor's own key."""
 
     actor: int
     episode: str
+    sha256: str
     status: str
 
 
-ACK_FIELDS = {"actor": ACTOR, "episode": EPISODE_ID,
+ACK_FIELDS = {"actor": ACTOR, "episode": EPISODE_ID, "sha256": DIGEST,
               "status": (lambda v: v in ACK_STATUSES, f"one of {list(ACK_STATUSES)}")}
 
 
-def encode_ack(ack: Ack) -> bytes:
-    return encode({"kind": ACK, "actor": ack.actor, "episode": ack.episode, "status": ack.status})
+def encode_ack(ack: Ack, key: bytes) -> bytes:
+    return encode({"kind": ACK, "actor": ack.actor, "episode": ack.episode, "sha256": ack.sha256,
+                   "status": ack.status}, b"", key)
 
 
-def decode_ack(frame: bytes | memoryview) -> Ack:
-    raw, body = decode(frame, ACK)
+def decode_ack(frame: bytes | memoryview, keys: Mapping[int, bytes]) -> Ack:
+    """An ack, authenticated with its actor's key in ``keys`` (an actor passes its own: UnknownActor for an
+    ack addressed to another actor)."""
+    raw, body = decode(frame, ACK, lambda raw: _actor_key(raw, keys))
     _check(raw, ACK_FIELDS)
     if len(body):
         raise MalformedFrame(f"ack carries a {len(body)}-byte body; acks have none")
-    return Ack(raw["actor"], raw["episode"], raw["status"])
+    return Ack(raw["actor"], raw["episode"], raw["sha256"], raw["status"])
 
 
 # --- weight chunks ------------------------------------------------------------------------
@@ -216,14 +265,14 @@ CHUNK_FIELDS = {"serial": (_whole(0, 2**63 - 1), "an integer >= 0"),
                 "sha256": DIGEST}
 
 
-def encode_chunk(header: ChunkHeader, body: bytes) -> bytes:
+def encode_chunk(header: ChunkHeader, body: bytes, key: bytes) -> bytes:
     return encode({"kind": WEIGHTS, "serial": header.serial, "index": header.index, "count": header.count,
-                   "size": header.size, "chunk_bytes": header.chunk_bytes, "sha256": header.sha256}, body)
+                   "size": header.size, "chunk_bytes": header.chunk_bytes, "sha256": header.sha256}, body, key)
 
 
-def decode_chunk(frame: bytes | memoryview) -> tuple[ChunkHeader, memoryview]:
-    """A weight chunk whose index, count, size and length agree with one another."""
-    raw, body = decode(frame, WEIGHTS)
+def decode_chunk(frame: bytes | memoryview, key: bytes) -> tuple[ChunkHeader, memoryview]:
+    """A weight chunk, signed with the learner's ``key``, whose index, count, size and length agree."""
+    raw, body = decode(frame, WEIGHTS, key)
     _check(raw, CHUNK_FIELDS)
     header = ChunkHeader(**{k: raw[k] for k in CHUNK_FIELDS})
     if header.count != -(-header.size // header.chunk_bytes):

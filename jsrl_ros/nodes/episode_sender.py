@@ -6,7 +6,9 @@ its frame on ``/fleet/episodes``. The learner's ``episode_receiver`` answers on 
 A frame is sent only while a receiver listens; when one appears (the learner came back) every
 pending episode is sent again, and an episode unacknowledged for ``ack_timeout`` is re-sent.
 At start, bags of ``episode_dir`` that were never sent (finished while this node was down) join
-the outbox. docs/fleet.md.
+the outbox. Frames are signed with this actor's secret ``key_file`` (required), and only acks
+signed with it count: a forged ack (which would make it drop an unsent episode) is dropped and
+counted ``unauthenticated``. docs/fleet.md.
 """
 from __future__ import annotations
 
@@ -18,9 +20,11 @@ from std_msgs.msg import String, UInt8MultiArray
 from jsrl_learning.config import ConfigError, require
 from jsrl_ros.contract import topics
 from jsrl_ros.contract.qos import RELIABLE
+from jsrl_ros.fleet.keys import read_key
 from jsrl_ros.fleet.messages import ACKS_QOS, episodes_qos, frame_message, message_frame
 from jsrl_ros.fleet.outbox import Outbox
-from jsrl_ros.fleet.wire import DUPLICATE, MAX_ACTOR_ID, STORED, MalformedFrame, decode_ack
+from jsrl_ros.fleet.wire import (DUPLICATE, MAX_ACTOR_ID, STORED, MalformedFrame, Unauthenticated, UnknownActor,
+                                 decode_ack)
 from jsrl_ros.recording.episode_bags import list_episode_bags
 from jsrl_ros.runtime.checked_node import CheckedNode
 from jsrl_ros.runtime.diagnostics import Health, publish_counters
@@ -38,17 +42,19 @@ class EpisodeSender(CheckedNode):
         outbox_dir = self.declare_parameter("outbox_dir", "fleet/outbox").value
         ack_timeout = self.declare_parameter("ack_timeout", 10.0).value
         window = self.declare_parameter("window", 8).value
+        key_file = self.declare_parameter("key_file", "").value
         require(0 <= self.actor_id <= MAX_ACTOR_ID, where, f"actor_id must be in [0, {MAX_ACTOR_ID}] (this actor's "
                                                            f"id in the learner's allowed_actors), got {self.actor_id}")
         require(ack_timeout > 0 and window >= 1, where,
                 f"ack_timeout must be > 0 s and window >= 1, got {ack_timeout}, {window}")
         require_writable_dir(outbox_dir, f"{where}: outbox_dir")
+        self.keys = {self.actor_id: read_key(key_file, f"{where}: key_file (this actor's secret key)")}
         try:
-            self.outbox = Outbox(outbox_dir, self.actor_id, ack_timeout, window)
+            self.outbox = Outbox(outbox_dir, self.actor_id, self.keys[self.actor_id], ack_timeout, window)
             caught_up = self.outbox.catch_up(list_episode_bags(self.episode_dir))
         except (OSError, ValueError) as exc:
             raise ConfigError(f"{where}: outbox_dir {outbox_dir}: {exc}") from exc
-        self.dropped = 0
+        self.dropped = self.unauthenticated = 0
         self.receiver_present = False
         self.health = Health()
         self.episodes_pub = self.create_publisher(UInt8MultiArray, topics.FLEET_EPISODES, episodes_qos(window))
@@ -60,7 +66,8 @@ class EpisodeSender(CheckedNode):
         publish_counters(self, lambda: {
             "pending": len(self.outbox.pending), "sent": self.outbox.sent, "resent": self.outbox.resent,
             "acks": self.outbox.acks, "rejected": self.outbox.rejected, "corrupt": self.outbox.corrupt,
-            "dropped": self.dropped, "receiver_present": float(self.receiver_present)}, health=self.health)
+            "bytes_sent": self.outbox.bytes_sent, "dropped": self.dropped, "unauthenticated": self.unauthenticated,
+            "receiver_present": float(self.receiver_present)}, health=self.health)
         self.get_logger().info(f"actor {self.actor_id}: episodes of {self.episode_dir} to {topics.FLEET_EPISODES}; "
                                f"{len(self.outbox.pending)} pending ({len(caught_up)} never sent before)")
 
@@ -93,11 +100,15 @@ class EpisodeSender(CheckedNode):
 
     def on_ack(self, msg: UInt8MultiArray) -> None:
         try:
-            ack = decode_ack(message_frame(msg))
+            ack = decode_ack(message_frame(msg), self.keys)
+        except UnknownActor:
+            return  # another actor's
+        except Unauthenticated as exc:
+            self.unauthenticated += 1
+            return self.get_logger().error(f"{topics.FLEET_ACKS}: refused an ack not signed with this actor's key: "
+                                           f"{exc} ({self.unauthenticated} so far)", throttle_duration_sec=2.0)
         except MalformedFrame as exc:
             return self.drop(topics.FLEET_ACKS, str(exc))
-        if ack.actor != self.actor_id:
-            return  # another actor's
         if self.outbox.acknowledge(ack) and ack.status not in (STORED, DUPLICATE):
             self.get_logger().error(f"{ack.episode}: the learner answered {ack.status!r}; it will not train on "
                                     f"it (set aside in {self.outbox.rejected_dir})")

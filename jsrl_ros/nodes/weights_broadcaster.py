@@ -6,7 +6,8 @@ sha256 in every chunk, a serial that grows with every broadcast: the wall clock 
 restarted learner's checkpoints still win) and publishes them on ``/fleet/weights``, latched
 with room for every chunk of a ``max_checkpoint_mib`` file, so an actor that joins late gets the
 current weights at once. A file identical to the last one broadcast (the learner re-announces on
-resume) is not sent again. docs/fleet.md.
+resume) is not sent again. Every chunk is signed with the learner's secret ``key_file`` (required),
+which every actor holds: actors take weights from nobody else. docs/fleet.md.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from jsrl_learning.config import require
 from jsrl_ros.contract import topics
 from jsrl_ros.contract.qos import LATCHED
 from jsrl_ros.fleet.chunks import split
+from jsrl_ros.fleet.keys import read_key
 from jsrl_ros.fleet.messages import frame_message, weights_qos
 from jsrl_ros.runtime.checked_node import CheckedNode
 from jsrl_ros.runtime.diagnostics import Health, publish_counters
@@ -35,6 +37,7 @@ class WeightsBroadcaster(CheckedNode):
         self.max_mib = self.declare_parameter("max_checkpoint_mib", 64).value
         require(self.chunk_kib >= 1 and self.max_mib >= 1, where,
                 f"chunk_kib and max_checkpoint_mib must be >= 1, got {self.chunk_kib}, {self.max_mib}")
+        self.key = read_key(self.declare_parameter("key_file", "").value, f"{where}: key_file (the learner's key)")
         self.broadcasts = self.chunks = self.dropped = 0
         self.bytes = self.last_publish_s = 0.0
         self.last_digest = ""
@@ -64,7 +67,7 @@ class WeightsBroadcaster(CheckedNode):
         if digest == self.last_digest:
             return
         start = time.monotonic()
-        frames = split(data, time.time_ns(), self.chunk_kib * 1024)
+        frames = split(data, time.time_ns(), self.chunk_kib * 1024, self.key)
         for frame in frames:
             self.weights_pub.publish(frame_message(frame))
         self.last_publish_s = time.monotonic() - start

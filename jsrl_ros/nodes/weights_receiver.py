@@ -1,7 +1,9 @@
 """Weights receiver (an actor of a fleet): the learner's checkpoints, verified, written, announced locally.
 
 Chunks from ``/fleet/weights`` are put back together (:class:`~jsrl_ros.fleet.chunks.Reassembly`:
-any order, a newer checkpoint interrupts an older one, the whole file's sha256 checked); a
+any order, a newer checkpoint interrupts an older one, the whole file's sha256 checked, every
+chunk signed with the learner's key ``learner_key_file``, required: ``unauthenticated`` counts
+the others); a
 verified file is written atomically to ``checkpoint_path`` and its path announced on the actor's
 latched ``jsrl/checkpoint``, where the unchanged arbiter loads it off its control loop. At start
 a checkpoint already at ``checkpoint_path`` is announced at once, so a restarted actor acts with
@@ -19,8 +21,9 @@ from jsrl_learning.config import require
 from jsrl_ros.contract import topics
 from jsrl_ros.contract.qos import LATCHED
 from jsrl_ros.fleet.chunks import Reassembly
+from jsrl_ros.fleet.keys import read_key
 from jsrl_ros.fleet.messages import message_frame, weights_qos
-from jsrl_ros.fleet.wire import MalformedFrame
+from jsrl_ros.fleet.wire import MalformedFrame, Unauthenticated
 from jsrl_ros.runtime.checked_node import CheckedNode
 from jsrl_ros.runtime.diagnostics import Health, publish_counters
 from jsrl_ros.runtime.sources import GraphWatch
@@ -38,8 +41,9 @@ class WeightsReceiver(CheckedNode):
         require(chunk_kib >= 1 and max_mib >= 1, where,
                 f"chunk_kib and max_checkpoint_mib must be >= 1, got {chunk_kib}, {max_mib}")
         require_writable_dir(self.checkpoint_path.parent, f"{where}: checkpoint_path")
-        self.assembly = Reassembly(max_mib * 2**20)
-        self.dropped = self.write_errors = 0
+        key = read_key(self.declare_parameter("learner_key_file", "").value, f"{where}: learner_key_file")
+        self.assembly = Reassembly(key, max_mib * 2**20)
+        self.dropped = self.write_errors = self.unauthenticated = 0
         self.health = Health()
         self.checkpoint_pub = self.create_publisher(String, topics.CHECKPOINT, LATCHED)
         self.create_subscription(UInt8MultiArray, topics.FLEET_WEIGHTS, self.on_chunk, weights_qos(max_mib, chunk_kib))
@@ -49,12 +53,17 @@ class WeightsReceiver(CheckedNode):
             self.checkpoint_pub.publish(String(data=str(self.checkpoint_path)))
             self.get_logger().info(f"announced the checkpoint already at {self.checkpoint_path}")
         publish_counters(self, lambda: {**vars(self.assembly.counters), "dropped": self.dropped,
-                                        "write_errors": self.write_errors}, health=self.health)
+                                        "unauthenticated": self.unauthenticated, "write_errors": self.write_errors},
+                         health=self.health)
         self.get_logger().info(f"weights from {topics.FLEET_WEIGHTS} to {self.checkpoint_path}")
 
     def on_chunk(self, msg: UInt8MultiArray) -> None:
         try:
             complete = self.assembly.add(message_frame(msg))
+        except Unauthenticated as exc:
+            self.unauthenticated += 1
+            return self.get_logger().error(f"{topics.FLEET_WEIGHTS}: refused a chunk not signed with the learner's "
+                                           f"key: {exc} ({self.unauthenticated} so far)", throttle_duration_sec=2.0)
         except MalformedFrame as exc:
             self.dropped += 1
             return self.get_logger().warning(f"{topics.FLEET_WEIGHTS}: dropped: {exc} ({self.dropped} so far)",
