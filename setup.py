@@ -94,7 +94,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
-        (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        *((f"share/{PACKAGE}/config/{kind}", glob(f"config/{kind}/*.yaml")) for kind in ("ros", "train", "bench")),
     ],
     install_requires=["setuptools"],
     zip_safe=False,

@@ -2,7 +2,7 @@
 [obs:=state|image] [curriculum:=fleet|per_actor] [headless:=false] [out_dir:=DIR] [params:=FILE]
 
 jsrl_ros/bringup/fleet_graphs.py's ``fleet_actor`` graph (namespace actor_<N>) with
-config/grasping_sim.yaml — the same graph ``jsrl_bringup --role actor --actor-id N`` starts.
+config/ros/grasping_sim.yaml — the same graph ``jsrl_bringup --role actor --actor-id N`` starts.
 The learner side: fleet_learner.launch.py. docs/fleet.md.
 """
 from jsrl_ros.bringup.launch_graph import launch_description

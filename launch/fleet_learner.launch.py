@@ -2,7 +2,7 @@
 [learner:=qtopt|iql] [obs:=state|image] [curriculum:=fleet|per_actor] [mode:=curriculum|random]
 [out_dir:=DIR] [params:=FILE]
 
-jsrl_ros/bringup/fleet_graphs.py's ``fleet_learner`` graph with config/grasping_sim.yaml — the
+jsrl_ros/bringup/fleet_graphs.py's ``fleet_learner`` graph with config/ros/grasping_sim.yaml — the
 same graph ``jsrl_bringup --role learner --allowed-actors 1,2`` starts. docs/fleet.md.
 """
 from jsrl_ros.bringup.launch_graph import launch_description

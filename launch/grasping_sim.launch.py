@@ -3,7 +3,7 @@
 [bc_path:=FILE] [out_dir:=DIR] [params:=FILE]
 
 The nodes and their parameters are jsrl_ros/bringup/graph.py's ``grasping_sim`` graph with
-config/grasping_sim.yaml — the same graph ``jsrl_bringup --graph grasping_sim`` starts.
+config/ros/grasping_sim.yaml — the same graph ``jsrl_bringup --graph grasping_sim`` starts.
 """
 from jsrl_ros.bringup.launch_graph import launch_description
 

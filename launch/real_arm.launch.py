@@ -2,7 +2,7 @@
 [learner:=qtopt|iql] [mode:=curriculum|random] [command_mode:=twist|joint_trajectory] [autostart:=true]
 [headless:=true] [view:=true] [bc_path:=FILE] [out_dir:=DIR] [params:=FILE]
 
-The nodes and their parameters are jsrl_ros/bringup/graph.py's ``real_arm`` graph with config/real_arm.yaml —
+The nodes and their parameters are jsrl_ros/bringup/graph.py's ``real_arm`` graph with config/ros/real_arm.yaml —
 the same graph ``jsrl_bringup --graph real_arm`` starts. With hardware:=real, start the arm's drivers
 (camera, joint_states, MoveIt Servo or the joint_trajectory_controller, gripper) yourself, go through
 docs/sim_to_real.md, then activate the bridge: ros2 lifecycle set /real_arm_bridge activate.

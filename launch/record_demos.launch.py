@@ -3,7 +3,7 @@
 
 The keyboard teleop opens in its own terminal (xterm); every episode the human drives is
 recorded as one bag under OUT_DIR/episodes. The nodes and their parameters are
-jsrl_ros/bringup/graph.py's ``record_demos`` graph with config/record_demos.yaml — the same graph
+jsrl_ros/bringup/graph.py's ``record_demos`` graph with config/ros/record_demos.yaml — the same graph
 ``jsrl_bringup --graph record_demos`` starts.
 """
 from jsrl_ros.bringup.launch_graph import launch_description

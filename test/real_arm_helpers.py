@@ -1,4 +1,4 @@
-"""Plumbing for the real-arm node tests: the bridge and the fake arm with config/real_arm.yaml's
+"""Plumbing for the real-arm node tests: the bridge and the fake arm with config/ros/real_arm.yaml's
 values (plus overrides), and a probe that plays the policy and the operator."""
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from jsrl_ros.contract.step_clock import StepClock
 from jsrl_ros.nodes.fake_arm import FakeArm
 from jsrl_ros.nodes.real_arm_bridge import RealArmBridge
 
-CONFIG = Path(__file__).resolve().parents[1] / "config" / "real_arm.yaml"
+CONFIG = Path(__file__).resolve().parents[1] / "config" / "ros" / "real_arm.yaml"
 ACTIONS = ["dx", "dy", "dz", "dyaw", "gripper"]
 CLOCK = StepClock(0.1)
 

@@ -26,8 +26,8 @@ MAX_STEPS, H1, EPISODES = 6, 4, 4
 
 
 def scenario(tmp_path: Path) -> Path:
-    """config/antmaze_sim.yaml with short umaze episodes, a tiny IQL (shift kept) and a 4-step guide."""
-    params = yaml.safe_load((REPO / "config" / "antmaze_sim.yaml").read_text())
+    """config/ros/antmaze_sim.yaml with short umaze episodes, a tiny IQL (shift kept) and a 4-step guide."""
+    params = yaml.safe_load((REPO / "config" / "ros" / "antmaze_sim.yaml").read_text())
     params["/**"]["ros__parameters"].update(env_kwargs=f"{{maze: umaze, max_steps: {MAX_STEPS}}}",
                                             eval_every_episodes=2, eval_episodes=1)
     params["sim_bridge"]["ros__parameters"]["realtime"] = True  # 20 steps/s: the recorder keeps up

@@ -37,7 +37,7 @@ def test_tiny_bench_writes_json_with_the_required_fields(tiny):
         assert entry["score_per_seed"] == [entry["score"]] and entry["seeds"] == [3]
         settings = entry["settings"]
         assert settings["maze"] == "umaze" and settings["dataset_size"] == 60 and settings["seeds"] == [3]
-        assert settings["iql"]["reward_shift"] == -1.0 and settings["iql"]["batch_size"] == 8
+        assert settings["iql"]["reward_shift"] == -1.0 and settings["batch_size"] == 8
         curve = entry["curve"]
         assert len(curve["steps"]) == len(curve["score"]) == len(curve["score_per_seed"][0])
     assert cell["methods"]["iql_offline"]["settings"]["online_steps"] == 0

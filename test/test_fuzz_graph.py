@@ -51,7 +51,7 @@ class GraphHolder:
             self.close()
         if self.live is None:
             self.starts += 1
-            self.live = LiveGraph(self.name, self.folder / f"run{self.starts}", DOMAIN, REPO, REPO / "config", SETTINGS)
+            self.live = LiveGraph(self.name, self.folder / f"run{self.starts}", DOMAIN, REPO, REPO / "config" / "ros", SETTINGS)
             self.live.start()
         return self.live
 

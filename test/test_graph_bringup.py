@@ -36,8 +36,8 @@ MY_NODES = ("sim_bridge", "policy_arbiter", "learner", "curriculum_manager")
 
 
 def scenario(tmp_path: Path) -> Path:
-    """config/grasping_sim.yaml with the trivial env, tiny learner, evaluation after every episode, paced."""
-    params = yaml.safe_load((REPO / "config" / "grasping_sim.yaml").read_text())
+    """config/ros/grasping_sim.yaml with the trivial env, tiny learner, evaluation after every episode, paced."""
+    params = yaml.safe_load((REPO / "config" / "ros" / "grasping_sim.yaml").read_text())
     shared = params["/**"]["ros__parameters"]
     shared.update(env_kwargs="{object_set: shapes, num_objects: 1, max_steps: 3, lift_height: 0.001}",
                   eval_every_episodes=1, eval_episodes=1)

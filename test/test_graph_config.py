@@ -18,6 +18,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from jsrl_ros.bringup.graph import GRAPHS
+from jsrl_ros.fleet.keys import actor_key_name, make_key_dir
 
 REPO = Path(__file__).resolve().parents[1]
 WILDCARD = "/**"
@@ -33,7 +34,7 @@ def setup_nodes() -> dict[str, str]:
 
 
 def params_of(file: str) -> dict[str, dict]:
-    data = yaml.safe_load((REPO / "config" / file).read_text())
+    data = yaml.safe_load((REPO / "config" / "ros" / file).read_text())
     return {name: section["ros__parameters"] for name, section in data.items()}
 
 
@@ -94,11 +95,18 @@ def test_every_yaml_parameter_is_declared_by_a_node_of_the_graph(ros, tmp_path: 
                    if g.params_file == file for spec in g.nodes}  # (the fleet's roles share grasping_sim.yaml)
     assert set(params) - {WILDCARD} <= set(executables), "a YAML section names no node of the graph"
     declared_anywhere: set[str] = set()
+    keys = tmp_path / "keys"
+    make_key_dir(keys, [1])
     for name, executable in sorted(executables.items()):
         values = {**params.get(WILDCARD, {}), **params.get(name, {})}
         for key in ("episode_dir", "checkpoint_path", "state_file", "outbox_dir", "journal"):
             if key in values:
                 values[key] = str(tmp_path / name / key)
+        for key in ("key_file", "learner_key_file"):  # the fleet's secret keys, made in tmp_path
+            if key in values:
+                values[key] = str(keys / Path(values[key]).name)
+        if "actor_keys" in values:
+            values["actor_keys"] = [f"1={keys / actor_key_name(1)}"]
         overrides = [Parameter(k, value=v) for k, v in values.items()]
         node = ros.add(node_class(executable)(context=ros.context, parameter_overrides=overrides))
         declared = set(node._parameters)

@@ -87,7 +87,7 @@ def test_stand_in_commands_map_back_to_the_scripts_action(ros):
 
 def scenario(tmp_path: Path, config: str, shared: dict, **nodes: dict) -> Path:
     """config/CONFIG with ``shared`` in every node's section and ``nodes``' overrides."""
-    params = yaml.safe_load((REPO / "config" / config).read_text())
+    params = yaml.safe_load((REPO / "config" / "ros" / config).read_text())
     params["/**"]["ros__parameters"].update(shared)
     for node, values in nodes.items():
         params[node]["ros__parameters"].update(values)

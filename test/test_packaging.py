@@ -101,7 +101,7 @@ def _expected_files(prefix: Path) -> list[Path]:
     share = prefix / "share"
     files = [share / "ament_index/resource_index/packages/jsrl_ros", share / "jsrl_ros/package.xml"]
     files += [share / "jsrl_ros/launch" / p.name for p in (REPO / "launch").glob("*.launch.py")]
-    files += [share / "jsrl_ros/config" / p.name for p in (REPO / "config").glob("*.yaml")]
+    files += [share / "jsrl_ros" / p.relative_to(REPO) for p in (REPO / "config").glob("*/*.yaml")]
     return files
 
 

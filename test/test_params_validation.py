@@ -194,9 +194,11 @@ def test_unknown_keys_of_a_nodes_own_sections_are_named_with_the_nearest_paramet
 
 
 def test_an_old_parameter_name_is_named_with_its_new_name(tmp_path: Path) -> None:
-    first = params_file(tmp_path / "scenario.yaml", {"policy_arbiter": {"eval_every": 10}})
+    first = params_file(tmp_path / "scenario.yaml", {"policy_arbiter": {"eval_every": 10},
+                                                      "/**": {"eval_every": 10, "env_id": "x"}})
     assert unknown_keys(command_line_sections(ros_args(first)), "/policy_arbiter", ["eval_every_episodes"],
                         {"eval_every": "eval_every_episodes"}) == [
+        f"{first} [/**]: parameter 'eval_every' is now 'eval_every_episodes'",  # shared, still the arbiter's
         f"{first} [policy_arbiter]: parameter 'eval_every' is now 'eval_every_episodes'"]
 
 
@@ -225,7 +227,7 @@ def test_a_misspelt_nested_key_stops_the_node(ros, tmp_path: Path) -> None:
 def test_every_shipped_params_file_passes_the_checks_for_every_node_it_names(ros, tmp_path: Path, file: str) -> None:
     """Each node built as the bringup builds it: the shipped file, then a second file (here: only paths moved).
     The wildcard keys, which no single node can judge, must each be declared by one of the nodes."""
-    shipped = str(REPO / "config" / file)
+    shipped = str(REPO / "config" / "ros" / file)
     own = {s.name: s.params for s in read_params_file(shipped)}
     named = [s.name for s in read_params_file(shipped) if not s.shared]
     assert named
@@ -260,7 +262,7 @@ def run_recorder(ros, *files: str) -> subprocess.CompletedProcess:
 def test_a_recorder_with_a_mistyped_parameter_exits_2_with_one_line(ros, tmp_path: Path, overrides: dict,
                                                                      message: str) -> None:
     second = params_file(tmp_path / "overrides.yaml", {"recorder": {"episode_dir": str(tmp_path), **overrides}})
-    result = run_recorder(ros, str(REPO / "config" / "grasping_sim.yaml"), second)
+    result = run_recorder(ros, str(REPO / "config" / "ros" / "grasping_sim.yaml"), second)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr  # before it: the node's own log lines, if any
     assert result.stderr.strip().splitlines()[-1] == f"error: /recorder: {second} {message}"
@@ -270,7 +272,7 @@ def test_a_recorder_given_an_int_for_dt_runs_with_the_double(ros, tmp_path: Path
     """``dt: 1`` in the second file: a traceback before; now the node reports on diagnostics with dt = 1.0."""
     second = params_file(tmp_path / "overrides.yaml", {"recorder": {"episode_dir": str(tmp_path), "dt": 1}})
     process = subprocess.Popen([sys.executable, "-m", "jsrl_ros.nodes.recorder",
-                                *ros_args(str(REPO / "config" / "grasping_sim.yaml"), second)],
+                                *ros_args(str(REPO / "config" / "ros" / "grasping_sim.yaml"), second)],
                                env=process_env(ros), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         watcher = ros.node("watcher")

@@ -10,7 +10,7 @@ from jsrl_learning.config import ConfigError
 from jsrl_ros.real_arm.safety import (DEADMAN, ESTOP, WATCHDOG, SafetyFilter, TwistSegment, limits_from_mapping,
                                       load_limits)
 
-CONFIG = Path(__file__).resolve().parents[1] / "config" / "real_arm.yaml"
+CONFIG = Path(__file__).resolve().parents[1] / "config" / "ros" / "real_arm.yaml"
 LIMITS = {"workspace_min": [0.4, -0.2, 0.0, -1.5], "workspace_max": [0.7, 0.2, 0.3, 1.5],
           "max_velocity": [0.5, 0.5, 0.5, 3.0], "max_step": [0.05, 0.05, 0.05, 0.3],
           "watchdog_timeout": 0.5, "deadman": "guide", "deadman_timeout": 0.3,

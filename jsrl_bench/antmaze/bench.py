@@ -26,7 +26,7 @@ std (CORL's IQL does; without it, IQL took far more updates to walk: docs/antmaz
 
 One dataset per (maze, size) is shared by the seeds (the paper's seeds vary the learner, not
 D4RL's data). Jobs run in worker processes (``common.py``); the JSON is rewritten after every
-job, and a re-run on the same ``out`` with the same settings runs only the jobs it lacks. Settings come from a YAML (``config/antmaze_quick.yaml``, ``config/antmaze_full.yaml``),
+job, and a re-run on the same ``out`` with the same settings runs only the jobs it lacks. Settings come from a YAML (``config/bench/antmaze_quick.yaml``, ``config/bench/antmaze_full.yaml``),
 fixed a priori: see docs/antmaze_results.md.
 """
 from __future__ import annotations
@@ -328,7 +328,7 @@ def method_settings(cfg: AntMazeBenchConfig, cell: Cell, method: str) -> dict[st
     """Everything that defines a method's runs in this cell (the JSON's per-method settings)."""
     base = {"maze": cell.maze, "dataset_size": cell.dataset_size, "dataset_noise": cfg.dataset_noise,
             "dataset_seed": cfg.dataset_seed, "seeds": list(cfg.seeds), "learner": "iql",
-            "iql": asdict(from_mapping(IQLConfig, cfg.iql, "iql")),
+            "iql": asdict(from_mapping(IQLConfig, cfg.iql, "iql")), "batch_size": cfg.batch_size,
             "normalize_obs": "the dataset's mean and std" if cfg.normalize_obs else False,
             "env_kwargs": dict(cfg.env_kwargs),
             "offline_updates": cfg.offline_updates, "final_eval_episodes": cfg.final_eval_episodes}

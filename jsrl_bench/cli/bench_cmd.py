@@ -14,6 +14,7 @@ from typing import Callable, NamedTuple
 
 from jsrl_bench.cli import bench_antmaze_cmd, bench_grasp_cmd, bench_learner_cmd
 from jsrl_bench.cli.bench_common import json_out
+from jsrl_bench.fleet import bench as fleet_bench
 from jsrl_bench.fuzz import bench as fuzz_bench
 from jsrl_bench.ros import bench as ros_bench
 
@@ -74,7 +75,7 @@ def _run_argmax(args: argparse.Namespace) -> int:
 
 
 def _ablation_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="ablation YAML: base + variants (default: config/grasp_ablation.yaml)")
+    p.add_argument("--config", help="ablation YAML: base + variants (default: config/bench/grasp_ablation.yaml)")
     p.add_argument("--out", required=True, help="ablation table JSON; each variant's sweep in <out>_variants/")
     p.add_argument("--work-dir", help="demos, BC guides and run checkpoints (default: <out without .json>_work)")
 
@@ -106,11 +107,12 @@ BENCHES: dict[str, Bench] = {
     "antmaze": Bench(bench_antmaze_cmd.HELP, bench_antmaze_cmd.add_arguments, bench_antmaze_cmd.run),
     "learner": Bench(bench_learner_cmd.HELP, bench_learner_cmd.add_arguments, bench_learner_cmd.run),
     "grasp-ablation": Bench("grasping ablations: one change per variant of a base sweep "
-                            "(config/grasp_ablation.yaml, grasp_curriculum.yaml)", _ablation_arguments, _run_ablation),
+                            "(config/bench/grasp_ablation.yaml, grasp_curriculum.yaml)", _ablation_arguments, _run_ablation),
     "argmax": Bench("QT-Opt's target argmax: how far cheap CEM searches fall short of a strong one",
                     _argmax_arguments, _run_argmax),
     "ros": Bench(ros_bench.HELP, ros_bench.add_arguments, ros_bench.run),
     "fuzz": Bench(fuzz_bench.HELP, fuzz_bench.add_arguments, fuzz_bench.run),
+    "fleet": Bench(fleet_bench.HELP, fleet_bench.add_arguments, fleet_bench.run),
 }
 
 

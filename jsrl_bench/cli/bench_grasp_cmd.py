@@ -1,7 +1,7 @@
 """``jsrl bench grasp``: QT-Opt+JSRL against QT-Opt and BC on held-out objects (jsrl_bench/grasp/bench.py).
 
     jsrl bench grasp --quick --out results/grasp_quick.json
-    jsrl bench grasp --config config/grasp_50k.yaml --out results/grasp_50k.json
+    jsrl bench grasp --config config/bench/grasp_50k.yaml --out results/grasp_50k.json
     jsrl bench grasp --quick --seeds 5 6 7 8 9 --out results/grasp_quick_more.json
 
 Running it again on the same ``--out`` with the same settings (seeds and workers may differ) keeps

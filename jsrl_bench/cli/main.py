@@ -1,7 +1,7 @@
 """``jsrl``: the installed command. The core's ``train``/``evaluate`` and the experiments'
 ``bench``, ``demos`` and ``datasets``, no ROS needed (``jsrl bench ros|fuzz`` import it when they run).
 
-    jsrl train --config config/lock_train.yaml --out runs/lock
+    jsrl train --config config/train/lock_train.yaml --out runs/lock
     jsrl evaluate --checkpoint runs/lock/checkpoint.pt --episodes 20
     jsrl bench lock --quick --out results/lock_quick.json
     jsrl demos grasp --episodes 20 --dataset-id jsrl/grasp/ind-state-20-v0

@@ -88,7 +88,7 @@ def fuzz_graph(name: str, args: argparse.Namespace, work: Path, domain: int) -> 
 
     settings = Settings(examples=args.examples, flood=args.flood, seed=args.seed, recovery_s=args.recovery)
     source = Path(args.source).resolve()
-    config_dir = source / "config" if (source / "config").is_dir() else _installed_config()
+    config_dir = source / "config" / "ros" if (source / "config").is_dir() else _installed_config()
     rows: dict[str, list[Any]] = {}
     starts: list[float] = []
     arm_checked: Counter[str] = Counter()
@@ -146,7 +146,7 @@ def fuzz_graph(name: str, args: argparse.Namespace, work: Path, domain: int) -> 
 
 def _installed_config() -> Path:
     from jsrl_ros.bringup.main import PACKAGE, package_prefix
-    return package_prefix() / "share" / PACKAGE / "config"
+    return package_prefix() / "share" / PACKAGE / "config" / "ros"
 
 
 def run(args: argparse.Namespace) -> int:

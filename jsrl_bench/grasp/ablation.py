@@ -1,6 +1,6 @@
 """Ablation of what makes QT-Opt learn the grasp: each change switched off alone, the rest on.
 
-    jsrl bench grasp-ablation --config config/grasp_ablation.yaml --out results/grasp_ablation.json
+    jsrl bench grasp-ablation --config config/bench/grasp_ablation.yaml --out results/grasp_ablation.json
 
 The YAML holds ``base``, a grasp bench config (``grasp_config.py``) with every change on, and
 ``variants``, each a partial config merged into the base (mappings merged key by key). Every

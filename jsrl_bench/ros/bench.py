@@ -40,7 +40,7 @@ HELP = "ROS layer: arbiter obs->action latency (state, 64 px image) and lockstep
 ACTION_NAMES = ["dx", "dy", "dz", "dyaw", "gripper"]
 ENV_KWARGS = {"task": "indiscriminate", "object_set": "train", "num_objects": 5, "max_steps": 15}
 DT = 0.1
-#: the learner of config/grasping_sim.yaml, for the explorer's latency
+#: the learner of config/ros/grasping_sim.yaml, for the explorer's latency
 EXPLORER_CONFIG = {"hidden": [64, 64], "cem": {"n_samples": 32, "n_iters": 2, "n_elites": 4}, "seed": 0}
 LATENCY_MODES = ("state", "image", "state_explorer")
 START_TIMEOUT_S = 60.0  # node start-up on a loaded 2-core machine (imports torch, pybullet)

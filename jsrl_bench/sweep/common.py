@@ -56,9 +56,9 @@ def derive_seed(seed: int, stream: int) -> int:
 
 
 def default_config_path(name: str) -> Path:
-    """``config/<name>`` from the source tree, or from an installed ``share/jsrl_ros/config``."""
-    candidates = [Path(__file__).resolve().parents[2] / "config" / name,
-                  Path(sys.prefix) / "share" / "jsrl_ros" / "config" / name]
+    """``config/bench/<name>`` from the source tree, or from an installed ``share/jsrl_ros/config/bench``."""
+    candidates = [Path(__file__).resolve().parents[2] / "config" / "bench" / name,
+                  Path(sys.prefix) / "share" / "jsrl_ros" / "config" / "bench" / name]
     for path in candidates:
         if path.is_file():
             return path

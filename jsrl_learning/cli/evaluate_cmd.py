@@ -8,7 +8,7 @@ import gymnasium as gym
 import jsrl_learning.envs  # noqa: F401  (registers the core's gymnasium envs)
 from jsrl_learning.checkpoint import CheckpointError, load_checkpoint
 from jsrl_learning.cli.arg_types import non_negative_int, positive_int
-from jsrl_learning.config import from_mapping
+from jsrl_learning.config import from_mapping, in_current_names
 from jsrl_learning.guides import make_guide
 from jsrl_learning.guides.policy_checkpoint import learner_from_policy_state
 from jsrl_learning.rollout import evaluate
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     if "config" not in state or "policy" not in state:
         raise CheckpointError(f"{args.checkpoint}: not a jsrl train checkpoint (needs 'config' and 'policy'); "
                               f"keys: {', '.join(sorted(state))}")
-    config = from_mapping(TrainConfig, state["config"], f"{args.checkpoint}: config")
+    config = from_mapping(TrainConfig, in_current_names(TrainConfig, state["config"]), f"{args.checkpoint}: config")
     env = gym.make(config.env_id, **config.env_kwargs)
     learner = learner_from_policy_state(state["policy"], args.checkpoint)
     guide = make_guide(config.guide, env, f"{args.checkpoint}: config.guide")

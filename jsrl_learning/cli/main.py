@@ -1,6 +1,6 @@
 """``jsrl train`` / ``jsrl evaluate``: the core's commands, and how a ``jsrl`` command line is run.
 
-    jsrl train --config config/lock_train.yaml --out runs/lock
+    jsrl train --config config/train/lock_train.yaml --out runs/lock
     jsrl evaluate --checkpoint runs/lock/checkpoint.pt --episodes 20
 
 The installed ``jsrl`` command is built by the experiments layer on top, which adds its commands

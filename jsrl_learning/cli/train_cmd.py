@@ -13,7 +13,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("train", help="train an explorer with JSRL",
                             description="Train with JSRL. Writes checkpoint.pt, config.yaml, history.jsonl/.csv, "
                                         "TensorBoard events and learning_curve.png to the output directory.")
-    p.add_argument("--config", required=True, help="training YAML (see config/lock_train.yaml)")
+    p.add_argument("--config", required=True, help="training YAML (see config/train/lock_train.yaml)")
     p.add_argument("--out", help="output directory (overrides out_dir in the config)")
     p.add_argument("--resume", metavar="CKPT", help="continue this run from its checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs, CI)")

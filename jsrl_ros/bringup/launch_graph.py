@@ -36,7 +36,7 @@ def launch_description(graph_name: str) -> LaunchDescription:
     def nodes(context: LaunchContext, *args: Any, **kwargs: Any) -> list[Node]:
         graph = graph_def.build(**{o.name: LaunchConfiguration(o.name).perform(context) for o in graph_def.options})
         params = LaunchConfiguration("params").perform(context) or os.path.join(
-            get_package_share_directory(PACKAGE), "config", graph.params_file)
+            get_package_share_directory(PACKAGE), "config", "ros", graph.params_file)
         if graph.namespace:  # the scenario's node sections, re-keyed to reach the namespaced nodes
             with open(params) as f:
                 scenario = namespaced_sections(yaml.safe_load(f), graph)

@@ -254,7 +254,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     prefix = package_prefix()
     lib = prefix / "lib" / PACKAGE
-    params = Path(args.params) if args.params else prefix / "share" / PACKAGE / "config" / graph.params_file
+    params = Path(args.params) if args.params else prefix / "share" / PACKAGE / "config" / "ros" / graph.params_file
     missing = [spec.executable for spec in graph.nodes if not (lib / spec.executable).is_file()]
     if missing or not params.is_file():
         raise ConfigError(f"not installed under {prefix}: {', '.join(missing) or params} (install the package "

@@ -12,7 +12,7 @@ MoveIt Servo's ``delta_twist_cmds``, streamed at ``command_rate``) or joint targ
 (``joint_trajectory``, a one-point trajectory_msgs/JointTrajectory per step, as ros2_control's
 joint_trajectory_controller); the gripper on ``gripper_topic`` (std_msgs/Float64MultiArray).
 Every one of them passes :class:`jsrl_ros.real_arm.safety.SafetyFilter` (limits: ``safety.*`` in
-``config/real_arm.yaml``, all required, validated before the node starts).
+``config/ros/real_arm.yaml``, all required, validated before the node starts).
 
 One episode = one grasp attempt, as in the sim: ``gripper > 0`` closes the fingers, lifts,
 and the gripper-width-after-lift detector decides success. The episode's end (last outcome and

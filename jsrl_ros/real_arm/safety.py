@@ -1,6 +1,6 @@
 """The one safety layer every real-arm command passes (no rclpy: unit-testable with a fake clock).
 
-:class:`SafetyLimits` holds every limit, read from ``config/real_arm.yaml`` (the bridge's
+:class:`SafetyLimits` holds every limit, read from ``config/ros/real_arm.yaml`` (the bridge's
 ``safety.*`` parameters) and validated before the bridge starts: a missing or inverted limit
 is a :class:`ConfigError` naming the key, never a default. :class:`SafetyFilter` applies them:
 

@@ -226,16 +226,20 @@ def unknown_keys(sections: Sequence[Section], fqn: str, declared: Sequence[str],
     nearest declared name, or the new name of a ``renamed`` (old -> new) one.
 
     A wildcard section (``/**``) is shared by every node: a key one node lacks is usually another
-    node's (``env_id`` is the bridge's and the learner's, not the recorder's), so it is not checked here.
+    node's (``env_id`` is the bridge's and the learner's, not the recorder's), so only the node's own
+    old names are checked there (an old ``eval_every`` under ``/**`` must not be silently ignored).
     """
+    renamed = renamed or {}
     problems = []
     for section in sections:
-        if section.shared or not section.applies_to(fqn):
+        if not section.applies_to(fqn):
             continue
         for key in section.params:
-            if key not in declared and key in (renamed or {}):
+            if key in declared:
+                continue
+            if key in renamed:
                 problems.append(f"{section.origin} [{section.name}]: parameter {key!r} is now {renamed[key]!r}")
-            elif key not in declared:
+            elif not section.shared:
                 nearest = difflib.get_close_matches(key, declared, n=1)
                 hint = f"did you mean {nearest[0]!r}?" if nearest else "no parameter of this node is close"
                 problems.append(f"{section.origin} [{section.name}]: unknown parameter {key!r} ({hint})")
