@@ -17,7 +17,7 @@ import yaml
 from ament_index_python.packages import get_package_share_directory
 from launch_ros.actions import Node
 
-from jsrl_ros.bringup.fleet_graphs import namespaced_sections
+from jsrl_ros.bringup.fleet_graphs import check_key_files, namespaced_sections
 from jsrl_ros.bringup.graph import GRAPHS
 from launch import LaunchContext, LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
@@ -35,6 +35,7 @@ def launch_description(graph_name: str) -> LaunchDescription:
 
     def nodes(context: LaunchContext, *args: Any, **kwargs: Any) -> list[Node]:
         graph = graph_def.build(**{o.name: LaunchConfiguration(o.name).perform(context) for o in graph_def.options})
+        check_key_files(graph)
         params = LaunchConfiguration("params").perform(context) or os.path.join(
             get_package_share_directory(PACKAGE), "config", "ros", graph.params_file)
         if graph.namespace:  # the scenario's node sections, re-keyed to reach the namespaced nodes

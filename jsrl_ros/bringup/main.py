@@ -38,7 +38,7 @@ from std_msgs.msg import Int32
 
 from jsrl_learning.config import ConfigError
 from jsrl_learning.logging_utils import TensorBoardLogger
-from jsrl_ros.bringup.fleet_graphs import namespaced_sections
+from jsrl_ros.bringup.fleet_graphs import check_key_files, namespaced_sections
 from jsrl_ros.bringup.graph import GRAPHS, Graph, NodeSpec
 from jsrl_ros.bringup.processes import ProcessGroup
 from jsrl_ros.contract import topics
@@ -251,6 +251,7 @@ def next_episode_id(episode_dir: Path) -> int:
 
 def run(args: argparse.Namespace) -> int:
     graph = GRAPHS[args.graph].build(**args.options, out_dir=args.out)
+    check_key_files(graph)
     out = Path(args.out)
     prefix = package_prefix()
     lib = prefix / "lib" / PACKAGE

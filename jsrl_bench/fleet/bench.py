@@ -1,0 +1,143 @@
+"""``jsrl bench fleet``: what a fleet over DDS costs and delivers, on one host with sim actors.
+
+* **weight broadcast time**: a checkpoint written and announced by the learner -> every actor has
+  verified and written it (jsrl_bench/fleet/weights_time.py), for QT-Opt's critic with state and
+  with 64 px image observations;
+* **fleets of 1, 2, 4 sim actors** (jsrl_bench/fleet/throughput.py): each a learner role and N actor
+  roles, every role its own ``jsrl_bringup`` (plain processes on this host, distinct namespaces,
+  a private ROS domain; no network namespaces), measured for ``--seconds`` once it trains: env
+  steps/s, learner updates/s, per CPU-second (the roles' CPU time from /proc), episode delivery
+  latency p50/p99 (the receiver's: receive time - the actor's send stamp, one clock), bytes on the
+  wire per env step (episode frames sent, plus one copy of each checkpoint per actor);
+* a **prediction** for N machines from those per-CPU-second costs (:func:`predict`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jsrl_bench.cli.bench_common import json_out
+
+HELP = ("fleet over DDS: episode delivery latency, weight broadcast time (state and 64 px image critic), "
+        "updates/s and env steps/s with 1, 2, 4 sim actors (and per CPU-second), bytes on the wire per env step")
+OBS_MODES = ("state", "image")
+PREDICT_MACHINES = (1, 2, 4, 8, 16, 32)
+LEARNER_CORES = 1  # the prediction's learner: one core, as here
+
+
+@dataclass(frozen=True)
+class Settings:
+    actors: tuple[int, ...] = (1, 2, 4)
+    seconds: float = 75.0  # measured window per fleet
+    broadcasts: int = 5  # checkpoints timed per critic
+    receivers: int = 2  # actors receiving each broadcast
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    d = Settings()
+    p.add_argument("--out", required=True, help="result JSON")
+    p.add_argument("--actors", type=int, nargs="+", default=list(d.actors), help="fleet sizes to run (sim actors)")
+    p.add_argument("--seconds", type=float, default=d.seconds, help="measured window per fleet, once it trains")
+    p.add_argument("--broadcasts", type=int, default=d.broadcasts, help="checkpoints timed per critic")
+    p.add_argument("--receivers", type=int, default=d.receivers, help="actors receiving each timed broadcast")
+    p.add_argument("--params", help="scenario YAML (default: the installed grasping_sim.yaml of the fleet roles)")
+    p.add_argument("--work-dir", help="keep the runs' logs, keys and episodes here (default: a temporary folder)")
+
+
+def default_scenario() -> Path:
+    from jsrl_ros.bringup.graph import GRAPHS
+    from jsrl_ros.bringup.main import PACKAGE, package_prefix
+
+    return package_prefix() / "share" / PACKAGE / "config" / "ros" / GRAPHS["fleet_learner"].build().params_file
+
+
+def git_commit() -> str | None:
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                              text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def predict(fleets: list[dict[str, Any]]) -> dict[str, Any]:
+    """Fleet env steps/s on N machines, one sim actor each with a core of its own, and a learner on
+    ``LEARNER_CORES``: each actor runs at the 1-actor fleet's rate (here it had about a core: the
+    least contended run) until the learner's CPU per env step (ingest and its capped updates) fills
+    its cores."""
+    alone = min(fleets, key=lambda f: f["actors"])
+    rate = alone["env_steps_per_s"] / alone["actors"]
+    learner_cost = min(f["learner_cpu_s_per_env_step"] for f in fleets if f["learner_cpu_s_per_env_step"])
+    wire = alone["episode_bytes_per_env_step"] + alone["weight_bytes_per_env_step"]
+    ceiling = LEARNER_CORES / learner_cost
+    return {"env_steps_per_s_per_actor": rate, "learner_cpu_s_per_env_step": learner_cost,
+            "learner_cores": LEARNER_CORES, "learner_ceiling_env_steps_per_s": ceiling,
+            "learner_saturates_at_machines": ceiling / rate,
+            "env_steps_per_s": {n: min(n * rate, ceiling) for n in PREDICT_MACHINES},
+            "wire_bytes_per_s": {n: min(n * rate, ceiling) * wire for n in PREDICT_MACHINES}}
+
+
+def run_bench(settings: Settings, scenario: Path, work: Path) -> dict[str, Any]:
+    from jsrl_bench.fleet.throughput import measure_fleet
+    from jsrl_bench.fleet.weights_time import measure_broadcasts
+    from jsrl_ros.fleet.keys import make_key_dir
+
+    keys = work / "keys"
+    make_key_dir(keys, list(range(1, max(settings.actors) + 1)))
+    domain = random.Random(os.getpid()).randrange(150, 230)  # away from 0 and from the tests' 100..149
+    print(f"weight broadcasts: {settings.broadcasts} per critic to {settings.receivers} actors", flush=True)
+    weights = measure_broadcasts(scenario, OBS_MODES, settings.broadcasts, settings.receivers, domain,
+                                 work / "weights", keys)
+    fleets = []
+    for n in settings.actors:
+        print(f"fleet of {n} sim actor(s): {settings.seconds:g} s once it trains", flush=True)
+        fleets.append(measure_fleet(n, settings.seconds, domain, work / f"fleet_{n}", keys, scenario))
+    return {"weights": weights, "fleets": fleets, "prediction": predict(fleets)}
+
+
+def format_table(result: dict[str, Any]) -> str:
+    lines = ["weight broadcast (written -> every actor verified and wrote it)",
+             f"  {'critic':<8}{'bytes':>12}{'median s':>10}{'max s':>8}"]
+    for mode, w in result["weights"].items():
+        lines.append(f"  {mode:<8}{w['checkpoint_bytes']:>12}{w['median_s']:>10.3f}{w['max_s']:>8.3f}")
+    lines += ["fleets", f"  {'actors':>6}{'steps/s':>9}{'upd/s':>8}{'cores':>7}{'steps/actor-cpu-s':>19}"
+                        f"{'upd/learner-cpu-s':>19}{'lat p50 s':>11}{'lat p99 s':>11}{'B/step':>9}"]
+    for f in result["fleets"]:
+        lines.append(f"  {f['actors']:>6}{f['env_steps_per_s']:>9.1f}{f['updates_per_s']:>8.1f}"
+                     f"{f['cpu_cores_used']:>7.2f}{f['env_steps_per_actor_cpu_s'] or 0:>19.1f}"
+                     f"{f['updates_per_learner_cpu_s'] or 0:>19.1f}{f['delivery_latency_p50_s'] or 0:>11.3f}"
+                     f"{f['delivery_latency_p99_s'] or 0:>11.3f}"
+                     f"{(f['episode_bytes_per_env_step'] or 0) + (f['weight_bytes_per_env_step'] or 0):>9.0f}")
+    p = result["prediction"]
+    lines.append(f"prediction: {p['env_steps_per_s_per_actor']:.1f} steps/s per actor machine; "
+                 f"a {p['learner_cores']}-core learner saturates at {p['learner_ceiling_env_steps_per_s']:.0f} steps/s "
+                 f"(~{p['learner_saturates_at_machines']:.1f} machines)")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    out = json_out(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    settings = Settings(tuple(args.actors), args.seconds, args.broadcasts, args.receivers)
+    scenario = Path(args.params) if args.params else default_scenario()
+    load_before, started = os.getloadavg(), time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="jsrl_bench_fleet_") as tmp:
+        result = run_bench(settings, scenario, Path(args.work_dir) if args.work_dir else Path(tmp))
+    result["meta"] = {"command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+                      "settings": vars(settings) | {"actors": list(settings.actors)}, "scenario": str(scenario),
+                      "cpu_count": os.cpu_count(), "loadavg_before": list(load_before),
+                      "loadavg_after": list(os.getloadavg()), "git_commit": git_commit(),
+                      "wall_s": time.perf_counter() - started, "mode": "plain processes on one host (no netns)"}
+    out.write_text(json.dumps(result, indent=1, allow_nan=False) + "\n")
+    print(format_table(result))
+    print(f"results: {out}")
+    return 0
