@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 import time
+from pathlib import Path
 from typing import Callable, Iterator
 
 import rclpy
@@ -15,6 +17,15 @@ os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 # Domains 100+: away from the default 0 that a user's robot may be on; per-process offset
 # keeps parallel pytest processes apart.
 _domains = itertools.count(100 + os.getpid() % 50)
+
+
+def bringup_command(harness: "RosHarness", graph: str, scenario: Path, out: Path,
+                    *flags: str) -> tuple[list[str], dict[str, str]]:
+    """``jsrl_bringup --graph GRAPH --headless`` on ``scenario``, in the harness's ROS domain: command and env."""
+    env = {**os.environ, "ROS_DOMAIN_ID": str(harness.context.get_domain_id()), "AMENT_PREFIX_PATH": sys.prefix,
+           "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+    return [sys.executable, "-m", "jsrl_ros.bringup.main", "--graph", graph, "--headless", "--params", str(scenario),
+            "--out", str(out), *flags], env
 
 
 class RosHarness:

@@ -7,7 +7,6 @@ reward shift on the bags; ``--episodes`` stops the graph and every node exits 0.
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from ros_helpers import bringup_command
 
 from jsrl_ros.recording.episode_bags import list_episode_bags, read_episode
 from jsrl_sim.antmaze.guide import AntMazeGuide
@@ -43,11 +43,8 @@ def scenario(tmp_path: Path) -> Path:
 @pytest.mark.skipif(not (LIB / "jsrl_bringup").is_file(), reason="package not installed (run scripts/test.sh)")
 def test_the_antmaze_graph_runs_headless_with_the_scripted_guide_and_iql(ros, tmp_path):
     out = tmp_path / "run"
-    env = {**os.environ, "ROS_DOMAIN_ID": str(ros.context.get_domain_id()), "AMENT_PREFIX_PATH": sys.prefix,
-           "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
-    command = [sys.executable, "-m", "jsrl_ros.bringup.main", "--graph", "antmaze_sim", "--headless",
-               "--params", str(scenario(tmp_path)), "--out", str(out), "--episodes", str(EPISODES),
-               "--duration", "120"]
+    command, env = bringup_command(ros, "antmaze_sim", scenario(tmp_path), out, "--episodes", str(EPISODES),
+                                   "--duration", "120")
     # the node launchers run `python -c`, which imports this working tree (conftest.py sets PYTHONPATH)
     run = subprocess.run(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                          timeout=180)

@@ -118,6 +118,12 @@ def still_learns(graphs: GraphHolder) -> None:
         graph.watch.counters.get("learner")
 
 
+def every_input_is_attacked(graphs: GraphHolder) -> None:
+    graph = graphs.graph()
+    assert graph.unfuzzed_inputs() == []
+    assert graph.startup_failures == {}  # (not the harness's doing, but never hidden)
+
+
 def stops_cleanly(graphs: GraphHolder) -> None:
     graphs.graph()
     codes = graphs.close()
@@ -126,9 +132,7 @@ def stops_cleanly(graphs: GraphHolder) -> None:
 
 class TestGraspingSim:
     def test_every_input_topic_of_every_node_is_attacked(self, grasping_sim: GraphHolder) -> None:
-        graph = grasping_sim.graph()
-        assert graph.unfuzzed_inputs() == []
-        assert graph.startup_failures == {}  # (not the harness's doing, but never hidden)
+        every_input_is_attacked(grasping_sim)
 
     @pytest.mark.parametrize("topic", cases("grasping_sim"))
     def test_an_attacked_input_leaves_every_node_up_and_the_loop_stepping(self, grasping_sim: GraphHolder,
@@ -144,9 +148,7 @@ class TestGraspingSim:
 
 class TestRealArmFake:
     def test_every_input_topic_of_every_node_is_attacked(self, real_arm: GraphHolder) -> None:
-        graph = real_arm.graph()
-        assert graph.unfuzzed_inputs() == []
-        assert graph.startup_failures == {}  # (not the harness's doing, but never hidden)
+        every_input_is_attacked(real_arm)
 
     @pytest.mark.parametrize("topic", cases("real_arm"))
     def test_an_attacked_input_leaves_every_node_up_the_loop_stepping_and_the_arm_in_its_box(

@@ -11,7 +11,6 @@ to the bringup) then stops every node cleanly.
 """
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import pytest
 import yaml
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
+from ros_helpers import bringup_command
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Int32MultiArray, String
 
@@ -79,10 +79,7 @@ def inject_malformed(ros) -> dict[str, int]:
 @pytest.mark.skipif(not (LIB / "jsrl_bringup").is_file(), reason="package not installed (run scripts/test.sh)")
 def test_the_graph_runs_headless_the_curriculum_reaches_the_explorer_and_bad_input_is_dropped(ros, tmp_path):
     out = tmp_path / "run"
-    env = {**os.environ, "ROS_DOMAIN_ID": str(ros.context.get_domain_id()), "AMENT_PREFIX_PATH": sys.prefix,
-           "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
-    command = [sys.executable, "-m", "jsrl_ros.bringup.main", "--graph", "grasping_sim", "--headless",
-               "--params", str(scenario(tmp_path)), "--out", str(out), "--duration", "240"]
+    command, env = bringup_command(ros, "grasping_sim", scenario(tmp_path), out, "--duration", "240")
     counters: dict[str, dict[str, float]] = {}
     probe = ros.node("probe")
     probe.create_subscription(DiagnosticArray, "diagnostics", lambda m: counters.update(counters_of(m)), RELIABLE)

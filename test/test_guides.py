@@ -149,14 +149,18 @@ def test_bc_clones_discrete_demos_with_cross_entropy():
     assert np.mean(predicted == test_labels) > 0.95
 
 
+def assert_save_load_gives_identical_actions(guide: BCGuide, observations: list, path) -> BCGuide:
+    guide.save(path)
+    loaded = BCGuide.load(path)
+    assert all(np.array_equal(guide.act(o), loaded.act(o)) for o in observations)
+    assert loaded.losses == guide.losses and loaded.config == guide.config
+    return loaded
+
+
 def test_bc_save_load_gives_identical_actions(tmp_path):
     config = BCConfig(hidden=[16], n_updates=20, batch_size=32)
     guide = BCGuide.train(batch_of(*continuous_demos(100, seed=0)), config, BOX)
-    guide.save(tmp_path / "bc.pt")
-    loaded = BCGuide.load(tmp_path / "bc.pt")
-    obs, _ = continuous_demos(20, seed=2)
-    assert all(np.array_equal(guide.act(o), loaded.act(o)) for o in obs)
-    assert loaded.losses == guide.losses and loaded.config == guide.config
+    assert_save_load_gives_identical_actions(guide, list(continuous_demos(20, seed=2)[0]), tmp_path / "bc.pt")
 
 
 def test_bc_refuses_an_empty_dataset_and_bad_config():
@@ -202,12 +206,9 @@ def test_bc_on_images_learns_where_the_square_is_within_the_action_bounds():
 def test_bc_on_images_save_load_gives_identical_actions(tmp_path):
     config = BCConfig(hidden=[16], n_updates=5, batch_size=8)
     guide = BCGuide.train(batch_of(*square_demos(20, seed=0)), config, IMAGE_ACT)
-    guide.save(tmp_path / "bc.pt")
-    loaded = BCGuide.load(tmp_path / "bc.pt")
     obs, _ = square_demos(5, seed=3)
-    for i in range(5):
-        single = {k: v[i] for k, v in obs.items()}
-        assert np.array_equal(guide.act(single), loaded.act(single))
+    loaded = assert_save_load_gives_identical_actions(guide, [{k: v[i] for k, v in obs.items()} for i in range(5)],
+                                                      tmp_path / "bc.pt")
     assert loaded.observation_space == guide.observation_space
     assert loaded.observation_space["image"].dtype == np.uint8
 

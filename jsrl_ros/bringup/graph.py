@@ -50,12 +50,14 @@ VIEW = Option("view", "false", "a browser view for a human guide: live camera, w
               "(rerun web viewer; the URL is in the viewer's log)", ("true", "false"))
 
 
+OBS = Option("obs", "state", "observations: the state vector, or camera image + proprio", ("state", "image"))
+
 GRASPING_SIM_OPTIONS = (
     Option("guide", "scripted", "who guides: the privileged-state script, a BC policy or a human (keyboard/joystick)",
            ("scripted", "bc", "teleop")),
     Option("learner", "qtopt", "the explorer's learner", ("qtopt", "iql")),
     Option("mode", "curriculum", "JSRL curriculum, or JSRL-Random", ("curriculum", "random")),
-    Option("obs", "state", "observations: the state vector, or camera image + proprio", ("state", "image")),
+    OBS,
     Option("headless", "false", "no camera frames in state mode (unless view:=true), no keyboard teleop window",
            ("true", "false")),
     GUI,
@@ -94,7 +96,7 @@ def grasping_sim(guide: str = "scripted", learner: str = "qtopt", mode: str = "c
 
 
 RECORD_DEMOS_OPTIONS = (
-    Option("obs", "state", "observations: the state vector, or camera image + proprio", ("state", "image")),
+    OBS,
     Option("headless", "false", "no keyboard teleop window (commands come from elsewhere, e.g. a joystick)",
            ("true", "false")),
     GUI,
