@@ -16,6 +16,7 @@ import yaml
 
 from jsrl_bench.fleet.throughput import ros_env
 from jsrl_bench.fleet.watch import FleetWatch
+from jsrl_ros.contract import topics
 from jsrl_ros.fleet.keys import LEARNER_KEY
 
 ANNOUNCE_TIMEOUT_S = 120.0
@@ -79,7 +80,7 @@ def measure_broadcasts(scenario: Path, obs_modes: tuple[str, ...], broadcasts: i
 
         def subscribed() -> bool:  # the broadcaster listens, every receiver listens and announces
             return (watch.node.count_subscribers("/jsrl/checkpoint") >= 1
-                    and watch.node.count_subscribers("/fleet/weights") >= receivers
+                    and watch.node.count_subscribers(topics.FLEET_WEIGHTS) >= receivers
                     and all(watch.node.count_publishers(t) >= 1 for t in announcements))
 
         if not watch.spin_until(subscribed, ANNOUNCE_TIMEOUT_S, check):

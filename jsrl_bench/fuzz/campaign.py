@@ -31,6 +31,7 @@ from jsrl_bench.fuzz.graph_run import SPECS, GraphRun
 from jsrl_bench.fuzz.probe import Probe
 from jsrl_bench.fuzz.strategies import Shot
 from jsrl_bench.fuzz.watch import GraphWatch
+from jsrl_ros.contract import topics
 from jsrl_ros.contract.qos import RELIABLE
 from jsrl_ros.runtime.diagnostics import ERROR
 
@@ -255,8 +256,8 @@ class LiveGraph:
     def _operator_clears_estop(self, result: TopicResult) -> None:
         """What the operator does after an e-stop: release it (``false``), then ``safety/clear_estop``."""
         node = self.probe.node
-        publisher = node.create_publisher(Bool, "safety/estop", RELIABLE)
-        client = node.create_client(Trigger, "safety/clear_estop")
+        publisher = node.create_publisher(Bool, topics.SAFETY_ESTOP, RELIABLE)
+        client = node.create_client(Trigger, topics.SAFETY_CLEAR_ESTOP)
         try:
             self.probe.spin_until(lambda: publisher.get_subscription_count() > 0, 5.0)
             publisher.publish(Bool(data=False))

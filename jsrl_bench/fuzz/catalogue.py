@@ -31,6 +31,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from jsrl_bench.fuzz import strategies as S
 from jsrl_bench.fuzz.stamps import Stamp, current
+from jsrl_ros.contract import topics
 from jsrl_ros.contract.conversions import named_vector
 from jsrl_ros.contract.names import EPISODE_INFO_NAMES, EPISODE_SUMMARY_NAMES, LABELS, STEP_NAMES
 from jsrl_ros.contract.qos import LATCHED, RELIABLE
@@ -103,37 +104,37 @@ def _image(width: int, height: int, encoding: str, stamp: Stamp) -> S.Shot:
 def _common(bridge: str) -> list[InputTopic]:
     """The learning loop's inputs, the same in both graphs (``bridge``: the node that steps the world)."""
     return [
-        InputTopic("jsrl/state", JointState, RELIABLE, ("policy_arbiter", "recorder"),
+        InputTopic(topics.STATE, JointState, RELIABLE, ("policy_arbiter", "recorder"),
                    lambda c: S.named_vectors(c.state_names),
                    lambda c: [_known(c.state_names, EPISODE_AHEAD_50), _known(c.state_names, NEGATIVE),
                               *[_known(c.state_names, NEXT_EPISODE)] * BURST]),
-        InputTopic("jsrl/action", JointState, RELIABLE, (bridge, "recorder"),
+        InputTopic(topics.ACTION, JointState, RELIABLE, (bridge, "recorder"),
                    lambda c: S.named_vectors(c.action_names),
                    lambda c: [_known(c.action_names, NEGATIVE),  # this harness: finite in float64, inf in float32
                               *[_known(c.action_names, current(), [1e308] + [0.0] * (len(c.action_names) - 1))] * BURST]),
-        InputTopic("jsrl/guide_step_choices", Int32MultiArray, LATCHED, ("policy_arbiter",),
+        InputTopic(topics.GUIDE_STEP_CHOICES, Int32MultiArray, LATCHED, ("policy_arbiter",),
                    lambda c: S.int32_arrays()),
-        InputTopic("jsrl/checkpoint", String, LATCHED, ("policy_arbiter",), _paths),
-        InputTopic("jsrl/episode_info", JointState, RELIABLE, ("recorder",),
+        InputTopic(topics.CHECKPOINT, String, LATCHED, ("policy_arbiter",), _paths),
+        InputTopic(topics.EPISODE_INFO, JointState, RELIABLE, ("recorder",),
                    lambda c: S.named_vectors(EPISODE_INFO_NAMES, 0.0, 3.0)),
-        InputTopic("jsrl/step", JointState, RELIABLE, ("recorder",), lambda c: S.named_vectors(STEP_NAMES, 0.0, 1.0)),
-        InputTopic("teleop/label", String, RELIABLE, ("recorder",), lambda c: S.strings(*LABELS)),
-        InputTopic("jsrl/episode_bag", String, RELIABLE, ("learner",), _paths),
-        InputTopic("jsrl/evaluation", Float64, RELIABLE, ("curriculum_manager",), lambda c: S.float64s(),
+        InputTopic(topics.STEP, JointState, RELIABLE, ("recorder",), lambda c: S.named_vectors(STEP_NAMES, 0.0, 1.0)),
+        InputTopic(topics.TELEOP_LABEL, String, RELIABLE, ("recorder",), lambda c: S.strings(*LABELS)),
+        InputTopic(topics.EPISODE_BAG, String, RELIABLE, ("learner",), _paths),
+        InputTopic(topics.EVALUATION, Float64, RELIABLE, ("curriculum_manager",), lambda c: S.float64s(),
                    lambda c: [S.Shot(Float64(data=1e308), None, "known")] * 3),
-        InputTopic("jsrl/episode_summary", JointState, RELIABLE, ("curriculum_manager", "jsrl_bringup"),
+        InputTopic(topics.EPISODE_SUMMARY, JointState, RELIABLE, ("curriculum_manager", "jsrl_bringup"),
                    lambda c: S.named_vectors(EPISODE_SUMMARY_NAMES, 0.0, 15.0)),
-        InputTopic("jsrl/guide_step", Int32, LATCHED, ("jsrl_bringup",), lambda c: S.int32_values()),
+        InputTopic(topics.GUIDE_STEP, Int32, LATCHED, ("jsrl_bringup",), lambda c: S.int32_values()),
     ]
 
 
 def grasping_sim_topics() -> list[InputTopic]:
     """grasping_sim, state mode, scripted guide, headless: no camera, no teleop subscriptions."""
-    topics = _common("sim_bridge")
-    topics.insert(2, InputTopic("jsrl/guide_action", JointState, RELIABLE, ("policy_arbiter",),
+    inputs = _common("sim_bridge")
+    inputs.insert(2, InputTopic(topics.GUIDE_ACTION, JointState, RELIABLE, ("policy_arbiter",),
                                 lambda c: S.named_vectors(c.action_names),
                                 lambda c: [_known(c.action_names, NEXT_EPISODE)] * BURST))
-    return topics
+    return inputs
 
 
 def real_arm_topics() -> list[InputTopic]:
@@ -145,24 +146,24 @@ def real_arm_topics() -> list[InputTopic]:
 
     return [
         *_common("real_arm_bridge"),
-        InputTopic("jsrl/obs/image", Image, RELIABLE, ("policy_arbiter", "recorder"),
+        InputTopic(topics.OBS_IMAGE, Image, RELIABLE, ("policy_arbiter", "recorder"),
                    lambda c: S.images(*c.obs_size),
                    lambda c: [_image(32, 32, "rgb8", current()), _image(32, 32, "rgb8", current(1)),
                               *[_image(*c.obs_size, "rgb8", NEXT_EPISODE)] * BURST]),
-        InputTopic("camera/image_raw", Image, RELIABLE, ("observation",), lambda c: S.images(*c.camera_size),
+        InputTopic(topics.CAMERA_IMAGE, Image, RELIABLE, ("observation",), lambda c: S.images(*c.camera_size),
                    lambda c: [_image(*c.camera_size, "rgb8", NEXT_EPISODE)] * BURST),
-        InputTopic("camera/color/image_raw", Image, RELIABLE, ("real_arm_bridge",),
+        InputTopic(topics.ARM_CAMERA_IMAGE, Image, RELIABLE, ("real_arm_bridge",),
                    lambda c: S.images(*c.driver_camera_size),
                    lambda c: [_image(*c.driver_camera_size, "16UC1", current())] * 20, sustain_s=2.0),
-        InputTopic("joint_states", JointState, RELIABLE, ("real_arm_bridge",),
+        InputTopic(topics.JOINT_STATES, JointState, RELIABLE, ("real_arm_bridge",),
                    lambda c: S.named_vectors(c.joints, -0.5, 0.5, around=c.joints_at), arm_lie, sustain_s=3.0),
-        InputTopic("safety/estop", Bool, RELIABLE, ("real_arm_bridge",), lambda c: S.bools(), operator=ESTOP),
-        InputTopic("safety/deadman", Bool, RELIABLE, ("real_arm_bridge",), lambda c: S.bools()),
-        InputTopic("jsrl/control_owner", String, LATCHED, ("real_arm_bridge",), lambda c: S.strings("guide", "explorer")),
-        InputTopic("teleop/cmd_vel", Twist, RELIABLE, ("policy_arbiter",), lambda c: S.twists()),
-        InputTopic("teleop/cmd_vel_stamped", TwistStamped, RELIABLE, ("policy_arbiter",),
+        InputTopic(topics.SAFETY_ESTOP, Bool, RELIABLE, ("real_arm_bridge",), lambda c: S.bools(), operator=ESTOP),
+        InputTopic(topics.SAFETY_DEADMAN, Bool, RELIABLE, ("real_arm_bridge",), lambda c: S.bools()),
+        InputTopic(topics.CONTROL_OWNER, String, LATCHED, ("real_arm_bridge",), lambda c: S.strings("guide", "explorer")),
+        InputTopic(topics.ARM_TWIST, Twist, RELIABLE, ("policy_arbiter",), lambda c: S.twists()),
+        InputTopic(topics.TELEOP_TWIST, TwistStamped, RELIABLE, ("policy_arbiter",),
                    lambda c: S.twists(stamped=True)),
-        InputTopic("teleop/gripper", Float64, RELIABLE, ("policy_arbiter",), lambda c: S.float64s()),
+        InputTopic(topics.TELEOP_GRIPPER, Float64, RELIABLE, ("policy_arbiter",), lambda c: S.float64s()),
         InputTopic("joy", Joy, RELIABLE, ("policy_arbiter",), lambda c: S.joys(c.deadman_button)),
         # the fake arm stands in for the drivers: it gets only what a driver must refuse (a valid
         # command on a driver's own topic moves any arm; no safety layer sits behind the driver)

@@ -25,6 +25,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from jsrl_bench.fuzz.arm_check import ArmCommandCheck
 from jsrl_bench.fuzz.stamps import StepNow
+from jsrl_ros.contract import topics
 from jsrl_ros.contract.qos import RELIABLE
 from jsrl_ros.contract.step_clock import StepClock, stamp_key
 from jsrl_ros.runtime.diagnostics import TOPIC as DIAGNOSTICS
@@ -67,20 +68,20 @@ class GraphWatch:
         self.steps_seen = 0
         self.heard_from: Counter[tuple[str, str | None]] = Counter()  # (topic, publishing node): messages
         node.create_subscription(DiagnosticArray, DIAGNOSTICS, self._on_diagnostics, RELIABLE)
-        self._from(JointState, "jsrl/state", bridge, self._on_state)
-        self._from(JointState, "jsrl/step", bridge, self._on_step)
+        self._from(JointState, topics.STATE, bridge, self._on_state)
+        self._from(JointState, topics.STEP, bridge, self._on_step)
         if arm is not None:
-            topics = arm_topics or {}
-            self._from(TwistStamped, topics.get("twist", "servo_node/delta_twist_cmds"), bridge,
+            arm_names = arm_topics or {}
+            self._from(TwistStamped, arm_names.get("twist", "servo_node/delta_twist_cmds"), bridge,
                        lambda m: arm.twist((m.twist.linear.x, m.twist.linear.y, m.twist.linear.z),
                                            (m.twist.angular.x, m.twist.angular.y, m.twist.angular.z)))
-            self._from(JointTrajectory, topics.get("trajectory", "joint_trajectory_controller/joint_trajectory"),
+            self._from(JointTrajectory, arm_names.get("trajectory", "joint_trajectory_controller/joint_trajectory"),
                        bridge, lambda m: arm.trajectory(m.joint_names, [
                            (list(p.positions), p.time_from_start.sec + p.time_from_start.nanosec * 1e-9)
                            for p in m.points]))
-            self._from(Float64MultiArray, topics.get("gripper", "gripper_controller/commands"), bridge,
+            self._from(Float64MultiArray, arm_names.get("gripper", "gripper_controller/commands"), bridge,
                        lambda m: arm.gripper(list(m.data)))
-            self._from(JointState, "joint_states", topics.get("arm", "fake_arm"),
+            self._from(JointState, topics.JOINT_STATES, arm_names.get("arm", "fake_arm"),
                        lambda m: arm.measured(list(m.name), list(m.position)))
 
     def _from(self, msg_type: Any, topic: str, source: str, callback: Callable[[Any], None]) -> None:

@@ -35,6 +35,7 @@ import yaml
 
 from jsrl_bench.grasp.world import GRASP_ENV_ID, GRASP_SCRIPTED_GUIDE
 from jsrl_learning.config import ConfigError
+from jsrl_ros.contract import topics
 
 HELP = "ROS layer: arbiter obs->action latency (state, 64 px image) and lockstep graph vs bare env steps/s"
 ACTION_NAMES = ["dx", "dy", "dz", "dyaw", "gripper"]
@@ -142,7 +143,7 @@ def _latched_choices(ros: _Ros, h: int) -> None:
     from std_msgs.msg import Int32MultiArray
 
     from jsrl_ros.contract.qos import LATCHED
-    pub = ros.node.create_publisher(Int32MultiArray, "jsrl/guide_step_choices", LATCHED)
+    pub = ros.node.create_publisher(Int32MultiArray, topics.GUIDE_STEP_CHOICES, LATCHED)
     pub.publish(Int32MultiArray(data=[h]))
 
 
@@ -181,16 +182,16 @@ def measure_latency(mode: str, settings: Settings, domain: int, workdir: Path) -
     arbiter = children.start("policy_arbiter")
     try:
         answered: dict[int, float] = {}
-        ros.node.create_subscription(JointState, "jsrl/action",
+        ros.node.create_subscription(JointState, topics.ACTION,
                                      lambda m: answered.setdefault(stamp_key(m.header.stamp), time.perf_counter()),
                                      RELIABLE)
-        state_pub = ros.node.create_publisher(JointState, "jsrl/state", RELIABLE)
-        guide_pub = ros.node.create_publisher(JointState, "jsrl/guide_action", RELIABLE)
-        image_pub = ros.node.create_publisher(Image, "jsrl/obs/image", SENSOR)
+        state_pub = ros.node.create_publisher(JointState, topics.STATE, RELIABLE)
+        guide_pub = ros.node.create_publisher(JointState, topics.GUIDE_ACTION, RELIABLE)
+        image_pub = ros.node.create_publisher(Image, topics.OBS_IMAGE, SENSOR)
         _latched_choices(ros, 0 if explorer else total + 1)  # who acts at every step
         if explorer:
             checkpoint = _explorer_checkpoint(workdir / "explorer.pt", settings.state_dim)
-            ros.node.create_publisher(String, "jsrl/checkpoint", LATCHED).publish(String(data=str(checkpoint)))
+            ros.node.create_publisher(String, topics.CHECKPOINT, LATCHED).publish(String(data=str(checkpoint)))
         rng = np.random.default_rng(0)
         state = rng.uniform(-1, 1, settings.state_dim).astype(np.float32)
         image = rng.integers(0, 256, (settings.image_size, settings.image_size, 3), dtype=np.uint8)
@@ -241,7 +242,7 @@ def measure_graph(settings: Settings, domain: int, workdir: Path) -> dict[str, A
     children = Nodes(_params("state", GRASP_SCRIPTED_GUIDE), domain, workdir)
     try:
         steps: list[float] = []
-        ros.node.create_subscription(JointState, "jsrl/step", lambda m: steps.append(time.perf_counter()), RELIABLE)
+        ros.node.create_subscription(JointState, topics.STEP, lambda m: steps.append(time.perf_counter()), RELIABLE)
         _latched_choices(ros, ENV_KWARGS["max_steps"] + 1)  # the scripted guide drives every step
         nodes = {name: children.start(name) for name in ("policy_arbiter", "sim_bridge")}
 
