@@ -164,11 +164,11 @@ class LiveGraph:
         missing = []
         for name in [*self.run.nodes, "jsrl_bringup"]:
             try:
-                topics = self.probe.node.get_subscriber_names_and_types_by_node(name, "/")
+                subscribed = self.probe.node.get_subscriber_names_and_types_by_node(name, "/")
             except Exception as exc:  # the node is gone: the liveness checks report it
                 missing.append(f"{name}: not in the graph ({exc})")
                 continue
-            missing += [f"{name}: {topic}" for topic, _ in topics
+            missing += [f"{name}: {topic}" for topic, _ in subscribed
                         if topic not in fuzzed and topic not in NOT_INPUTS]
         return missing
 
