@@ -242,7 +242,7 @@ def summarise(rows: list[dict[str, Any]], floor_cpu: float | None) -> dict[str, 
 
 def iql_contenders(case: str, obs_dim: int, settings: LearnerBenchSettings) -> list[Contender]:
     obs_space = gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32)
-    config = IQLConfig(hidden=list(settings.hidden), batch_size=settings.iql_batch_size, reward_shift=-1.0,
+    config = IQLConfig(hidden=list(settings.hidden), reward_shift=-1.0,
                        compile=settings.compile, compile_after=0)
     project = IQLLearner(config, obs_space, IQL_ACTIONS)
     reference = ReferenceIQL.from_learner(project)
@@ -296,8 +296,7 @@ def run_learner_bench(settings: LearnerBenchSettings, report: Callable[[dict[str
             if obs not in QTOPT_SPACES:
                 raise ConfigError(f"learner bench: unknown QT-Opt observation {obs!r}; known: {sorted(QTOPT_SPACES)}")
             for batch_size in settings.qtopt_batch_sizes:
-                contenders = qtopt_contenders(f"{obs}/{variant_name}", QTOPT_SPACES[obs],
-                                              {**variant, "batch_size": batch_size}, settings,
+                contenders = qtopt_contenders(f"{obs}/{variant_name}", QTOPT_SPACES[obs], variant, settings,
                                               f"learner bench variant {variant_name}")
                 run_case(contenders, random_batches(QTOPT_SPACES[obs], QTOPT_ACTIONS, batch_size, 0),
                          {"obs": obs, "variant": variant_name, "batch_size": batch_size}, None)
