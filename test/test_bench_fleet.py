@@ -31,16 +31,25 @@ def test_a_tiny_fleet_bench_writes_every_measurement(tmp_path: Path) -> None:
     assert fleet["cpu_s"]["learner"] > 0 and fleet["cpu_s"]["actors"] > 0
     assert 0 <= fleet["delivery_latency_p50_s"] <= fleet["delivery_latency_p99_s"]
     assert fleet["episode_bytes_per_env_step"] > 0 and fleet["unauthenticated"] == 0
-    assert result["prediction"]["env_steps_per_s"]["1"] > 0
+    assert result["prediction"]["env_steps_per_s"]["1"] > 0 and result["prediction"]["learner_cpu_s_per_env_step"] > 0
     meta = result["meta"]
     assert meta["cpu_count"] >= 1 and len(meta["loadavg_before"]) == 3 and "fleet" in meta["command"]
 
 
 def test_the_prediction_scales_with_machines_until_the_learner_is_full() -> None:
-    fleet = {"actors": 1, "env_steps_per_s": 10.0, "learner_cpu_s_per_env_step": 0.02,
-             "episode_bytes_per_env_step": 100.0, "weight_bytes_per_env_step": 50.0}
-    p = predict([fleet, {**fleet, "actors": 2, "env_steps_per_s": 15.0, "learner_cpu_s_per_env_step": 0.025}])
-    assert p["learner_ceiling_env_steps_per_s"] == pytest.approx(50.0)  # one core / 0.02 s per step
-    assert p["env_steps_per_s"][1] == 10.0 and p["env_steps_per_s"][4] == 40.0 and p["env_steps_per_s"][8] == 50.0
-    assert p["learner_saturates_at_machines"] == pytest.approx(5.0)
+    def fleet(actors: int, steps: float, updates: float) -> dict:  # learner CPU: 2 ms per step + 1 ms per update
+        learner_cpu = 0.002 * steps + 0.001 * updates
+        return {"actors": actors, "window_s": 100.0, "env_steps": steps, "updates": updates,
+                "env_steps_per_s": steps / 100.0, "cpu_s": {"learner": learner_cpu, "actors": 50.0},
+                "learner_cpu_s_per_env_step": learner_cpu / steps,
+                "episode_bytes_per_env_step": 100.0, "weight_bytes_per_env_step": 50.0}
+
+    p = predict([fleet(1, 1000, 3000), fleet(2, 1500, 3000), fleet(4, 1800, 900)])
+    assert p["learner_cpu_s_per_env_step"] == pytest.approx(0.002)
+    assert p["learner_cpu_s_per_update"] == pytest.approx(0.001)
+    assert p["updates_per_env_step"] == pytest.approx(3.0)
+    assert p["learner_ceiling_env_steps_per_s"] == pytest.approx(200.0)  # one core / (2 + 3 * 1) ms per step
+    assert p["env_steps_per_s"][1] == pytest.approx(10.0) and p["env_steps_per_s"][16] == pytest.approx(160.0)
+    assert p["env_steps_per_s"][32] == pytest.approx(200.0)
+    assert p["learner_saturates_at_machines"] == pytest.approx(20.0)
     assert p["wire_bytes_per_s"][2] == pytest.approx(20.0 * 150.0)

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from jsrl_bench.cli.bench_common import json_out
 
 HELP = ("fleet over DDS: episode delivery latency, weight broadcast time (state and 64 px image critic), "
@@ -69,21 +71,37 @@ def git_commit() -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+def learner_costs(fleets: list[dict[str, Any]]) -> tuple[float, float]:
+    """The learner role's CPU seconds per env step it takes in (receiver, storage, replay ingest) and per
+    update: least squares over the fleets of learner CPU = a * env steps + b * updates (the fleets differ
+    in updates per step: a starved learner updates less), clipped at 0; one fleet: all of it per step."""
+    if len(fleets) < 2:
+        return fleets[0]["learner_cpu_s_per_env_step"] or 0.0, 0.0
+    rows = np.array([[f["env_steps"], f["updates"]] for f in fleets], dtype=float)
+    cpu = np.array([f["cpu_s"]["learner"] for f in fleets])
+    (per_step, per_update), *_ = np.linalg.lstsq(rows, cpu, rcond=None)
+    return max(float(per_step), 0.0), max(float(per_update), 0.0)
+
+
 def predict(fleets: list[dict[str, Any]]) -> dict[str, Any]:
-    """Fleet env steps/s on N machines, one sim actor each with a core of its own, and a learner on
-    ``LEARNER_CORES``: each actor runs at the 1-actor fleet's rate (here it had about a core: the
-    least contended run) until the learner's CPU per env step (ingest and its capped updates) fills
-    its cores."""
+    """Fleet env steps/s on N machines, one sim actor each with cores of its own, and a learner on
+    ``LEARNER_CORES``: each actor runs at the 1-actor fleet's rate (the least contended run) and the
+    learner keeps that run's updates per env step, until the learner's CPU per env step (ingest plus
+    those updates, :func:`learner_costs`) fills its cores; beyond that, more actors only lower the
+    updates per step (as the 4-actor fleet here shows)."""
     alone = min(fleets, key=lambda f: f["actors"])
     rate = alone["env_steps_per_s"] / alone["actors"]
-    learner_cost = min(f["learner_cpu_s_per_env_step"] for f in fleets if f["learner_cpu_s_per_env_step"])
-    wire = alone["episode_bytes_per_env_step"] + alone["weight_bytes_per_env_step"]
-    ceiling = LEARNER_CORES / learner_cost
-    return {"env_steps_per_s_per_actor": rate, "learner_cpu_s_per_env_step": learner_cost,
+    ratio = alone["updates"] / alone["env_steps"] if alone["env_steps"] else 0.0
+    per_step, per_update = learner_costs(fleets)
+    ceiling = LEARNER_CORES / (per_step + per_update * ratio)
+    wire = (alone["episode_bytes_per_env_step"] or 0.0) + (alone["weight_bytes_per_env_step"] or 0.0)
+    steps = {n: min(n * rate, ceiling) for n in PREDICT_MACHINES}
+    return {"env_steps_per_s_per_actor": rate, "actor_cores_per_actor": alone["cpu_s"]["actors"] /
+            alone["window_s"] / alone["actors"], "updates_per_env_step": ratio,
+            "learner_cpu_s_per_env_step": per_step, "learner_cpu_s_per_update": per_update,
             "learner_cores": LEARNER_CORES, "learner_ceiling_env_steps_per_s": ceiling,
-            "learner_saturates_at_machines": ceiling / rate,
-            "env_steps_per_s": {n: min(n * rate, ceiling) for n in PREDICT_MACHINES},
-            "wire_bytes_per_s": {n: min(n * rate, ceiling) * wire for n in PREDICT_MACHINES}}
+            "learner_saturates_at_machines": ceiling / rate, "env_steps_per_s": steps,
+            "wire_bytes_per_s": {n: s * wire for n, s in steps.items()}}
 
 
 def run_bench(settings: Settings, scenario: Path, work: Path) -> dict[str, Any]:
@@ -118,8 +136,10 @@ def format_table(result: dict[str, Any]) -> str:
                      f"{f['delivery_latency_p99_s'] or 0:>11.3f}"
                      f"{(f['episode_bytes_per_env_step'] or 0) + (f['weight_bytes_per_env_step'] or 0):>9.0f}")
     p = result["prediction"]
-    lines.append(f"prediction: {p['env_steps_per_s_per_actor']:.1f} steps/s per actor machine; "
-                 f"a {p['learner_cores']}-core learner saturates at {p['learner_ceiling_env_steps_per_s']:.0f} steps/s "
+    lines.append(f"prediction: {p['env_steps_per_s_per_actor']:.1f} steps/s per actor machine; the learner costs "
+                 f"{p['learner_cpu_s_per_env_step'] * 1e3:.1f} ms CPU per env step + "
+                 f"{p['learner_cpu_s_per_update'] * 1e3:.1f} ms per update; at {p['updates_per_env_step']:.2f} updates/step a {p['learner_cores']}-core learner "
+                 f"saturates at {p['learner_ceiling_env_steps_per_s']:.0f} steps/s "
                  f"(~{p['learner_saturates_at_machines']:.1f} machines)")
     return "\n".join(lines)
 
