@@ -138,8 +138,9 @@ def format_table(result: dict[str, Any]) -> str:
     p = result["prediction"]
     lines.append(f"prediction: {p['env_steps_per_s_per_actor']:.1f} steps/s per actor machine; the learner costs "
                  f"{p['learner_cpu_s_per_env_step'] * 1e3:.1f} ms CPU per env step + "
-                 f"{p['learner_cpu_s_per_update'] * 1e3:.1f} ms per update; at {p['updates_per_env_step']:.2f} updates/step a {p['learner_cores']}-core learner "
-                 f"saturates at {p['learner_ceiling_env_steps_per_s']:.0f} steps/s "
+                 f"{p['learner_cpu_s_per_update'] * 1e3:.1f} ms per update; at {p['updates_per_env_step']:.2f} "
+                 f"updates/step a {p['learner_cores']}-core learner saturates at "
+                 f"{p['learner_ceiling_env_steps_per_s']:.0f} steps/s "
                  f"(~{p['learner_saturates_at_machines']:.1f} machines)")
     return "\n".join(lines)
 
