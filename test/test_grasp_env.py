@@ -7,10 +7,13 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import jsrl_sim
+from jsrl_learning.rollout import run_episode
 from jsrl_sim.grasping import GraspConfigError, GraspEnv
 from jsrl_sim.grasping.camera import DEFAULT_POSE, Lighting
 from jsrl_sim.grasping.env import PROPRIO_DIM, ROBOT_DIM, SLOT_DIM
-from jsrl_sim.grasping.objects import object_specs
+from jsrl_sim.grasping.objects import has_finite_meshes, object_specs
+from jsrl_sim.grasping.scene import DirectClient
+from jsrl_sim.grasping.scripted_guide import ScriptedGraspGuide
 
 HOLD = np.array([0.0, 0.0, 0.0, 0.0, -1.0], dtype=np.float32)  # keep still, gripper open
 
@@ -194,9 +197,53 @@ def _object_frictions(env: GraspEnv) -> list:
 
 def test_object_sets_hold_the_fixed_train_test_split():
     train, test = object_specs("train"), object_specs("test")
-    assert (len(train), len(test), len(object_specs("shapes"))) == (900, 100, 5)
+    assert (len(train), len(test), len(object_specs("shapes"))) == (899, 100, 5)  # random_urdfs/168 is broken
     assert not {s.urdf for s in train} & {s.urdf for s in test}
     assert all(s.urdf.endswith("0.urdf") for s in test) and not any(s.urdf.endswith("0.urdf") for s in train)
+
+
+def test_every_random_object_loads_as_a_finite_object_of_a_few_centimetres():
+    """random_urdfs/168's mesh is all NaN: pybullet built its hull from uninitialised memory, so
+    its size, resting height and contacts changed from one env to the next and seeds did not reproduce."""
+    client = DirectClient()
+    try:
+        for spec in object_specs("train") + object_specs("test"):
+            body = client.loadURDF(spec.urdf, globalScaling=spec.scale)
+            vertices = np.asarray(client.getMeshData(body)[1])
+            assert np.all(np.isfinite(vertices)) and np.abs(vertices).max() < 0.2, spec.urdf
+            client.removeBody(body)
+    finally:
+        client.disconnect()
+
+
+def test_meshes_with_non_finite_vertices_are_recognised(tmp_path):
+    (tmp_path / "good.obj").write_text("v 0 0 0\nv 1 0.5 -2e-3\nv 0 1 0\nf 1 2 3\n")
+    (tmp_path / "bad.obj").write_text("v 0 0 0\nv nan nan nan\nv 0 1 0\nf 1 2 3\n")
+    for name in ("good", "bad"):
+        (tmp_path / f"{name}.urdf").write_text(f'<robot><link><collision><geometry><mesh filename="{name}.obj"/>'
+                                               f'</geometry></collision></link></robot>')
+    assert has_finite_meshes(str(tmp_path / "good.urdf")) and not has_finite_meshes(str(tmp_path / "bad.urdf"))
+
+
+def _guide_episodes(seeds: list[int]) -> list[np.ndarray]:
+    env = GraspEnv(object_set="train")
+    guide = ScriptedGraspGuide(env)
+    try:
+        return [np.array(run_episode(env, guide, guide.act, guide_steps=env.config.max_steps, seed=seed).obs)
+                for seed in seeds]
+    finally:
+        env.close()
+
+
+def test_a_seed_gives_the_same_guide_episodes_in_every_env_of_a_process():
+    """The benches run many jobs per worker process: a seed's episodes must not depend on what ran before.
+    Seeds 449, 453 and 686643339 drew random_urdfs/168 before it was left out (their first episodes differed
+    between the first env of a process and later ones, now and then)."""
+    seeds = [449, 453, 686643339]
+    first = _guide_episodes(seeds)
+    for _ in range(2):
+        for seed, a, b in zip(seeds, first, _guide_episodes(seeds)):
+            np.testing.assert_array_equal(a, b, err_msg=f"seed {seed}")
 
 
 @pytest.mark.parametrize("key, value", [
