@@ -140,6 +140,7 @@ def assert_metrics_close(ours: dict, theirs: dict, rel: float) -> None:
 def test_compiled_and_threaded_update_matches_the_plain_update():
     # Two compiled learners of one shape but different settings, updated in turn: each compiled
     # graph must keep its own learner's constants (compiled entries are per learner).
+    torch.set_num_threads(1)  # the states below are counted from one torch thread, whatever ran before
     pairs = [(iql(compile=False, hidden=[8], **kw),
               iql(compile=True, compile_after=2, update_threads=2, hidden=[8], **kw))
              for kw in ({}, {"lr": 1e-3, "reward_shift": 0.0, "expectile": 0.7})]  # hidden [8]: quick to compile

@@ -20,6 +20,7 @@ from test_graph_config import node_class
 
 from jsrl_learning.config import ConfigError
 from jsrl_ros.contract.qos import RELIABLE
+from jsrl_ros.fleet.keys import LEARNER_KEY, actor_key_name, make_key_dir
 from jsrl_ros.runtime.checked_node import CheckedNode, parameter_sections, reject_unknown_parameters
 from jsrl_ros.runtime.diagnostics import TOPIC as DIAGNOSTICS
 from jsrl_ros.runtime.param_files import (as_declared, command_line_sections, effective_values, read_params_file,
@@ -232,8 +233,15 @@ def test_every_shipped_params_file_passes_the_checks_for_every_node_it_names(ros
     named = [s.name for s in read_params_file(shipped) if not s.shared]
     assert named
     declared_anywhere: set[str] = set()
+    keys = tmp_path / "keys"  # the fleet gateways check their key files as they start
+    make_key_dir(keys, [1])
+    key_files = {"key_file": str(keys / actor_key_name(1)), "learner_key_file": str(keys / LEARNER_KEY),
+                 "actor_keys": [f"1={keys / actor_key_name(1)}"]}
     for name in named:
         paths = {k: str(tmp_path / name / k) for k in PATH_KEYS if own[name].get(k)}
+        paths |= {k: v for k, v in key_files.items() if k in own[name]}
+        if name == "weights_broadcaster":  # the learner's own key signs the weights
+            paths["key_file"] = str(keys / LEARNER_KEY)
         args = ros_args(shipped, *([params_file(tmp_path / f"{name}.yaml", {name: paths})] if paths else []))
         sections = command_line_sections(args)
         with parameter_sections(sections):
