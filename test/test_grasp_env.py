@@ -8,9 +8,9 @@ from gymnasium.utils.env_checker import check_env
 
 import jsrl_sim
 from jsrl_learning.rollout import run_episode
-from jsrl_sim.grasping import GraspConfigError, GraspEnv
 from jsrl_sim.grasping.camera import DEFAULT_POSE, Lighting
-from jsrl_sim.grasping.env import PROPRIO_DIM, ROBOT_DIM, SLOT_DIM
+from jsrl_sim.grasping.config import GraspConfigError
+from jsrl_sim.grasping.env import PROPRIO_DIM, ROBOT_DIM, SLOT_DIM, GraspEnv
 from jsrl_sim.grasping.objects import has_finite_meshes, object_specs
 from jsrl_sim.grasping.scene import DirectClient
 from jsrl_sim.grasping.scripted_guide import ScriptedGraspGuide

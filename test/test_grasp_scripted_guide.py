@@ -6,8 +6,9 @@ import pytest
 
 import jsrl_sim
 from jsrl_learning.guides.base import Guide
-from jsrl_sim.grasping import GraspEnv, ScriptedGraspGuide, make_grasp_guide
+from jsrl_sim.grasping.env import GraspEnv
 from jsrl_sim.grasping.eval_guide import evaluate
+from jsrl_sim.grasping.scripted_guide import ScriptedGraspGuide, make_grasp_guide
 
 
 @pytest.mark.parametrize("task", ["indiscriminate", "instance"])

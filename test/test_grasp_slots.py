@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jsrl_sim.grasping import GraspEnv
-from jsrl_sim.grasping.env import ROBOT_DIM, SLOT_DIM
+from jsrl_sim.grasping.env import ROBOT_DIM, SLOT_DIM, GraspEnv
 from jsrl_sim.grasping.slots import MAX_GRASP_WIDTH, slot_order
 
 

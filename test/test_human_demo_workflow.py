@@ -31,7 +31,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64
 
-from jsrl_bench.grasp.world import GRASP_SCRIPTED_GUIDE
+from jsrl_bench.grasp.world import scripted_guide_target
 from jsrl_learning.checkpoint import load_checkpoint
 from jsrl_learning.datasets import load_minari
 from jsrl_learning.guides import BCGuide
@@ -112,7 +112,7 @@ def test_record_demos_convert_train_bc_and_run_jsrl_with_it(ros, tmp_path):
 
     # 1. record: --headless (no keyboard window: the stand-in drives), the script in the bridge for the stand-in
     record = scenario(tmp_path, "record_demos.yaml", {"env_kwargs": ENV_KWARGS},
-                      sim_bridge={"guide_target": GRASP_SCRIPTED_GUIDE, "publish_camera": False})
+                      sim_bridge={"guide_target": scripted_guide_target(), "publish_camera": False})
     stand_in = TeleopStandIn(ros.node("human_stand_in"))
     log = tmp_path / "record_demos.out"
     with log.open("w") as out:  # a file, not a pipe: nobody reads while the test spins the stand-in

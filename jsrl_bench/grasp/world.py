@@ -5,14 +5,21 @@ from typing import Any
 
 import jsrl_sim
 from jsrl_sim.grasping.config import OBS_MODES, TASKS
-from jsrl_sim.grasping.scripted_guide import make_grasp_guide
 
 from jsrl_bench.sim_names import factory_target, qualified_env_id
 from jsrl_learning.guides import GuideSpec
 
 GRASP_ENV_ID = qualified_env_id(jsrl_sim.GRASP_ENV_ID)
-#: the privileged-state scripted grasp guide (docs/grasping_env.md), as a scripted guide's target
-GRASP_SCRIPTED_GUIDE = factory_target(make_grasp_guide)
+
+
+def scripted_guide_target() -> str:
+    """The privileged-state scripted grasp guide (docs/grasping_env.md) as a scripted guide's target.
+
+    A function, not a constant: naming it imports the guide's module and so PyBullet, which every
+    `jsrl` command would otherwise load (and print its build line) just to build its parser.
+    """
+    from jsrl_sim.grasping.scripted_guide import make_grasp_guide
+    return factory_target(make_grasp_guide)
 
 
 def grasp_env_kwargs(task: str, obs: str, object_set: str = "train", **extra: Any) -> dict[str, Any]:
@@ -27,4 +34,4 @@ def grasp_env_kwargs(task: str, obs: str, object_set: str = "train", **extra: An
 def grasp_scripted_guide(noise: float = 0.0, seed: int | None = None) -> GuideSpec:
     """The scripted grasp guide; ``seed`` seeds its action noise (unused without noise)."""
     kwargs: dict[str, Any] = {"noise": noise, "seed": seed} if noise else {}
-    return GuideSpec(kind="scripted", target=GRASP_SCRIPTED_GUIDE, kwargs=kwargs)
+    return GuideSpec(kind="scripted", target=scripted_guide_target(), kwargs=kwargs)

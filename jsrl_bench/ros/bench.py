@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from jsrl_bench.grasp.world import GRASP_ENV_ID, GRASP_SCRIPTED_GUIDE
+from jsrl_bench.grasp.world import GRASP_ENV_ID, scripted_guide_target
 from jsrl_learning.config import ConfigError
 from jsrl_ros.contract import topics
 
@@ -239,7 +239,7 @@ def measure_graph(settings: Settings, domain: int, workdir: Path) -> dict[str, A
     from jsrl_ros.contract.qos import RELIABLE
 
     ros = _Ros(domain)
-    children = Nodes(_params("state", GRASP_SCRIPTED_GUIDE), domain, workdir)
+    children = Nodes(_params("state", scripted_guide_target()), domain, workdir)
     try:
         steps: list[float] = []
         ros.node.create_subscription(JointState, topics.STEP, lambda m: steps.append(time.perf_counter()), RELIABLE)
@@ -276,7 +276,7 @@ def measure_bare(settings: Settings) -> dict[str, Any]:
     from jsrl_learning.guides import GuideSpec, make_guide
 
     env = gym.make(GRASP_ENV_ID, **ENV_KWARGS)
-    guide = make_guide(GuideSpec(kind="scripted", target=GRASP_SCRIPTED_GUIDE, kwargs={"noise": 0.0}), env.unwrapped)
+    guide = make_guide(GuideSpec(kind="scripted", target=scripted_guide_target(), kwargs={"noise": 0.0}), env.unwrapped)
     try:
         episode = 0
 
@@ -317,7 +317,7 @@ def run_bench(settings: Settings) -> dict[str, Any]:
         "latency": latency,
         "lockstep": {"graph": graph, "bare": bare, "graph_over_bare": graph["steps_per_s"] / bare["steps_per_s"]},
         "settings": {**asdict(settings), "env_id": GRASP_ENV_ID, "env_kwargs": ENV_KWARGS,
-                     "guide": GRASP_SCRIPTED_GUIDE,
+                     "guide": scripted_guide_target(),
                      "transport": "rclpy between processes (Fast DDS, localhost), EventsExecutor on both sides",
                      "latency_controller": {"state": "scripted guide (jsrl/guide_action joined)",
                                             "image": "scripted guide (jsrl/guide_action joined)",

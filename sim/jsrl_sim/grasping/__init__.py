@@ -1,7 +1,5 @@
-"""PyBullet grasping world: a Franka Panda over a tray of objects (see docs/grasping_env.md)."""
-from jsrl_sim.grasping.config import GraspConfig, GraspConfigError, make_config
-from jsrl_sim.grasping.env import GraspEnv, PrivilegedState
-from jsrl_sim.grasping.scripted_guide import ScriptedGraspGuide, make_grasp_guide
+"""PyBullet grasping world: a Franka Panda over a tray of objects (see docs/grasping_env.md).
 
-__all__ = ["GraspConfig", "GraspConfigError", "GraspEnv", "PrivilegedState", "ScriptedGraspGuide",
-           "make_config", "make_grasp_guide"]
+Import from the modules (``jsrl_sim.grasping.env``, ``.config``, ``.scripted_guide``): the package
+itself imports nothing, so reading the task names in ``config`` does not load PyBullet.
+"""
