@@ -2,7 +2,6 @@
 removes them, peer-configured environments, and polling for a process's output."""
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -10,9 +9,8 @@ from typing import Callable, Iterator
 
 import pytest
 
-from jsrl_bench.fleet import dds_probe
+from jsrl_bench.fleet import dds_probe, netns_fleet
 from jsrl_ros.fleet import netns
-from jsrl_ros.fleet.dds_peers import write_peer_config
 from jsrl_ros.fleet.netns import NetnsLab
 
 PROBE = str(Path(dds_probe.__file__))
@@ -42,12 +40,8 @@ def netns_lab(tmp_path: Path) -> Iterator[Callable[..., NetnsLab]]:
 
 
 def peer_env(lab: NetnsLab, host: str, folder: Path, with_peers: bool = True) -> dict[str, str]:
-    """The environment for processes on ``host``: discovery through the lab's other hosts as peers
-    (or through none: the negative control)."""
-    peers = [ip for other, ip in lab.ips.items() if other != host] if with_peers else []
-    env = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN_ID))
-    env.update(write_peer_config(peers, folder / f"dds_{host}.xml"))
-    return env
+    """The environment for processes on ``host`` (the bench's, on the tests' domain)."""
+    return netns_fleet.peer_env(lab, host, folder, DOMAIN_ID, with_peers)
 
 
 def probe(lab: NetnsLab, host: str, role: str, name: str, env: dict[str, str], *args: str):

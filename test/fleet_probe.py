@@ -1,6 +1,6 @@
 """Fleet probes run inside a lab's namespaces (test/test_fleet_netns.py).
 
-``diag TOPIC...``: prints ``{"topic", "counters"}`` as a JSON line per DiagnosticArray received.
+``diag TOPIC...``: jsrl_bench.fleet.diag_probe (a JSON line of counters per DiagnosticArray received).
 ``intruder BAG ACTOR EPISODE``: sends BAG as episode EPISODE of actor ACTOR on /fleet/episodes once a
 second, signed with a key of its own (it has none of the fleet's): an unknown id, or an impostor using
 a known one. Whether it got in is read from the learner's journal and counters.
@@ -8,31 +8,21 @@ a known one. Whether it got in is read from the learner's journal and counters.
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import sys
 import time
 from pathlib import Path
 
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from std_msgs.msg import UInt8MultiArray
 
-from jsrl_ros.contract.qos import RELIABLE
+from jsrl_bench.fleet import diag_probe
 from jsrl_ros.contract.topics import FLEET_EPISODES
 from jsrl_ros.fleet.bag_files import pack
 from jsrl_ros.fleet.keys import KEY_BYTES
 from jsrl_ros.fleet.messages import episodes_qos, frame_message
 from jsrl_ros.fleet.wire import EpisodeHeader, encode_episode
-from jsrl_ros.runtime.diagnostics import counters_of
-
-
-def diag(node: Node, topics: list[str]) -> None:
-    for topic in topics:
-        node.create_subscription(DiagnosticArray, topic, lambda m, t=topic: print(
-            json.dumps({"topic": t, "counters": counters_of(m)}), flush=True), RELIABLE)
-    rclpy.spin(node)
 
 
 def intruder(node: Node, bag: Path, actor: int, episode: str) -> None:
@@ -45,11 +35,11 @@ def intruder(node: Node, bag: Path, actor: int, episode: str) -> None:
 
 
 def main() -> None:
+    if sys.argv[1] == "diag":
+        return diag_probe.main(sys.argv[2:])
     rclpy.init()
     node = Node(f"fleet_probe_{sys.argv[1]}")
-    if sys.argv[1] == "diag":
-        diag(node, sys.argv[2:])
-    elif sys.argv[1] == "intruder":
+    if sys.argv[1] == "intruder":
         intruder(node, Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
     else:
         raise SystemExit(f"role must be diag or intruder, got {sys.argv[1]!r}")

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from fleet_lab import netns_lab, peer_env, wait_until  # noqa: F401 (fixture)
+from jsrl_bench.fleet import diag_probe
 from jsrl_ros.fleet.keys import make_key_dir
 from jsrl_ros.fleet.netns import NetnsLab
 from jsrl_ros.recording.episode_bags import list_episode_bags
@@ -80,12 +81,7 @@ class Fleet:
 
     def counter(self, probe: str, topic: str, node: str, key: str) -> float:
         """The latest value of a node's diagnostics counter, as a probe last printed it (0 if none yet)."""
-        for line in reversed(self.lab.log(probe).splitlines()):
-            if line.startswith("{"):
-                seen = json.loads(line)
-                if seen["topic"] == topic and node in seen["counters"]:
-                    return seen["counters"][node].get(key, 0.0)
-        return 0.0
+        return diag_probe.latest_counters(self.lab.log(probe), [topic])[topic].get(node, {}).get(key, 0.0)
 
     def logs(self) -> str:
         return "\n".join(f"--- {name} ---\n{self.lab.log(name)[-3000:]}" for name in self.procs)

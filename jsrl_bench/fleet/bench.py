@@ -10,6 +10,10 @@
   latency p50/p99 (the receiver's: receive time - the actor's send stamp, one clock), bytes on the
   wire per env step (episode frames sent, plus one copy of each checkpoint per actor);
 * a **prediction** for N machines from those per-CPU-second costs (:func:`predict`).
+
+``--netns`` (root): the fleets only, each with the learner and the actors on two network namespaces
+joined by a virtual switch (jsrl_bench/fleet/netns_fleet.py), adding the bytes really on the learner's
+link per env step (headers, DDS's own traffic and retransmissions included) next to the payload.
 """
 from __future__ import annotations
 
@@ -28,12 +32,14 @@ from typing import Any
 import numpy as np
 
 from jsrl_bench.cli.bench_common import json_out
+from jsrl_ros.fleet import netns
 
 HELP = ("fleet over DDS: episode delivery latency, weight broadcast time (state and 64 px image critic), "
         "updates/s and env steps/s with 1, 2, 4 sim actors (and per CPU-second), bytes on the wire per env step")
 OBS_MODES = ("state", "image")
 PREDICT_MACHINES = (1, 2, 4, 8, 16, 32)
 LEARNER_CORES = 1  # the prediction's learner: one core, as here
+NETNS_DOMAIN = 77  # the namespaces isolate the network: any domain works
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--broadcasts", type=int, default=d.broadcasts, help="checkpoints timed per critic")
     p.add_argument("--receivers", type=int, default=d.receivers, help="actors receiving each timed broadcast")
     p.add_argument("--params", help="scenario YAML (default: the installed grasping_sim.yaml of the fleet roles)")
+    p.add_argument("--netns", action="store_true",
+                   help="fleets only, learner and actors on two network namespaces (root): also the bytes on "
+                        "the learner's link per env step")
     p.add_argument("--work-dir", help="keep the runs' logs, keys and episodes here (default: a temporary folder)")
 
 
@@ -122,11 +131,27 @@ def run_bench(settings: Settings, scenario: Path, work: Path) -> dict[str, Any]:
     return {"weights": weights, "fleets": fleets, "prediction": predict(fleets)}
 
 
+def run_netns_bench(settings: Settings, scenario: Path, work: Path) -> dict[str, Any]:
+    from jsrl_bench.fleet.netns_fleet import measure_fleet_netns
+    from jsrl_ros.fleet.keys import make_key_dir
+
+    keys = work / "keys"
+    make_key_dir(keys, list(range(1, max(settings.actors) + 1)))
+    fleets = []
+    for n in settings.actors:
+        print(f"fleet of {n} sim actor(s) across network namespaces: {settings.seconds:g} s once it trains",
+              flush=True)
+        fleets.append(measure_fleet_netns(n, settings.seconds, NETNS_DOMAIN, work / f"fleet_{n}", keys, scenario))
+    return {"fleets": fleets, "prediction": predict(fleets)}
+
+
 def format_table(result: dict[str, Any]) -> str:
-    lines = ["weight broadcast (written -> every actor verified and wrote it)",
-             f"  {'critic':<8}{'bytes':>12}{'median s':>10}{'max s':>8}"]
-    for mode, w in result["weights"].items():
-        lines.append(f"  {mode:<8}{w['checkpoint_bytes']:>12}{w['median_s']:>10.3f}{w['max_s']:>8.3f}")
+    lines = []
+    if "weights" in result:
+        lines += ["weight broadcast (written -> every actor verified and wrote it)",
+                  f"  {'critic':<8}{'bytes':>12}{'median s':>10}{'max s':>8}"]
+        for mode, w in result["weights"].items():
+            lines.append(f"  {mode:<8}{w['checkpoint_bytes']:>12}{w['median_s']:>10.3f}{w['max_s']:>8.3f}")
     lines += ["fleets", f"  {'actors':>6}{'steps/s':>9}{'upd/s':>8}{'cores':>7}{'steps/actor-cpu-s':>19}"
                         f"{'upd/learner-cpu-s':>19}{'lat p50 s':>11}{'lat p99 s':>11}{'B/step':>9}"]
     for f in result["fleets"]:
@@ -135,6 +160,11 @@ def format_table(result: dict[str, Any]) -> str:
                      f"{f['updates_per_learner_cpu_s'] or 0:>19.1f}{f['delivery_latency_p50_s'] or 0:>11.3f}"
                      f"{f['delivery_latency_p99_s'] or 0:>11.3f}"
                      f"{(f['episode_bytes_per_env_step'] or 0) + (f['weight_bytes_per_env_step'] or 0):>9.0f}")
+    for f in result["fleets"]:
+        if "wire_bytes_per_env_step" in f:
+            lines.append(f"  {f['actors']} actor(s), learner link: {f['wire_bytes_per_env_step'] or 0:.0f} B/step on "
+                         f"the wire (rx {f['learner_link_rx_bytes']} + tx {f['learner_link_tx_bytes']} B) vs "
+                         f"{f['payload_bytes_per_env_step']:.0f} payload: x{f['wire_over_payload'] or 0:.2f}")
     p = result["prediction"]
     lines.append(f"prediction: {p['env_steps_per_s_per_actor']:.1f} steps/s per actor machine; the learner costs "
                  f"{p['learner_cpu_s_per_env_step'] * 1e3:.1f} ms CPU per env step + "
@@ -151,13 +181,19 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings(tuple(args.actors), args.seconds, args.broadcasts, args.receivers)
     scenario = Path(args.params) if args.params else default_scenario()
     load_before, started = os.getloadavg(), time.perf_counter()
+    if args.netns and (reason := netns.available()):
+        print(f"jsrl bench fleet --netns: needs network namespaces: {reason}", file=sys.stderr)
+        return 2
+    bench = run_netns_bench if args.netns else run_bench
     with tempfile.TemporaryDirectory(prefix="jsrl_bench_fleet_") as tmp:
-        result = run_bench(settings, scenario, Path(args.work_dir) if args.work_dir else Path(tmp))
+        result = bench(settings, scenario, Path(args.work_dir) if args.work_dir else Path(tmp))
     result["meta"] = {"command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
                       "settings": vars(settings) | {"actors": list(settings.actors)}, "scenario": str(scenario),
                       "cpu_count": os.cpu_count(), "loadavg_before": list(load_before),
                       "loadavg_after": list(os.getloadavg()), "git_commit": git_commit(),
-                      "wall_s": time.perf_counter() - started, "mode": "plain processes on one host (no netns)"}
+                      "wall_s": time.perf_counter() - started,
+                      "mode": ("learner and actors on two network namespaces, peer discovery, UDPv4" if args.netns
+                               else "plain processes on one host (no netns)")}
     out.write_text(json.dumps(result, indent=1, allow_nan=False) + "\n")
     print(format_table(result))
     print(f"results: {out}")

@@ -9,7 +9,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from jsrl_bench.fleet.cpu import tree_cpu_s
 from jsrl_bench.fleet.watch import FleetWatch
@@ -27,6 +27,13 @@ class Snapshot:
     time: float
     counters: dict[str, dict[str, dict[str, float]]]
     cpu_s: dict[str, float]
+
+
+def trains(value: Callable[[str, str, str], float], ids: list[int]) -> bool:
+    """Whether the window may start: every actor has an acknowledged episode and the learner has updated
+    (``value(topic, node, key)``: a diagnostics counter's latest value, 0 if none yet)."""
+    return (all(value(actor_diagnostics(a), "episode_sender", "acks") >= 1 for a in ids)
+            and value(LEARNER_DIAGNOSTICS, "learner", "updates") > 0)
 
 
 def ros_env(domain: int) -> dict[str, str]:
@@ -67,10 +74,7 @@ def measure_fleet(actors: int, seconds: float, domain: int, work: Path, keys: Pa
             return Snapshot(time.monotonic(), {t: {n: dict(c) for n, c in watch.counters[t].items()} for t in topics},
                             tree_cpu_s({name: proc.pid for name, proc in group.procs.items()}))
 
-        flowing = watch.spin_until(lambda: all(watch.value(actor_diagnostics(a), "episode_sender", "acks") >= 1
-                                               for a in ids)
-                                   and watch.value(LEARNER_DIAGNOSTICS, "learner", "updates") > 0,
-                                   START_TIMEOUT_S, check)
+        flowing = watch.spin_until(lambda: trains(watch.value, ids), START_TIMEOUT_S, check)
         if not flowing:
             raise RuntimeError(f"bench fleet: {actors} actor(s) not training after {START_TIMEOUT_S:g} s "
                                f"(logs in {work}): {watch.counters}")
