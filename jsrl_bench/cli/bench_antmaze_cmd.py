@@ -2,7 +2,7 @@
 
     jsrl bench antmaze --quick --out results/antmaze_quick.json
 
-Settings come from ``config/antmaze_{quick,full}.yaml`` (or ``--config``; ``--seeds`` and
+Settings come from ``config/bench/antmaze_{quick,full}.yaml`` (or ``--config``; ``--seeds`` and
 ``--workers`` override theirs); the JSON is rewritten after every finished job and the plot is
 written beside it (.png) at the end. Running it again on the same ``--out`` with the same settings
 keeps every finished job and runs only the missing ones; ``--fresh`` starts over.

@@ -1,5 +1,5 @@
 """What the ``jsrl bench`` commands share: a ``--out`` JSON path, and for the sweeps (grasp,
-antmaze) the skeleton around their bench: ``config/<bench>_{quick,full}.yaml`` or ``--config``,
+antmaze) the skeleton around their bench: ``config/bench/<bench>_{quick,full}.yaml`` or ``--config``,
 ``--workers`` and ``--seeds`` over it, ``--fresh`` (else an existing ``--out`` is resumed), a work
 dir beside the JSON, the closing table and totals."""
 from __future__ import annotations
@@ -34,8 +34,8 @@ def json_out(text: str) -> Path:
 def add_sweep_arguments(p: argparse.ArgumentParser, bench: str, quick: str, work: str, plots: str) -> None:
     """``--quick``/``--config``/``--out``/``--workers``/``--work-dir``; ``quick``: what the quick config
     runs, ``work``: what the work dir holds, ``plots``: "plot" or "plots" (written beside the JSON)."""
-    p.add_argument("--quick", action="store_true", help=f"config/{bench}_quick.yaml ({quick})")
-    p.add_argument("--config", help=f"bench YAML (default: config/{bench}_full.yaml, or {bench}_quick.yaml with --quick)")
+    p.add_argument("--quick", action="store_true", help=f"config/bench/{bench}_quick.yaml ({quick})")
+    p.add_argument("--config", help=f"bench YAML (default: config/bench/{bench}_full.yaml, or {bench}_quick.yaml with --quick)")
     p.add_argument("--out", required=True, help=f"result JSON, rewritten after every finished job; {plots} beside it")
     p.add_argument("--workers", type=int, help="worker processes, one torch thread each (overrides the config)")
     p.add_argument("--seeds", type=non_negative_int, nargs="+", metavar="SEED",
