@@ -14,9 +14,16 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-# Domains 100+: away from the default 0 that a user's robot may be on; per-process offset
-# keeps parallel pytest processes apart.
-_domains = itertools.count(100 + os.getpid() % 50)
+# Domains 100..232: away from the default 0 that a user's robot may be on, and no higher than Fast DDS can
+# map to UDP ports (233 fails: "Calculated port number is too high"). The suite opens ~110 contexts, so the
+# allocator wraps round the range; a per-process offset keeps parallel pytest processes apart.
+FIRST_DOMAIN, LAST_DOMAIN = 100, 232
+_domains = (FIRST_DOMAIN + (os.getpid() + i) % (LAST_DOMAIN - FIRST_DOMAIN + 1) for i in itertools.count())
+
+
+def fresh_domain_id() -> int:
+    """The next test ROS domain, for a test's own processes (the harness draws from the same sequence)."""
+    return next(_domains)
 
 
 def bringup_command(harness: "RosHarness", graph: str, scenario: Path, out: Path,
@@ -33,7 +40,7 @@ class RosHarness:
 
     def __init__(self) -> None:
         self.context = Context()
-        rclpy.init(context=self.context, domain_id=next(_domains))
+        rclpy.init(context=self.context, domain_id=fresh_domain_id())
         self.executor = SingleThreadedExecutor(context=self.context)
         self.nodes: list[Node] = []
 

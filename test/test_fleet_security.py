@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from fleet_lab import PROBE, wait_until
+from ros_helpers import fresh_domain_id
 from sros2_keystore import create_enclave, create_keystore
 
 NODE_IN_ENCLAVE = """
@@ -66,7 +67,7 @@ def test_security_properties_in_a_fast_dds_profile_are_silently_ignored(tmp_path
                        '<participant profile_name="secure" is_default_profile="true"><rtps><propertiesPolicy>'
                        f"<properties>{properties}</properties></propertiesPolicy></rtps></participant>"
                        "</profiles></dds>")
-    base = dict(os.environ, ROS_DOMAIN_ID=str(120 + os.getpid() % 50), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+    base = dict(os.environ, ROS_DOMAIN_ID=str(fresh_domain_id()), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
     out, talker_out = tmp_path / "listen.log", tmp_path / "talk.log"
     with open(out, "w") as log, open(talker_out, "w") as talker_log:
         listener = subprocess.Popen([sys.executable, PROBE, "listen"], env=base, stdout=log, stderr=subprocess.STDOUT)

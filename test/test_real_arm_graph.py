@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from rclpy.parameter import Parameter
 from real_arm_helpers import CONFIG, flat
+from ros_helpers import fresh_domain_id
 from test_graph_config import WILDCARD, node_class, params_of
 
 from jsrl_ros.bringup.graph import GRAPHS
@@ -43,7 +44,7 @@ def test_the_fake_hardware_graph_runs_end_to_end(tmp_path: Path) -> None:
     bringup = Path(sys.prefix) / "lib/jsrl_ros/jsrl_bringup"
     if not (Path(sys.prefix) / "lib/jsrl_ros/real_arm_bridge").is_file():
         pytest.skip("package not installed into this interpreter's prefix (run scripts/test.sh)")
-    env = {**os.environ, "ROS_DOMAIN_ID": str(170 + os.getpid() % 50), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
+    env = {**os.environ, "ROS_DOMAIN_ID": str(fresh_domain_id()), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
            "AMENT_PREFIX_PATH": os.environ.get("AMENT_PREFIX_PATH", sys.prefix)}
     out = tmp_path / "run"
     result = subprocess.run([str(bringup), "--graph", "real_arm", "--hardware", "fake", "--headless", "--out", str(out),
