@@ -105,6 +105,13 @@ def test_shipped_configs_load():
         assert cfg.iql["reward_shift"] == -1.0 and cfg.online_fraction == 0.75 and len(cfg.seeds) >= 3
 
 
+def test_the_umaze_100k_config_is_the_full_config_cut_to_one_cell():
+    full, cell = (load_bench_config(default_config_path(f"antmaze_{name}.yaml")) for name in ("full", "umaze100k"))
+    assert cell.mazes == ["umaze"] and cell.dataset_sizes == [100000] and "jsrl_random" not in cell.methods
+    cut = {"mazes", "dataset_sizes", "methods", "workers"}
+    assert {k: v for k, v in vars(cell).items() if k not in cut} == {k: v for k, v in vars(full).items() if k not in cut}
+
+
 def test_a_failed_job_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch, capsys):
     def broken(cfg, cell, work_dir):
         raise ValueError(f"no data for {cell.name}")

@@ -142,6 +142,9 @@ def test_shipped_configs_are_valid_and_share_one_learner():
     assert instance.tasks == ["instance"] and quick.tasks == ["indiscriminate"]
     assert {k: v for k, v in vars(instance).items() if k != "tasks"} == {
         k: v for k, v in vars(quick).items() if k != "tasks"}  # only the task differs from --quick
+    instance_50k = load_bench_config(default_config_path("grasp_50k_instance.yaml"))
+    assert instance_50k.tasks == ["instance"] and {k: v for k, v in vars(instance_50k).items() if k not in (
+        "tasks", "workers")} == {k: v for k, v in vars(mid).items() if k not in ("tasks", "workers")}
 
 
 def test_a_failed_preparation_is_recorded_and_the_sweep_goes_on(tiny, tmp_path, monkeypatch, capsys):
