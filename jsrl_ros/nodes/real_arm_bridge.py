@@ -22,8 +22,8 @@ key) — so a human label (``teleop/label``) given meanwhile lands in the episod
 
 This node only wires ROS: parameters (``jsrl_ros/real_arm/config.py``), topics, services, the
 lifecycle and the control timer. The episode's phases are ``jsrl_ros/real_arm/grasp_cycle.py`` (its
-outcomes ``grasp_outcomes.py``), the moves and commands ``arm_motion.py`` / ``arm_commands.py``,
-the drivers' latest measurements ``arm_sensors.py``, the checks on them ``measured_state.py``.
+outcomes ``grasp_outcomes.py``), the moves and commands ``motion.py`` / ``commands.py``,
+the drivers' latest measurements ``sensors.py``, the checks on them ``measured_state.py`` (all in ``real_arm/``).
 
 Inputs are checked at the edge. ``joint_states`` may have one publisher, the configured
 ``joint_state_source``: while any other node publishes there, the arm holds
