@@ -28,6 +28,21 @@ def test_follow_ups_run_until_none_is_left():
     assert seen == [1, 4, 9]
 
 
+def test_inline_jobs_are_recorded_one_by_one_so_a_killed_sweep_keeps_them():
+    events = []
+
+    def job(x):
+        events.append(f"run {x}")
+        return {"x": x}
+
+    def on_done(result):
+        events.append(f"done {result['x']}")
+        return [Job(job, (result["x"] + 10,), {})] if result["x"] < 10 else []
+
+    run_jobs(InlineExecutor(), [Job(job, (1,), {}), Job(job, (2,), {})], on_done)
+    assert events == ["run 1", "done 1", "run 2", "done 2", "run 11", "done 11", "run 12", "done 12"]
+
+
 def test_a_failing_job_is_recorded_with_what_it_was_and_the_run_goes_on():
     seen = []
 
@@ -156,7 +171,8 @@ def connect_pybullet(index):
 
 def test_worker_processes_keep_stdout_quiet(capfd):
     seen = []
-    run_jobs(make_executor(2), [Job(connect_pybullet, (i,), {}) for i in range(2)], lambda r: seen.append(r) or [])
+    run_jobs(make_executor(2), [Job(connect_pybullet, (i,), {}) for i in range(2)], lambda r: seen.append(r) or [],
+             slots=2)
     out = capfd.readouterr().out
     assert sorted(r["index"] for r in seen) == [0, 1]
     assert "argv[0]" not in out and "a worker's print" not in out

@@ -174,22 +174,25 @@ def failures(jobs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def run_jobs(executor: Executor, first: Iterable[Job], on_done: Callable[[dict[str, Any]], Sequence[Job]],
-             reuse: Callable[[Job], dict[str, Any] | None] = lambda job: None) -> None:
+             reuse: Callable[[Job], dict[str, Any] | None] = lambda job: None, slots: int = 1) -> None:
     """Run ``first`` and whatever ``on_done(result)`` queues after each finished job, until none is left.
 
-    The pool runs jobs in submission order, so queuing a stage's follow-ups as it finishes keeps
-    early cells ahead of later ones (an interrupted run has whole cells rather than a bit of each).
+    Jobs start in queue order, at most ``slots`` at a time (the pool's workers), so queuing a stage's
+    follow-ups as it finishes keeps early cells ahead of later ones (an interrupted run has whole cells
+    rather than a bit of each), and ``on_done`` hears of every finished job before another one starts
+    in its slot: with the inline executor, which runs a job as it is submitted, a job is recorded
+    before the next one runs, not after the whole sweep.
     A job for which ``reuse`` returns an earlier record is not run: the record goes to ``on_done``
     as if the job had just finished (its follow-ups are queued, or reused, the same way).
     A job that raises is handed to ``on_done`` as its ``failure_record`` and the run goes on; an
     interrupt (or an error of ``on_done``) cancels the queued jobs (running ones finish) and is raised.
     """
+    queue = deque(first)
     with executor:
         pending: dict[Future, Job] = {}
 
-        def start(jobs: Iterable[Job]) -> None:
-            queue = deque(jobs)
-            while queue:
+        def fill() -> None:
+            while queue and len(pending) < slots:
                 job = queue.popleft()
                 record = reuse(job)
                 if record is None:
@@ -198,7 +201,7 @@ def run_jobs(executor: Executor, first: Iterable[Job], on_done: Callable[[dict[s
                     queue.extend(on_done(record))
 
         try:
-            start(first)
+            fill()
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -207,7 +210,8 @@ def run_jobs(executor: Executor, first: Iterable[Job], on_done: Callable[[dict[s
                         result = future.result()
                     except Exception as error:  # noqa: BLE001  (recorded in the JSON and reported, never swallowed)
                         result = failure_record(about, error)
-                    start(on_done(result))
+                    queue.extend(on_done(result))
+                fill()
         except BaseException:
             for future in pending:
                 future.cancel()
@@ -318,7 +322,7 @@ def run_sweep(benchmark: str, out: Path, settings: Mapping[str, Any], workers: i
         write_json_atomic(out, result())
         return follow_ups(record)
 
-    run_jobs(make_executor(workers), first, on_done, log.reuse)
+    run_jobs(make_executor(workers), first, on_done, log.reuse, slots=workers)
     final = result()
     write_json_atomic(out, final)
     return final
