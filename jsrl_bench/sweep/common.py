@@ -135,7 +135,8 @@ def init_worker() -> None:
 
 
 class InlineExecutor(Executor):
-    """Runs each job at submission in this process (workers = 1: tests, debugging), one torch thread."""
+    """Runs each job at submission in this process (workers = 1: a sweep beside other work, tests), one torch
+    thread; run_jobs submits one job at a time to it, so each is recorded before the next one runs."""
 
     def __init__(self) -> None:
         torch.set_num_threads(1)
