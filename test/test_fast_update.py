@@ -132,6 +132,15 @@ def test_two_update_threads_make_the_plain_update():
         assert torch.equal(tensor, threaded.update_rule.flat[name].flat), name
 
 
+def test_no_module_is_called_by_two_halves_at_once():
+    """functional_call swaps a module's parameters while it runs: IQL's V is called by both halves,
+    and with one shared module the threaded update read the other thread's V (1 run in 5 failed above)."""
+    modules = iql(compile=False, update_threads=2).update_rule._half_modules
+    ids = [id(module) for per_half in modules for module in per_half.values()]
+    assert len(ids) == len(set(ids))
+    assert "value" in modules[0] and "value" in modules[1]
+
+
 def assert_metrics_close(ours: dict, theirs: dict, rel: float) -> None:
     for key, value in theirs.items():
         assert ours[key] == pytest.approx(value, rel=rel, abs=1e-6), key

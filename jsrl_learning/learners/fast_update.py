@@ -11,7 +11,9 @@ any order or at once. :class:`SplitUpdate` then runs them:
   ``torch.compile`` (after ``compile_after`` eager updates) turns into one C++ graph that
   releases the GIL, so ``threads=2`` runs two halves at once;
 * a network that one half writes and another reads is written out of place and copied in once
-  every half has finished.
+  every half has finished;
+* a module that several halves call is cloned per half: ``functional_call`` swaps a module's
+  parameters in and out while it runs, so two threads calling one module would see each other's.
 
 The eager path (``compile=False``, one thread) is the plain computation: autograd gradients and
 ``torch.optim.Adam``'s maths, step by step. ``test/test_fast_update.py`` checks the layer against
@@ -20,6 +22,7 @@ docs/learner_speed.md has the measurements.
 """
 from __future__ import annotations
 
+import copy
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -130,7 +133,8 @@ class SplitUpdate:
         self.adam = {name: adam_state(self.flat[name].flat) for name in self.modules if name in trained}
         self._out_of_place = {name for half in self.halves for name in half.writes()
                               if any(name in other.reads for other in self.halves if other is not half)}
-        self._functions: tuple[Callable[..., Any], ...] = tuple(self._half_function(half) for half in self.halves)
+        self._half_modules = self._modules_per_half()
+        self._functions: tuple[Callable[..., Any], ...] = tuple(self._half_function(i) for i in range(len(self.halves)))
         self.compiles, self.compile_after = compile, compile_after
         self.compiled: dict[tuple[Any, ...], tuple[Callable[..., Any], ...]] = {}  # per state, see _compile_state
         self.updates = 0
@@ -148,24 +152,37 @@ class SplitUpdate:
                 raise ValueError(f"{self.owner}: networks {sorted(twice)} are written by two halves")
             written |= set(half.writes())
 
-    def _networks(self, params: Mapping[str, torch.Tensor]) -> Networks:
-        return Networks({name: bind(self.modules[name], self.flat[name].views(tensor))
+    def _modules_per_half(self) -> list[dict[str, nn.Module]]:
+        """The modules each half calls: the learner's own, or a clone where an earlier half calls it too."""
+        called: set[str] = set()
+        per_half = []
+        for half in self.halves:
+            names = set(half.trains) | set(half.reads)
+            per_half.append({name: copy.deepcopy(self.modules[name]) if name in called else self.modules[name]
+                             for name in names})
+            called |= names
+        return per_half
+
+    def _networks(self, modules: Mapping[str, nn.Module], params: Mapping[str, torch.Tensor]) -> Networks:
+        return Networks({name: bind(modules[name], self.flat[name].views(tensor))
                          for name, tensor in params.items()})
 
-    def _half_function(self, half: Half) -> Callable[..., Any]:
-        """``half`` as a plain function of tensors: what ``torch.compile`` compiles."""
+    def _half_function(self, index: int) -> Callable[..., Any]:
+        """Half ``index`` as a plain function of tensors: what ``torch.compile`` compiles."""
         def run(params: dict[str, torch.Tensor], adam: dict[str, dict[str, torch.Tensor]],
                 batch: tuple[torch.Tensor, ...]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-            return self._run_half(half, params, adam, batch)
+            return self._run_half(index, params, adam, batch)
         return run
 
-    def _run_half(self, half: Half, params: dict[str, torch.Tensor], adam: dict[str, dict[str, torch.Tensor]],
+    def _run_half(self, index: int, params: dict[str, torch.Tensor], adam: dict[str, dict[str, torch.Tensor]],
                   batch: tuple[torch.Tensor, ...]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """One half as a pure function of tensors: networks written in place, or returned when
         another half reads them. Returns those and the half's metrics."""
+        half, modules = self.halves[index], self._half_modules[index]
+
         def loss(*trained: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             visible = {name: params[name] for name in half.reads} | dict(zip(half.trains, trained))
-            return half.loss(self._networks(visible), *batch)
+            return half.loss(self._networks(modules, visible), *batch)
 
         grads, metrics = grads_and_aux(loss, *(params[name] for name in half.trains))
         new: dict[str, torch.Tensor] = {}
