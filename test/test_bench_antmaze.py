@@ -105,9 +105,10 @@ def test_shipped_configs_load():
         assert cfg.iql["reward_shift"] == -1.0 and cfg.online_fraction == 0.75 and len(cfg.seeds) >= 3
 
 
-def test_the_umaze_100k_config_is_the_full_config_cut_to_one_cell():
-    full, cell = (load_bench_config(default_config_path(f"antmaze_{name}.yaml")) for name in ("full", "umaze100k"))
-    assert cell.mazes == ["umaze"] and cell.dataset_sizes == [100000] and "jsrl_random" not in cell.methods
+@pytest.mark.parametrize("maze", ["umaze", "medium"])
+def test_a_100k_cell_config_is_the_full_config_cut_to_one_cell(maze):
+    full, cell = (load_bench_config(default_config_path(f"antmaze_{name}.yaml")) for name in ("full", f"{maze}100k"))
+    assert cell.mazes == [maze] and cell.dataset_sizes == [100000] and "jsrl_random" not in cell.methods
     cut = {"mazes", "dataset_sizes", "methods", "workers"}
     assert {k: v for k, v in vars(cell).items() if k not in cut} == {k: v for k, v in vars(full).items() if k not in cut}
 
