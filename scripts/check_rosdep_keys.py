@@ -52,6 +52,7 @@ REQUIREMENT_KEYS: dict[str, str | None] = {
     "rerun-sdk": None,
     "pytest": "python3-pytest",
     "hypothesis": "python3-hypothesis",  # the fuzz harness: tests and `jsrl bench fuzz` only
+    "cryptography": "python3-cryptography",  # the fleet's Ed25519 weight signatures
 }
 # requirements.txt entries that a distro user does not install: build tools, and the middleware
 # of the venv's PyPI ROS (every distro installs its default one). Other `ros-<name>` entries are

@@ -110,6 +110,8 @@ def test_roles_name_their_actors_and_reach_namespaced_nodes(tmp_path: Path, monk
                                                   "/learner": {"ros__parameters": {}}}  # not a node of the actor
     sender = next(s for s in actor.nodes if s.name == "episode_sender")
     assert sender.params["key_file"] == f"{keys}/actor_3.key"
+    receiver = next(s for s in actor.nodes if s.name == "weights_receiver")
+    assert receiver.params["learner_public_key_file"] == f"{keys}/learner.pub"  # never the private key
     learner = fleet_learner(allowed_actors="1,3", curriculum="per_actor", keys=keys)
     assert [s.name for s in learner.nodes] == ["episode_receiver", "learner", "weights_broadcaster"]
     assert learner.nodes[0].params["actor_keys"] == [f"1={keys}/actor_1.key", f"3={keys}/actor_3.key"]

@@ -10,7 +10,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 
 from jsrl_ros.contract.qos import LATCHED, RELIABLE
-from jsrl_ros.fleet.keys import LEARNER_KEY, actor_key_name, make_key_dir
+from jsrl_ros.fleet.keys import LEARNER_KEY, LEARNER_PUBLIC_KEY, actor_key_name, make_key_dir
 from jsrl_ros.nodes.episode_receiver import EpisodeReceiver
 from jsrl_ros.nodes.episode_sender import EpisodeSender
 from jsrl_ros.nodes.weights_broadcaster import WeightsBroadcaster
@@ -75,7 +75,7 @@ def test_weights_reach_actors_late_joiners_included(ros, tmp_path: Path) -> None
     checkpoint.write_bytes(os.urandom(1_300_000))  # 3 chunks of 512 KiB
     params = {"chunk_kib": 512, "max_checkpoint_mib": 4}
     make_key_dir(tmp_path / "keys", [])
-    learner_key = str(tmp_path / "keys" / LEARNER_KEY)
+    learner_key, learner_public_key = (str(tmp_path / "keys" / name) for name in (LEARNER_KEY, LEARNER_PUBLIC_KEY))
     probe = ros.node("probe")
     announced: dict[str, list[str]] = {"actor_1": [], "actor_2": []}
     for actor, got in announced.items():
@@ -86,7 +86,7 @@ def test_weights_reach_actors_late_joiners_included(ros, tmp_path: Path) -> None
 
     def receiver(actor: str) -> WeightsReceiver:
         return ros.add(WeightsReceiver(context=ros.context, namespace=actor, parameter_overrides=overrides(
-            checkpoint_path=str(tmp_path / actor / "explorer.pt"), learner_key_file=learner_key, **params)))
+            checkpoint_path=str(tmp_path / actor / "explorer.pt"), learner_public_key_file=learner_public_key, **params)))
 
     receiver("actor_1")
     assert ros.spin_until(lambda: announced["actor_1"] and broadcaster.broadcasts == 1, 30.0)

@@ -9,15 +9,18 @@ import pytest
 from jsrl_learning.config import ConfigError
 from jsrl_ros.fleet.chunks import Reassembly, split
 from jsrl_ros.fleet.inbox import Inbox
-from jsrl_ros.fleet.keys import KEY_BYTES, make_key_dir, parse_actor_keys, read_key, write_key
+from jsrl_ros.fleet.keys import KEY_BYTES, make_key_dir, parse_actor_keys, read_key, read_public_key, write_key
 from jsrl_ros.fleet.outbox import Outbox
-from jsrl_ros.fleet.wire import (CONFLICT, DUPLICATE, MAC_BYTES, REJECTED, STORED, Ack, MalformedFrame,
+from jsrl_ros.fleet.seals import SharedKey, SigningKey, VerifyKey, public_key_of
+from jsrl_ros.fleet.wire import (CONFLICT, DUPLICATE, REJECTED, STORED, Ack, MalformedFrame,
                                  Unauthenticated, UnknownActor, decode_ack, decode_chunk, decode_episode, encode,
                                  encode_ack, encode_episode)
 
-#: each actor's key (the learner holds them all) and the learner's
+#: each actor's secret (the learner holds them all), and the learner's private key (its seed) and public key
 KEYS = {actor: bytes([actor]) * KEY_BYTES for actor in (1, 2, 3)}
-LEARNER = b"L" * KEY_BYTES
+LEARNER_SEED = b"L" * KEY_BYTES
+LEARNER, LEARNER_PUBLIC = SigningKey(LEARNER_SEED), VerifyKey(public_key_of(LEARNER_SEED))
+MAC_BYTES = SharedKey.tag_bytes
 
 
 class Clock:
@@ -62,11 +65,11 @@ def test_frames_round_trip_and_every_header_field_is_checked(tmp_path: Path) -> 
                    {k: v for k, v in good.items() if k != "status"}, {**good, "kind": "episode"}]
     for bad in bad_headers:
         with pytest.raises(MalformedFrame):
-            decode_ack(encode(bad, b"", KEYS[3]), KEYS)
-    frame = encode(good, b"", KEYS[3])
-    with pytest.raises(MalformedFrame, match="version 1, this node speaks version 2.*update them together"):
+            decode_ack(encode(bad, b"", SharedKey(KEYS[3])), KEYS)
+    frame = encode(good, b"", SharedKey(KEYS[3]))
+    with pytest.raises(MalformedFrame, match="version 1, this node speaks version 3.*update them together"):
         decode_ack(frame[:4] + b"\x01" + frame[5:], KEYS)
-    for broken in (b"", frame[:7], b"XXXX" + frame[4:], frame[:4] + b"\x03" + frame[5:],
+    for broken in (b"", frame[:7], b"XXXX" + frame[4:], frame[:4] + b"\x04" + frame[5:],
                    frame[:5] + b"\xff\xff\xff\xff" + frame[9:], frame[:9] + b"[" + frame[10:], frame + b"body",
                    frame[:5] + len(b'{"kind":NaN}').to_bytes(4, "big") + b'{"kind":NaN}'):
         with pytest.raises(MalformedFrame):
@@ -79,7 +82,7 @@ def test_an_episode_frame_whose_body_is_cut_short_is_malformed(tmp_path: Path) -
     frame = outbox.frame("episode_000004")
     header, body = decode_episode(frame, KEYS)
     cut = encode({"kind": "episode", "actor": 1, "episode": header.episode, "sha256": header.sha256, "sent": 1.0,
-                  "files": [list(f) for f in header.files]}, bytes(body[:-1]), KEYS[1])  # signed, but cut short
+                  "files": [list(f) for f in header.files]}, bytes(body[:-1]), SharedKey(KEYS[1]))  # signed, but cut short
     with pytest.raises(MalformedFrame, match="truncated"):
         decode_episode(cut, KEYS)
     for field, value in (("files", [["../x", 5]]), ("files", [["a", 1], ["a", 1]]), ("sha256", "ABC"),
@@ -88,7 +91,7 @@ def test_an_episode_frame_whose_body_is_cut_short_is_malformed(tmp_path: Path) -
         raw = {"kind": "episode", "actor": 1, "episode": header.episode, "files": [list(f) for f in header.files],
                "sha256": header.sha256, "sent": 1.0, field: value}
         with pytest.raises(MalformedFrame, match=field):
-            decode_episode(encode(raw, bytes(body), KEYS[1]), KEYS)
+            decode_episode(encode(raw, bytes(body), SharedKey(KEYS[1])), KEYS)
 
 
 # --- authentication -----------------------------------------------------------------------
@@ -104,7 +107,7 @@ def test_an_episode_must_carry_its_actors_mac(tmp_path: Path) -> None:
     unsigned = frame[:-MAC_BYTES]  # its body's last 32 bytes are read as the (wrong) MAC
     inbox = learner_inbox(tmp_path)
     for forged in (impostor.frame("episode_000001"), bytes(tampered), unsigned, frame[:-1]):
-        with pytest.raises(Unauthenticated, match="MAC does not match"):
+        with pytest.raises(Unauthenticated, match="tag does not match"):
             inbox.receive(forged)
     with pytest.raises(UnknownActor, match="actor 2"):  # unknown ids are refused before any key is tried
         learner_inbox(tmp_path, allowed=(1,)).receive(frame)
@@ -123,11 +126,11 @@ def test_acks_are_signed_with_the_actors_key_and_bound_to_the_episodes_bytes(tmp
     assert decode_ack(signed, {2: KEYS[2]}) == ack
     with pytest.raises(UnknownActor):  # actor 3 skips actor 2's acks without trying a key
         decode_ack(signed, {3: KEYS[3]})
-    for forged in (encode_ack(ack, LEARNER), encode_ack(ack, KEYS[3])):
-        with pytest.raises(Unauthenticated, match="MAC does not match"):  # only the learner (and the actor) sign
+    for forged in (encode_ack(ack, LEARNER_SEED), encode_ack(ack, KEYS[3])):
+        with pytest.raises(Unauthenticated, match="tag does not match"):  # only the learner (and the actor) sign
             decode_ack(forged, {2: KEYS[2]})
     for unsigned in (signed[:-1], signed[:-MAC_BYTES]):
-        with pytest.raises(Unauthenticated, match="no MAC"):
+        with pytest.raises(Unauthenticated, match="no tag"):
             decode_ack(unsigned, {2: KEYS[2]})
     assert outbox.acknowledge(decode_ack(signed, {2: KEYS[2]}))
 
@@ -139,23 +142,36 @@ def test_acks_are_signed_with_the_actors_key_and_bound_to_the_episodes_bytes(tmp
     assert wiped.acknowledge(Ack(2, "episode_000000", wiped.digests["episode_000000"], STORED))
 
 
-def test_weights_must_be_signed_with_the_learners_key() -> None:
+def test_weights_must_be_signed_with_the_learners_private_key() -> None:
     data = b"w" * 2500
-    assembly = Reassembly(LEARNER)
-    for forged in split(data, 9, 1000, KEYS[1]):  # an actor's key is not the learner's
+    assembly = Reassembly(LEARNER_PUBLIC)
+    forgeries = [*split(data, 9, 1000, SigningKey(KEYS[1])),  # an actor's secret is not the learner's key
+                 *(frame[:-64] + SharedKey(LEARNER_SEED).sign(frame[:-64]) * 2  # an HMAC in a signature's place
+                   for frame in split(data, 9, 1000, LEARNER))]
+    for forged in forgeries:
         with pytest.raises(Unauthenticated):
             assembly.add(forged)
     assert assembly.counters.chunks == 0 and assembly.partial is None
     results = [assembly.add(f) for f in split(data, 9, 1000, LEARNER)]
     assert results[-1][1] == data
+    with pytest.raises(AttributeError):  # what an actor holds checks weights and cannot sign them
+        split(data, 10, 1000, LEARNER_PUBLIC)
 
 
 def test_key_files_are_made_private_and_read_with_errors_naming_the_file(tmp_path: Path) -> None:
     made = make_key_dir(tmp_path / "keys", [1, 2])
-    assert sorted(p.name for p in made) == ["actor_1.key", "actor_2.key", "learner.key"]
-    assert all(p.stat().st_mode & 0o777 == 0o600 for p in made)
+    secrets, public = made[:3], made[3]
+    assert [p.name for p in made] == ["learner.key", "actor_1.key", "actor_2.key", "learner.pub"]
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in secrets) and public.stat().st_mode & 0o777 == 0o644
     assert len(read_key(made[0], "key_file")) == KEY_BYTES and read_key(made[0], "x") != read_key(made[1], "x")
+    assert read_public_key(public, "x") == public_key_of(read_key(made[0], "x"))
+    with pytest.raises(ConfigError, match="learner_public_key_file: .*learner.key is the learner's private key.*"
+                                          "learner.pub"):
+        read_public_key(made[0], "learner_public_key_file")
     assert make_key_dir(tmp_path / "keys", [1, 2, 3]) == [tmp_path / "keys" / "actor_3.key"]  # none replaced
+    public.unlink()  # a key folder from before the key pair: the public key is derived from the private one
+    assert make_key_dir(tmp_path / "keys", [1]) == [public] and read_public_key(public, "x") == public_key_of(
+        read_key(made[0], "x"))
     with pytest.raises(FileExistsError):
         write_key(made[0])
     with pytest.raises(ConfigError, match="key_file: key file .*actor_9.key' not found"):
@@ -317,8 +333,8 @@ def test_a_corrupt_journal_line_in_the_middle_is_an_error_naming_the_file(tmp_pa
 def test_chunks_reassemble_in_any_order_and_verify() -> None:
     data = bytes(range(256)) * 41  # 10,496 bytes
     frames = split(data, serial=5, chunk_bytes=1000, key=LEARNER)
-    assert len(frames) == 11 and decode_chunk(frames[-1], LEARNER)[0].expected_length() == 496
-    assembly = Reassembly(LEARNER)
+    assert len(frames) == 11 and decode_chunk(frames[-1], LEARNER_PUBLIC)[0].expected_length() == 496
+    assembly = Reassembly(LEARNER_PUBLIC)
     results = [assembly.add(f) for f in reversed(frames)]
     assert results[:-1] == [None] * 10
     header, whole = results[-1]
@@ -328,7 +344,7 @@ def test_chunks_reassemble_in_any_order_and_verify() -> None:
 
 def test_a_newer_checkpoint_interrupts_an_older_one_and_stale_chunks_are_ignored() -> None:
     old, new = split(b"o" * 3000, 1, 1000, LEARNER), split(b"n" * 2500, 2, 1000, LEARNER)
-    assembly = Reassembly(LEARNER)
+    assembly = Reassembly(LEARNER_PUBLIC)
     assert assembly.add(old[0]) is None
     assert assembly.add(new[1]) is None  # serial 2 starts: serial 1 is abandoned
     assert assembly.add(old[1]) is None and assembly.add(old[2]) is None  # stale
@@ -340,23 +356,23 @@ def test_a_newer_checkpoint_interrupts_an_older_one_and_stale_chunks_are_ignored
 
 def test_bad_chunks_are_malformed_and_a_wrong_hash_discards_the_whole_file() -> None:
     frames = split(b"w" * 2000, 3, 1000, LEARNER)
-    header, body = decode_chunk(frames[0], LEARNER)
+    header, body = decode_chunk(frames[0], LEARNER_PUBLIC)
     raw = {"kind": "weights", "serial": 3, "index": 0, "count": 2, "size": 2000, "chunk_bytes": 1000,
            "sha256": header.sha256}
     for changes, body_bytes in (({"count": 3}, bytes(body)), ({"index": 2}, bytes(body)), ({}, bytes(body[:-1])),
                                 ({"serial": -1}, bytes(body))):
         with pytest.raises(MalformedFrame):
-            decode_chunk(encode({**raw, **changes}, body_bytes, LEARNER), LEARNER)
-    assembly = Reassembly(LEARNER, max_bytes=1500)
+            decode_chunk(encode({**raw, **changes}, body_bytes, LEARNER), LEARNER_PUBLIC)
+    assembly = Reassembly(LEARNER_PUBLIC, max_bytes=1500)
     with pytest.raises(MalformedFrame, match="limit"):
         assembly.add(frames[0])
-    assembly = Reassembly(LEARNER)
+    assembly = Reassembly(LEARNER_PUBLIC)
     forged = encode({**raw, "sha256": "0" * 64}, bytes(body), LEARNER)
     assembly.add(forged)
     with pytest.raises(MalformedFrame, match="another file"):
         assembly.add(frames[1])  # same serial, a different file
     other = split(b"v" * 2000, 4, 1000, LEARNER)
-    tampered = encode({**raw, "serial": 4, "index": 1, "sha256": decode_chunk(other[1], LEARNER)[0].sha256},
+    tampered = encode({**raw, "serial": 4, "index": 1, "sha256": decode_chunk(other[1], LEARNER_PUBLIC)[0].sha256},
                       b"x" * 1000, LEARNER)
     assembly.add(other[0])
     with pytest.raises(MalformedFrame, match="do not match"):

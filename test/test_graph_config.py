@@ -102,7 +102,7 @@ def test_every_yaml_parameter_is_declared_by_a_node_of_the_graph(ros, tmp_path: 
         for key in ("episode_dir", "checkpoint_path", "state_file", "outbox_dir", "journal"):
             if key in values:
                 values[key] = str(tmp_path / name / key)
-        for key in ("key_file", "learner_key_file"):  # the fleet's secret keys, made in tmp_path
+        for key in ("key_file", "learner_public_key_file"):  # the fleet's keys, made in tmp_path
             if key in values:
                 values[key] = str(keys / Path(values[key]).name)
         if "actor_keys" in values:

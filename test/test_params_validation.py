@@ -20,7 +20,7 @@ from test_graph_config import node_class
 
 from jsrl_learning.config import ConfigError
 from jsrl_ros.contract.qos import RELIABLE
-from jsrl_ros.fleet.keys import LEARNER_KEY, actor_key_name, make_key_dir
+from jsrl_ros.fleet.keys import LEARNER_KEY, LEARNER_PUBLIC_KEY, actor_key_name, make_key_dir
 from jsrl_ros.runtime.checked_node import CheckedNode, parameter_sections, reject_unknown_parameters
 from jsrl_ros.runtime.diagnostics import TOPIC as DIAGNOSTICS
 from jsrl_ros.runtime.param_files import (as_declared, command_line_sections, effective_values, read_params_file,
@@ -204,7 +204,8 @@ def test_an_old_parameter_name_is_named_with_its_new_name(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("node, old, new", [("policy_arbiter", "eval_every", "eval_every_episodes"),
-                                            ("learner", "checkpoint_every", "checkpoint_every_updates")])
+                                            ("learner", "checkpoint_every", "checkpoint_every_updates"),
+                                            ("weights_receiver", "learner_key_file", "learner_public_key_file")])
 def test_the_nodes_refuse_their_old_parameter_names(node: str, old: str, new: str) -> None:
     assert node_class(node).RENAMED_PARAMETERS == {old: new}
 
@@ -235,7 +236,7 @@ def test_every_shipped_params_file_passes_the_checks_for_every_node_it_names(ros
     declared_anywhere: set[str] = set()
     keys = tmp_path / "keys"  # the fleet gateways check their key files as they start
     make_key_dir(keys, [1])
-    key_files = {"key_file": str(keys / actor_key_name(1)), "learner_key_file": str(keys / LEARNER_KEY),
+    key_files = {"key_file": str(keys / actor_key_name(1)), "learner_public_key_file": str(keys / LEARNER_PUBLIC_KEY),
                  "actor_keys": [f"1={keys / actor_key_name(1)}"]}
     for name in named:
         paths = {k: str(tmp_path / name / k) for k in PATH_KEYS if own[name].get(k)}

@@ -17,7 +17,7 @@ import yaml
 from jsrl_bench.fleet.throughput import ros_env
 from jsrl_bench.fleet.watch import FleetWatch
 from jsrl_ros.contract import topics
-from jsrl_ros.fleet.keys import LEARNER_KEY
+from jsrl_ros.fleet.keys import LEARNER_KEY, LEARNER_PUBLIC_KEY
 
 ANNOUNCE_TIMEOUT_S = 120.0
 
@@ -71,7 +71,7 @@ def measure_broadcasts(scenario: Path, obs_modes: tuple[str, ...], broadcasts: i
             group.start(f"weights_receiver_{a}", [
                 sys.executable, "-m", "jsrl_ros.nodes.weights_receiver", "--ros-args", "-r", f"__ns:=/actor_{a}",
                 "-p", f"checkpoint_path:={work / f'actor_{a}' / 'explorer.pt'}",
-                "-p", f"learner_key_file:={keys / LEARNER_KEY}"], log_path=work / f"weights_receiver_{a}.log", env=env)
+                "-p", f"learner_public_key_file:={keys / LEARNER_PUBLIC_KEY}"], log_path=work / f"weights_receiver_{a}.log", env=env)
 
         def check() -> None:
             for name, code in group.exited().items():

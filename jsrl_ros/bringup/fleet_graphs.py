@@ -22,12 +22,12 @@ from typing import Any
 
 from jsrl_ros.bringup.specs import Graph, GraphDef, NodeSpec, Option, check_options, flag
 from jsrl_ros.contract import topics
-from jsrl_ros.fleet.keys import LEARNER_KEY, actor_key_name, read_key
+from jsrl_ros.fleet.keys import LEARNER_KEY, LEARNER_PUBLIC_KEY, actor_key_name, read_key, read_public_key
 from jsrl_ros.fleet.wire import MAX_ACTOR_ID
 
 CURRICULA = ("fleet", "per_actor")
 DEFAULT_KEYS = "runs/fleet/keys"
-KEYS_HELP = (f"the folder of the fleet's secret keys ({actor_key_name(1)}, ..., {LEARNER_KEY}; make them with "
+KEYS_HELP = (f"the folder of the fleet's keys ({actor_key_name(1)}, ..., {LEARNER_KEY}, {LEARNER_PUBLIC_KEY}; make them with "
              f"python -m jsrl_ros.fleet.keys FOLDER --actors 1,2)")
 #: curriculum:=fleet: the manager publishes, and every arbiter reads, the one curriculum's choices here
 FLEET_CHOICES = ((topics.GUIDE_STEP_CHOICES, topics.FLEET_GUIDE_STEP_CHOICES),)
@@ -63,23 +63,24 @@ FLEET_ACTOR_OPTIONS = (
 )
 
 
-def key_files(keys: str, actors: list[int]) -> tuple[dict[int, str], str]:
-    """Each actor's key file and the learner's in the folder ``keys``."""
-    return {a: str(Path(keys) / actor_key_name(a)) for a in actors}, str(Path(keys) / LEARNER_KEY)
+def key_files(keys: str, actors: list[int], learner_key: str) -> tuple[dict[int, str], str]:
+    """Each actor's key file and the learner's ``learner_key`` (LEARNER_KEY or LEARNER_PUBLIC_KEY) in the folder
+    ``keys``."""
+    return {a: str(Path(keys) / actor_key_name(a)) for a in actors}, str(Path(keys) / learner_key)
 
 
-#: the gateway nodes' parameters that name key files (``actor_keys``: ``ID=FILE`` entries)
-KEY_PARAMETERS = ("key_file", "learner_key_file", "actor_keys")
+#: the gateway nodes' parameters that name key files (``actor_keys``: ``ID=FILE`` entries), and their readers
+KEY_PARAMETERS = {"key_file": read_key, "actor_keys": read_key, "learner_public_key_file": read_public_key}
 
 
 def check_key_files(graph: Graph) -> None:
     """Every key file the graph's nodes will read, checked before any starts: one ConfigError naming the
     missing or unusable file (keys are required for the fleet roles)."""
     for spec in graph.nodes:
-        for name in KEY_PARAMETERS:
+        for name, read in KEY_PARAMETERS.items():
             value = spec.params.get(name)
             for path in value if isinstance(value, list) else [value] if value else []:
-                read_key(path.partition("=")[2] if name == "actor_keys" else path, f"{spec.name}.{name} (--keys)")
+                read(path.partition("=")[2] if name == "actor_keys" else path, f"{spec.name}.{name} (--keys)")
 
 
 def fleet_actor(actor_id: str = "1", guide: str = "scripted", obs: str = "state", curriculum: str = "fleet",
@@ -92,7 +93,7 @@ def fleet_actor(actor_id: str = "1", guide: str = "scripted", obs: str = "state"
     if len(ident) != 1:
         raise ValueError(f"actor_id:={actor_id!r}: one actor id")
     ns, image, per_actor = actor_namespace(ident[0]), obs == "image", curriculum == "per_actor"
-    own_key, learner_key = key_files(keys, ident)  # checked by check_key_files before the graph starts
+    own_key, learner_key = key_files(keys, ident, LEARNER_PUBLIC_KEY)  # checked by check_key_files before the start
     out = Path(out_dir or f"runs/fleet/{ns}")
     episodes, seed = str(out / "episodes"), {"seed": ident[0]}  # every actor explores differently
     bridge: dict[str, Any] = {"obs_mode": obs, "publish_camera": not flag(headless), **seed}
@@ -110,7 +111,8 @@ def fleet_actor(actor_id: str = "1", guide: str = "scripted", obs: str = "state"
                                                       "outbox_dir": str(out / "fleet" / "outbox"),
                                                       "key_file": own_key[ident[0]]}),
         NodeSpec("weights_receiver", "weights_receiver",
-                 {"checkpoint_path": str(out / "checkpoints" / "explorer.pt"), "learner_key_file": learner_key}),
+                 {"checkpoint_path": str(out / "checkpoints" / "explorer.pt"),
+                  "learner_public_key_file": learner_key}),
         *([NodeSpec("curriculum_manager", "curriculum_manager",
                     {"mode": mode, "state_file": str(out / "curriculum.json")})] if per_actor else []),
     ]
@@ -137,7 +139,7 @@ def fleet_learner(allowed_actors: str = "1", learner: str = "qtopt", obs: str = 
     check_options(FLEET_LEARNER_OPTIONS, locals())
     allowed, out = parse_actor_ids(allowed_actors, "allowed_actors"), Path(out_dir)
     episodes = str(out / "episodes")
-    actor_keys, learner_key = key_files(keys, allowed)
+    actor_keys, learner_key = key_files(keys, allowed, LEARNER_KEY)
     nodes = [
         NodeSpec("episode_receiver", "episode_receiver", {
             "allowed_actors": allowed, "episode_dir": episodes, "journal": str(out / "fleet" / "inbox.log"),

@@ -6,18 +6,20 @@ The learner's broadcaster cuts each new checkpoint into ``weights`` frames
 any order; a chunk of a higher serial abandons the checkpoint being collected (a newer one
 interrupts an older one), a chunk of a lower serial than the one collected or installed is
 stale. A complete file whose sha256 differs from the header's is thrown away whole. Every chunk
-is signed with the learner's key (jsrl_ros/fleet/keys.py): an actor takes weights from nobody else.
+is signed with the learner's private key and checked with its public key (jsrl_ros/fleet/seals.py): an
+actor takes weights from nobody else, and holds nothing that could sign them.
 """
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
 
+from jsrl_ros.fleet.seals import SigningKey, VerifyKey
 from jsrl_ros.fleet.wire import ChunkHeader, MalformedFrame, decode_chunk, encode_chunk
 
 
-def split(data: bytes, serial: int, chunk_bytes: int, key: bytes) -> list[bytes]:
-    """The ``weights`` frames of one checkpoint file, signed with the learner's ``key``."""
+def split(data: bytes, serial: int, chunk_bytes: int, key: SigningKey) -> list[bytes]:
+    """The ``weights`` frames of one checkpoint file, signed with the learner's private ``key``."""
     if not data or chunk_bytes < 1:
         raise ValueError(f"cannot chunk {len(data)} bytes into {chunk_bytes}-byte chunks")
     count = -(-len(data) // chunk_bytes)
@@ -44,7 +46,7 @@ class _Partial:
 class Reassembly:
     """Collects one checkpoint at a time; :meth:`add` returns ``(header, file bytes)`` when one is complete."""
 
-    def __init__(self, key: bytes, max_bytes: int = 256 * 2**20) -> None:
+    def __init__(self, key: VerifyKey, max_bytes: int = 256 * 2**20) -> None:
         self.key, self.max_bytes = key, max_bytes
         self.partial: _Partial | None = None
         self.installed: ChunkHeader | None = None  # the last complete, verified checkpoint

@@ -3,12 +3,13 @@
 Custom rosidl interfaces cannot be built from the PyPI ROS wheels, so every fleet topic carries
 a ``std_msgs/UInt8MultiArray`` whose ``data`` is one *frame* (``layout`` stays empty)::
 
-    b"JSFL" | version (u8) | header length (u32, big-endian) | header (UTF-8 JSON object) | body | MAC (32 bytes)
+    b"JSFL" | version (u8) | header length (u32, big-endian) | header (UTF-8 JSON object) | body | tag
 
-The MAC is HMAC-SHA256 over everything before it, keyed with a secret shared by the two ends
-(jsrl_ros/fleet/keys.py): an actor's own key for its episodes and for the acks it is sent, the
-learner's key for weights. A frame without a valid MAC is :class:`Unauthenticated` (the bytes are
-not encrypted: authenticity and integrity only; docs/fleet.md).
+The tag authenticates everything before it (jsrl_ros/fleet/seals.py): HMAC-SHA256 (32 bytes)
+under the secret an actor shares with the learner for its episodes and the acks it is sent;
+an Ed25519 signature (64 bytes) by the learner's private key for weights, which actors check
+with its public key. A frame without a valid tag is :class:`Unauthenticated` (the bytes are not
+encrypted: authenticity and integrity only; docs/fleet.md).
 
 The frame, not the message type, is the contract: it is versioned, and this module (no rclpy)
 encodes and checks it, so the gateway nodes only move bytes. A header has exactly the keys its
@@ -22,7 +23,6 @@ kinds:
 """
 from __future__ import annotations
 
-import hmac
 import json
 import math
 import re
@@ -30,11 +30,12 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from jsrl_ros.fleet.seals import Seal, SharedKey, Signer, SigningKey, VerifyKey
+
 MAGIC = b"JSFL"
-VERSION = 2  # 2: a MAC after the body, acks carry the episode's sha256
+VERSION = 3  # 2: a MAC after the body, acks carry the episode's sha256; 3: weights signed with Ed25519
 _PREFIX = struct.Struct(">4sBI")  # magic, version, header length
 MAX_HEADER_BYTES = 64 * 1024
-MAC_BYTES = 32  # HMAC-SHA256
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 #: A bag's name in the actor's episode folder (the recorder's ``episode_000012`` or ``episode_000012_1``).
 EPISODE_NAME = re.compile(r"^episode_\d{6,}(_\d+)?$")
@@ -53,7 +54,7 @@ class MalformedFrame(ValueError):
 
 
 class Unauthenticated(MalformedFrame):
-    """A frame whose MAC is missing or does not match its bytes under the sender's key: forged, tampered
+    """A frame whose tag is missing or does not match its bytes under the sender's key: forged, tampered
     with, or signed with another key."""
 
 
@@ -61,24 +62,20 @@ class UnknownActor(ValueError):
     """An episode from an actor id the learner has no key for (not in its configuration)."""
 
 
-def mac(key: bytes, data: bytes | memoryview) -> bytes:
-    return hmac.new(key, data, "sha256").digest()
-
-
-def encode(header: dict[str, Any], body: bytes | memoryview, key: bytes) -> bytes:
-    """One frame: the prefix, ``header`` as compact JSON, ``body``, then the MAC of all that under ``key``."""
+def encode(header: dict[str, Any], body: bytes | memoryview, key: Signer) -> bytes:
+    """One frame: the prefix, ``header`` as compact JSON, ``body``, then ``key``'s tag of all that."""
     text = json.dumps(header, separators=(",", ":"), sort_keys=True, allow_nan=False).encode()
     if len(text) > MAX_HEADER_BYTES:
         raise ValueError(f"frame header is {len(text)} bytes, the limit is {MAX_HEADER_BYTES}")
     signed = b"".join((_PREFIX.pack(MAGIC, VERSION, len(text)), text, body))
-    return signed + mac(key, signed)
+    return signed + key.sign(signed)
 
 
 def decode(frame: bytes | memoryview, kind: str,
-           key: bytes | Callable[[dict[str, Any]], bytes]) -> tuple[dict[str, Any], memoryview]:
-    """``(header, body)`` of an authentic frame of ``kind``; ``key`` is the key, or picks it from the
+           key: Seal | Callable[[dict[str, Any]], Seal]) -> tuple[dict[str, Any], memoryview]:
+    """``(header, body)`` of an authentic frame of ``kind``; ``key`` checks the tag, or is picked from the
     parsed header (an episode's actor). MalformedFrame if the prefix, JSON or kind is wrong,
-    Unauthenticated if the MAC is missing or wrong (the header's fields are checked by the caller)."""
+    Unauthenticated if the tag is missing or wrong (the header's fields are checked by the caller)."""
     view = memoryview(frame)
     if len(view) < _PREFIX.size:
         raise MalformedFrame(f"frame of {len(view)} bytes is shorter than its {_PREFIX.size}-byte prefix")
@@ -99,13 +96,13 @@ def decode(frame: bytes | memoryview, kind: str,
         raise MalformedFrame(f"header is a JSON {type(header).__name__}, not an object")
     if header.get("kind") != kind:
         raise MalformedFrame(f"header kind {header.get('kind')!r}, expected {kind!r}")
-    end = len(view) - MAC_BYTES
+    seal = key if hasattr(key, "verify") else key(header)
+    end = len(view) - seal.tag_bytes
     if end < _PREFIX.size + length:
-        raise Unauthenticated(f"{kind} frame has no MAC: {end - _PREFIX.size - length + MAC_BYTES} bytes follow "
-                              f"its header, a MAC alone is {MAC_BYTES}")
-    secret = key(header) if callable(key) else key
-    if not hmac.compare_digest(mac(secret, view[:end]), bytes(view[end:])):
-        raise Unauthenticated(f"{kind} frame's MAC does not match (forged, tampered with, or another key)")
+        raise Unauthenticated(f"{kind} frame has no tag: {end - _PREFIX.size - length + seal.tag_bytes} bytes "
+                              f"follow its header, a tag alone is {seal.tag_bytes}")
+    if not seal.verify(view[:end], bytes(view[end:])):
+        raise Unauthenticated(f"{kind} frame's tag does not match (forged, tampered with, or another key)")
     return header, view[_PREFIX.size + length:end]
 
 
@@ -178,7 +175,8 @@ EPISODE_FIELDS = {"actor": ACTOR, "episode": EPISODE_ID, "sha256": DIGEST,
 
 def encode_episode(header: EpisodeHeader, body: bytes | memoryview, key: bytes) -> bytes:
     return encode({"kind": EPISODE, "actor": header.actor, "episode": header.episode,
-                   "files": [list(f) for f in header.files], "sha256": header.sha256, "sent": header.sent}, body, key)
+                   "files": [list(f) for f in header.files], "sha256": header.sha256, "sent": header.sent}, body,
+                  SharedKey(key))
 
 
 def decode_episode(frame: bytes | memoryview, keys: Mapping[int, bytes]) -> tuple[EpisodeHeader, memoryview]:
@@ -195,14 +193,14 @@ def decode_episode(frame: bytes | memoryview, keys: Mapping[int, bytes]) -> tupl
     return header, body
 
 
-def _actor_key(raw: dict[str, Any], keys: Mapping[int, bytes]) -> bytes:
+def _actor_key(raw: dict[str, Any], keys: Mapping[int, bytes]) -> SharedKey:
     """The key of the frame's actor: UnknownActor for an actor not in ``keys``."""
     actor = raw.get("actor")
     if not ACTOR[0](actor):
         raise MalformedFrame(f"{raw['kind']} header: actor must be {ACTOR[1]}, got {actor!r}")
     if actor not in keys:
         raise UnknownActor(f"actor {actor} is not one of the allowed actors {sorted(keys)}")
-    return keys[actor]
+    return SharedKey(keys[actor])
 
 
 # --- acknowledgements ---------------------------------------------------------------------
@@ -226,7 +224,7 @@ ACK_FIELDS = {"actor": ACTOR, "episode": EPISODE_ID, "sha256": DIGEST,
 
 def encode_ack(ack: Ack, key: bytes) -> bytes:
     return encode({"kind": ACK, "actor": ack.actor, "episode": ack.episode, "sha256": ack.sha256,
-                   "status": ack.status}, b"", key)
+                   "status": ack.status}, b"", SharedKey(key))
 
 
 def decode_ack(frame: bytes | memoryview, keys: Mapping[int, bytes]) -> Ack:
@@ -265,13 +263,13 @@ CHUNK_FIELDS = {"serial": (_whole(0, 2**63 - 1), "an integer >= 0"),
                 "sha256": DIGEST}
 
 
-def encode_chunk(header: ChunkHeader, body: bytes, key: bytes) -> bytes:
+def encode_chunk(header: ChunkHeader, body: bytes, key: SigningKey) -> bytes:
     return encode({"kind": WEIGHTS, "serial": header.serial, "index": header.index, "count": header.count,
                    "size": header.size, "chunk_bytes": header.chunk_bytes, "sha256": header.sha256}, body, key)
 
 
-def decode_chunk(frame: bytes | memoryview, key: bytes) -> tuple[ChunkHeader, memoryview]:
-    """A weight chunk, signed with the learner's ``key``, whose index, count, size and length agree."""
+def decode_chunk(frame: bytes | memoryview, key: VerifyKey) -> tuple[ChunkHeader, memoryview]:
+    """A weight chunk, signed by the learner (``key``: its public key), whose index, count, size and length agree."""
     raw, body = decode(frame, WEIGHTS, key)
     _check(raw, CHUNK_FIELDS)
     header = ChunkHeader(**{k: raw[k] for k in CHUNK_FIELDS})

@@ -22,6 +22,7 @@ from jsrl_ros.contract import topics
 from jsrl_ros.contract.qos import LATCHED
 from jsrl_ros.fleet.chunks import split
 from jsrl_ros.fleet.keys import read_key
+from jsrl_ros.fleet.seals import SigningKey
 from jsrl_ros.fleet.messages import frame_message, weights_qos
 from jsrl_ros.runtime.checked_node import CheckedNode
 from jsrl_ros.runtime.diagnostics import Health, publish_counters
@@ -37,7 +38,8 @@ class WeightsBroadcaster(CheckedNode):
         self.max_mib = self.declare_parameter("max_checkpoint_mib", 64).value
         require(self.chunk_kib >= 1 and self.max_mib >= 1, where,
                 f"chunk_kib and max_checkpoint_mib must be >= 1, got {self.chunk_kib}, {self.max_mib}")
-        self.key = read_key(self.declare_parameter("key_file", "").value, f"{where}: key_file (the learner's key)")
+        self.key = SigningKey(read_key(self.declare_parameter("key_file", "").value,
+                                       f"{where}: key_file (the learner's private key)"))
         self.broadcasts = self.chunks = self.dropped = 0
         self.bytes = self.last_publish_s = 0.0
         self.last_digest = ""

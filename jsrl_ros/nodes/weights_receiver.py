@@ -2,9 +2,8 @@
 
 Chunks from ``/fleet/weights`` are put back together (:class:`~jsrl_ros.fleet.chunks.Reassembly`:
 any order, a newer checkpoint interrupts an older one, the whole file's sha256 checked, every
-chunk signed with the learner's key ``learner_key_file``, required: ``unauthenticated`` counts
-the others); a
-verified file is written atomically to ``checkpoint_path`` and its path announced on the actor's
+chunk signed by the learner, checked with its public key ``learner_public_key_file``, required:
+``unauthenticated`` counts the others); a verified file is written atomically to ``checkpoint_path`` and its path announced on the actor's
 latched ``jsrl/checkpoint``, where the unchanged arbiter loads it off its control loop. At start
 a checkpoint already at ``checkpoint_path`` is announced at once, so a restarted actor acts with
 its last weights even while the learner is away. docs/fleet.md.
@@ -21,7 +20,8 @@ from jsrl_learning.config import require
 from jsrl_ros.contract import topics
 from jsrl_ros.contract.qos import LATCHED
 from jsrl_ros.fleet.chunks import Reassembly
-from jsrl_ros.fleet.keys import read_key
+from jsrl_ros.fleet.keys import read_public_key
+from jsrl_ros.fleet.seals import VerifyKey
 from jsrl_ros.fleet.messages import message_frame, weights_qos
 from jsrl_ros.fleet.wire import MalformedFrame, Unauthenticated
 from jsrl_ros.runtime.checked_node import CheckedNode
@@ -32,6 +32,8 @@ from jsrl_ros.runtime.writable import require_writable_dir
 
 
 class WeightsReceiver(CheckedNode):
+    RENAMED_PARAMETERS = {"learner_key_file": "learner_public_key_file"}  # weights are Ed25519-signed since v3
+
     def __init__(self, **node_kwargs: Any) -> None:
         super().__init__("weights_receiver", **node_kwargs)
         where = f"{self.get_name()} parameters"
@@ -41,8 +43,9 @@ class WeightsReceiver(CheckedNode):
         require(chunk_kib >= 1 and max_mib >= 1, where,
                 f"chunk_kib and max_checkpoint_mib must be >= 1, got {chunk_kib}, {max_mib}")
         require_writable_dir(self.checkpoint_path.parent, f"{where}: checkpoint_path")
-        key = read_key(self.declare_parameter("learner_key_file", "").value, f"{where}: learner_key_file")
-        self.assembly = Reassembly(key, max_mib * 2**20)
+        key = read_public_key(self.declare_parameter("learner_public_key_file", "").value,
+                              f"{where}: learner_public_key_file")
+        self.assembly = Reassembly(VerifyKey(key), max_mib * 2**20)
         self.dropped = self.write_errors = self.unauthenticated = 0
         self.health = Health()
         self.checkpoint_pub = self.create_publisher(String, topics.CHECKPOINT, LATCHED)
