@@ -33,6 +33,7 @@ import yaml
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Int32
 
@@ -274,7 +275,10 @@ def run(args: argparse.Namespace) -> int:
         params = out / "params" / "scenario.yaml"
         params.write_text(yaml.safe_dump(namespaced_sections(scenario, graph), sort_keys=False))
 
-    rclpy.init(args=[])
+    # Ctrl-C must reach this loop as KeyboardInterrupt, to stop the children in order: rclpy's own handler
+    # would instead shut the context down, and the next spin_once raised ExternalShutdownException past it
+    # (exit code 1 after a clean run, seen in a fleet test).
+    rclpy.init(args=[], signal_handler_options=SignalHandlerOptions.NO)
     tensorboard = TensorBoardLogger(out / "tensorboard")
     names = {spec.executable: spec.name for spec in graph.nodes}
     monitor = Monitor(tensorboard, {topic: next((names[e] for e in executables if e in names), "")
