@@ -103,7 +103,7 @@ def online(seed, method):
     return {"job": "online", "cell": {"c": 1}, "seed": seed, "method": method, "wall_s": 0.0, "cpu_s": 1.0}
 
 
-def toy_sweep(out, work, seeds, settings=None, fresh=False, ran=None):
+def toy_sweep(out, work, seeds, settings=None, fresh=False, ran=None, merge=()):
     ran = [] if ran is None else ran
 
     def logged(fn):
@@ -117,7 +117,7 @@ def toy_sweep(out, work, seeds, settings=None, fresh=False, ran=None):
     summarize = lambda jobs, wall_s: {"settings": {"x": 1, "seeds": seeds, **(settings or {})},  # noqa: E731
                                       "seeds_done": sorted({j["seed"] for j in jobs})}
     return run_sweep("toy", out, {"x": 1, "seeds": seeds, **(settings or {})}, 1, first, follow_ups, summarize,
-                     lambda r: [r["path"]] if r["job"] == "prepare" else [], lambda r: None, fresh)
+                     lambda r: [r["path"]] if r["job"] == "prepare" else [], lambda r: None, fresh, merge)
 
 
 def test_a_sweep_resumes_keeping_finished_jobs_and_other_seeds(tmp_path):
@@ -132,6 +132,20 @@ def test_a_sweep_resumes_keeping_finished_jobs_and_other_seeds(tmp_path):
     ran.clear()
     third = toy_sweep(out, tmp_path, [0, 1, 2], ran=ran)
     assert ran == [("prepare", 1, tmp_path)] and third["jobs_reused"] == 8 and len(third["jobs"]) == 9
+
+
+def test_parts_run_elsewhere_merge_into_one_summary_without_running_again(tmp_path):
+    here, there = tmp_path / "here.json", tmp_path / "there.json"
+    toy_sweep(here, tmp_path, [0, 1])
+    other_machine = toy_sweep(there, tmp_path, [2])
+    ran = []
+    merged = toy_sweep(here, tmp_path, [0, 1, 2], ran=ran, merge=[there])
+    assert ran == [] and merged["seeds_done"] == [0, 1, 2] and merged["jobs_reused"] == 9
+    assert [j for j in merged["jobs"] if j["seed"] == 2] == other_machine["jobs"]
+    with pytest.raises(ConfigError, match=r"there.json: holds a sweep with other settings \(x differ\).*same sweep"):
+        toy_sweep(tmp_path / "new.json", tmp_path, [2], settings={"x": 2}, merge=[there])
+    with pytest.raises(ConfigError, match="--merge .*missing.json: no such result file"):
+        toy_sweep(here, tmp_path, [0], merge=[tmp_path / "missing.json"])
 
 
 def test_a_rerun_drops_failed_records_and_runs_those_jobs_again(tmp_path):

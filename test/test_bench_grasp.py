@@ -208,3 +208,13 @@ def test_cli_resumes_refuses_other_settings_and_starts_over_with_fresh(tmp_path,
     (tmp_path / "dup").mkdir()
     assert run_cli("grasp", settings, tmp_path / "dup", "--seeds", "1", "1", code=2) is None
     assert "seeds" in capsys.readouterr().err
+
+
+def test_cli_merges_a_part_run_elsewhere(tmp_path):
+    settings = {**TINY, "methods": ["bc"]}
+    (tmp_path / "elsewhere").mkdir()
+    part = run_cli("grasp", settings, tmp_path / "elsewhere", "--seeds", "1")
+    run_cli("grasp", settings, tmp_path, "--seeds", "0")
+    merged = run_cli("grasp", settings, tmp_path, "--seeds", "0", "1", "--merge", str(tmp_path / "elsewhere" / "r.json"))
+    assert merged["jobs_reused"] == 2 and merged["results"][0]["methods"]["bc"]["seeds"] == [0, 1]
+    assert part["jobs"][0] in merged["jobs"]

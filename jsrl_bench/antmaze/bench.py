@@ -36,7 +36,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -240,7 +240,8 @@ def prepared_files(record: Mapping[str, Any]) -> list[str]:
 
 def run_antmaze_bench(cfg: AntMazeBenchConfig, out: Path, work_dir: Path,
                       report: Callable[[dict[str, Any]], None] = lambda job: None,
-                      settings_extra: Mapping[str, Any] | None = None, fresh: bool = False) -> dict[str, Any]:
+                      settings_extra: Mapping[str, Any] | None = None, fresh: bool = False,
+                      merge: Sequence[Path] = ()) -> dict[str, Any]:
     """Run every cell's jobs, rewriting ``out`` (JSON) after each; return the result.
 
     Cells run in config order, dataset sizes outermost, then mazes. A cell's dataset is
@@ -248,7 +249,8 @@ def run_antmaze_bench(cfg: AntMazeBenchConfig, out: Path, work_dir: Path,
     dataset is queued once this cell's online runs are, so cells finish in order. A failed job
     is recorded (``failed`` in the JSON) and its follow-ups skipped; the sweep goes on.
     If ``out`` holds this sweep already (same settings but seeds and workers; else a ConfigError),
-    its finished jobs are kept and not run again, unless ``fresh``.
+    its finished jobs are kept and not run again, unless ``fresh``; so are those of the result files
+    ``merge`` (parts of this sweep run elsewhere).
     """
     cfg.validate("antmaze bench")
     cells = [Cell(m, n) for n in cfg.dataset_sizes for m in cfg.mazes]
@@ -283,7 +285,7 @@ def run_antmaze_bench(cfg: AntMazeBenchConfig, out: Path, work_dir: Path,
         return []
 
     return run_sweep("antmaze", out, settings, cfg.workers, dataset_job(0), follow_ups,
-                     lambda jobs, wall_s: summarize(cfg, cells, jobs, wall_s, settings), prepared_files, report, fresh)
+                     lambda jobs, wall_s: summarize(cfg, cells, jobs, wall_s, settings), prepared_files, report, fresh, merge)
 
 
 def summarize(cfg: AntMazeBenchConfig, cells: list[Cell], jobs: list[dict[str, Any]], wall_s: float,

@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
                 what += f" (guide + explorer at final h {job['final_guide_step']}: {100 * job['combined_success']:.0f})"
         print(f"  {c['maze']}/{c['dataset_size']} {what}  ({job['wall_s']:.0f} s)", flush=True)
 
-    result = run_antmaze_bench(cfg, sweep.out, sweep.work_dir, report, sweep.settings_extra, sweep.fresh)
+    result = run_antmaze_bench(cfg, sweep.out, sweep.work_dir, report, sweep.settings_extra, sweep.fresh,
+                               sweep.merge)
     plot = plot_antmaze_bench(result, sweep.out.with_suffix(".png"))
     print_result(result, sweep.out, format_table(result), f"plot: {plot}")
     return 0

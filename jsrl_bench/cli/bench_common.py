@@ -1,7 +1,7 @@
 """What the ``jsrl bench`` commands share: a ``--out`` JSON path, and for the sweeps (grasp,
 antmaze) the skeleton around their bench: ``config/bench/<bench>_{quick,full}.yaml`` or ``--config``,
-``--workers`` and ``--seeds`` over it, ``--fresh`` (else an existing ``--out`` is resumed), a work
-dir beside the JSON, the closing table and totals."""
+``--workers`` and ``--seeds`` over it, ``--fresh`` (else an existing ``--out`` is resumed), ``--merge``
+(the results of parts run elsewhere), a work dir beside the JSON, the closing table and totals."""
 from __future__ import annotations
 
 import argparse
@@ -44,18 +44,23 @@ def add_sweep_arguments(p: argparse.ArgumentParser, bench: str, quick: str, work
     p.add_argument("--fresh", action="store_true",
                    help="start over even if --out exists (by default a re-run with the same settings, but seeds "
                         "and workers, keeps its finished jobs and runs only the missing ones)")
+    p.add_argument("--merge", type=Path, nargs="+", default=[], metavar="RESULT_JSON",
+                   help="also keep the finished jobs of these results of the same sweep (parts run elsewhere, e.g. "
+                        "other seeds on a GPU machine); --out's own record of a job wins. With every job of --seeds "
+                        "in them, nothing runs and --out gets the merged summary")
 
 
 @dataclass(frozen=True)
 class Sweep(Generic[Config]):
     """A sweep ready to run: its settings (``--workers``, ``--seeds`` applied), where they came from, its
-    output paths, and whether to start over (``--fresh``) rather than resume ``out``."""
+    output paths, whether to start over (``--fresh``) rather than resume ``out``, and the results to merge in."""
 
     cfg: Config
     config_path: Path
     out: Path
     work_dir: Path
     fresh: bool
+    merge: tuple[Path, ...] = ()
 
     @property
     def settings_extra(self) -> dict[str, Any]:
@@ -79,7 +84,7 @@ def open_sweep(args: argparse.Namespace, bench: str, load_bench_config: Callable
         cfg.validate(f"{config_path} with --workers/--seeds")
     out.parent.mkdir(parents=True, exist_ok=True)
     work_dir = Path(args.work_dir) if args.work_dir else out.with_name(out.stem + "_work")
-    return Sweep(cfg, config_path, out, work_dir, args.fresh)
+    return Sweep(cfg, config_path, out, work_dir, args.fresh, tuple(args.merge))
 
 
 def print_result(result: Mapping[str, Any], out: Path, table: str, plots: str) -> None:

@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {c['task']}/{c['obs']}/{c['demos']} seed {job['seed']} {what:<12} success {job['success']:.2f}"
               f"{combined}  ({job['wall_s']:.0f} s, {job['cpu_s']:.0f} CPU s)", flush=True)
 
-    result = run_grasp_bench(cfg, sweep.out, sweep.work_dir, report, sweep.settings_extra, sweep.fresh)
+    result = run_grasp_bench(cfg, sweep.out, sweep.work_dir, report, sweep.settings_extra, sweep.fresh,
+                             sweep.merge)
     plots = plot_grasp_bench(result, sweep.out.with_suffix(""))
     print_result(result, sweep.out, format_table(result), f"plots: {', '.join(map(str, plots))}")
     return 0

@@ -37,7 +37,7 @@ import sys
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -130,7 +130,8 @@ def prepared_files(record: Mapping[str, Any]) -> list[str]:
 
 def run_grasp_bench(cfg: GraspBenchConfig, out: Path, work_dir: Path,
                     report: Callable[[dict[str, Any]], None] = lambda job: None,
-                    settings_extra: Mapping[str, Any] | None = None, fresh: bool = False) -> dict[str, Any]:
+                    settings_extra: Mapping[str, Any] | None = None, fresh: bool = False,
+                    merge: Sequence[Path] = ()) -> dict[str, Any]:
     """Run every cell's jobs and rewrite ``out`` (JSON) after each finished one; return the result.
 
     Cells run in config order, demo counts outermost (all tasks with the first count first),
@@ -139,7 +140,8 @@ def run_grasp_bench(cfg: GraspBenchConfig, out: Path, work_dir: Path,
     an interrupted run has finished the first cells rather than a bit of every one. A failed
     job is recorded (``failed`` in the JSON) and its follow-ups skipped; the sweep goes on.
     If ``out`` holds this sweep already (same settings but seeds and workers; else a ConfigError),
-    its finished jobs are kept and not run again, unless ``fresh``.
+    its finished jobs are kept and not run again, unless ``fresh``; so are those of the result files
+    ``merge`` (parts of this sweep run elsewhere).
     """
     cfg.validate("grasp bench")
     cells = [Cell(t, o, n) for n in cfg.demos for t in cfg.tasks for o in cfg.obs]
@@ -171,4 +173,4 @@ def run_grasp_bench(cfg: GraspBenchConfig, out: Path, work_dir: Path,
         return follow
 
     return run_sweep("grasp", out, settings, cfg.workers, preparation(), follow_ups,
-                     lambda jobs, wall_s: summarize(cfg, cells, jobs, wall_s, settings), prepared_files, report, fresh)
+                     lambda jobs, wall_s: summarize(cfg, cells, jobs, wall_s, settings), prepared_files, report, fresh, merge)

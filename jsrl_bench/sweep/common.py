@@ -8,7 +8,8 @@ one, and threads collapse next to other work: DESIGN.md), or inline for ``worker
 Results are written atomically after every job, so a killed run keeps what it finished, and
 a failing job is recorded rather than raised: one broken run must not end a sweep of hours.
 The JSON keeps every job's raw record (``jobs``), so a re-run with the same settings keeps the
-finished jobs and runs only the missing ones (``run_sweep``).
+finished jobs and runs only the missing ones (``run_sweep``), and the records of parts run
+elsewhere (other seeds on another machine) can be merged in.
 """
 from __future__ import annotations
 
@@ -237,16 +238,20 @@ def sweep_settings(cfg: Any, extra: Mapping[str, Any] | None) -> dict[str, Any]:
     return {**asdict(cfg), **(extra or {})}
 
 
-def earlier_jobs(out: Path, benchmark: str, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
+FRESH_HINT = "pass --fresh to start over, or choose another --out"
+
+
+def earlier_jobs(out: Path, benchmark: str, settings: Mapping[str, Any],
+                 fresh: str = FRESH_HINT) -> list[dict[str, Any]]:
     """The finished (not failed) job records of the sweep already at ``out``, none if there is none.
 
     A result with other settings (but for ``RESUME_FREE_SETTINGS``) is refused, naming the keys:
     mixing runs of two settings in one summary would compare unlike with unlike. A result written
-    before a key was renamed (``RENAMED_SETTINGS``) is read in today's names.
+    before a key was renamed (``RENAMED_SETTINGS``) is read in today's names. ``fresh``: what the
+    error tells the user to do instead.
     """
     if not out.exists():
         return []
-    fresh = "pass --fresh to start over, or choose another --out"
     try:
         old = json.loads(out.read_text())
     except json.JSONDecodeError as error:
@@ -262,6 +267,17 @@ def earlier_jobs(out: Path, benchmark: str, settings: Mapping[str, Any]) -> list
         raise ConfigError(f"{out}: holds a sweep with other settings ({', '.join(differ)} differ); resuming needs "
                           f"the same settings (only {', '.join(RESUME_FREE_SETTINGS)} may change); {fresh}")
     return [job for job in old["jobs"] if job["job"] != "failed"]
+
+
+def merged_jobs(parts: Sequence[Path], benchmark: str, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The finished job records of other result files of this sweep (``--merge``: seeds or cells run on
+    another machine), checked like a resume: a missing file or other settings are refused, naming the file."""
+    records = []
+    for part in parts:
+        if not part.is_file():
+            raise ConfigError(f"--merge {part}: no such result file")
+        records += earlier_jobs(part, benchmark, settings, fresh="merge only parts of the same sweep")
+    return records
 
 
 class JobLog:
@@ -303,14 +319,16 @@ def run_sweep(benchmark: str, out: Path, settings: Mapping[str, Any], workers: i
               follow_ups: Callable[[dict[str, Any]], list[Job]],
               summarize: Callable[[list[dict[str, Any]], float], dict[str, Any]],
               files: Callable[[Mapping[str, Any]], Iterable[str]],
-              report: Callable[[dict[str, Any]], None], fresh: bool) -> dict[str, Any]:
+              report: Callable[[dict[str, Any]], None], fresh: bool, merge: Sequence[Path] = ()) -> dict[str, Any]:
     """Run a sweep's jobs, resuming the one at ``out`` unless ``fresh``; rewrite ``out`` after every job.
+    The finished jobs of the result files ``merge`` are kept too (``out``'s own record of a job wins).
 
     ``settings`` (``sweep_settings``) are what a resume compares; ``summarize(jobs, wall_s)`` builds
     the result from this run's records, and the JSON adds every record (``jobs``), how many were
     reused and the format. ``report`` hears of each job that ran (not of reused ones).
     """
-    log = JobLog([] if fresh else earlier_jobs(out, benchmark, settings), files)
+    own = [] if fresh else earlier_jobs(out, benchmark, settings)
+    log = JobLog([*merged_jobs(merge, benchmark, settings), *own], files)
     started = time.perf_counter()
 
     def result() -> dict[str, Any]:
