@@ -22,6 +22,7 @@ guide-step for ``--until-guide-step``) nor fake its progress.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from collections import deque
@@ -275,10 +276,8 @@ def run(args: argparse.Namespace) -> int:
         params = out / "params" / "scenario.yaml"
         params.write_text(yaml.safe_dump(namespaced_sections(scenario, graph), sort_keys=False))
 
-    # Ctrl-C must reach this loop as KeyboardInterrupt, to stop the children in order: rclpy's own handler
-    # would instead shut the context down, and the next spin_once raised ExternalShutdownException past it
-    # (exit code 1 after a clean run, seen in a fleet test).
     rclpy.init(args=[], signal_handler_options=SignalHandlerOptions.NO)
+    stop_signals = StopSignals()
     tensorboard = TensorBoardLogger(out / "tensorboard")
     names = {spec.executable: spec.name for spec in graph.nodes}
     monitor = Monitor(tensorboard, {topic: next((names[e] for e in executables if e in names), "")
@@ -344,8 +343,9 @@ def run(args: argparse.Namespace) -> int:
                 print(f"stopping: {reason}")
                 break
     except KeyboardInterrupt:
-        print("\nCtrl-C: stopping the graph")
+        print(f"\n{stop_signals.first or 'Ctrl-C'}: stopping the graph")
     finally:
+        stop_signals.noted_only()
         codes = children.stop()
         print(monitor.progress(time.monotonic() - start))
         print("exit codes: " + ", ".join(f"{name} {code}" for name, code in codes.items()))
@@ -354,6 +354,30 @@ def run(args: argparse.Namespace) -> int:
         monitor.destroy_node()
         rclpy.try_shutdown()
     return status
+
+
+class StopSignals:
+    """SIGINT and SIGTERM stop the graph: the first raises KeyboardInterrupt in the monitor's loop, which
+    stops the children in order; once stopping, more are only noted, so the stop is not cut short.
+
+    Installed here, not left to rclpy: rclpy's handler shut the context down, and the loop's next
+    spin_once raised ExternalShutdownException past the KeyboardInterrupt handler (a clean run exited
+    with 1). Nor to Python's default: a process started in the background by a shell inherits SIGINT
+    ignored, and Python then leaves it ignored, so Ctrl-C from a test or a supervisor did nothing.
+    """
+
+    def __init__(self) -> None:
+        self.first: str | None = None
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._stop)
+
+    def _stop(self, signum: int, _frame: object) -> None:
+        self.first = self.first or ("Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name)
+        raise KeyboardInterrupt
+
+    def noted_only(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda n, _f: print(f"{signal.Signals(n).name}: already stopping the graph"))
 
 
 def stop_reason(args: argparse.Namespace, monitor: Monitor, elapsed: float) -> str | None:
