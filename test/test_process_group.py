@@ -61,3 +61,32 @@ def test_a_name_is_started_once():
         group.start("a", [sys.executable, "-c", "pass"])
         with pytest.raises(ValueError, match="'a'"):
             group.start("a", [sys.executable, "-c", "pass"])
+
+
+# Starts a ProcessGroup child that sleeps, prints its pid, then waits to be killed (SIGKILL: no cleanup).
+PARENT = """
+import sys, time
+from jsrl_ros.bringup.processes import ProcessGroup
+group = ProcessGroup()
+child = group.start("node", [sys.executable, "-c", "import time; time.sleep(120)"], log_path=None)
+print(child.pid, flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_killed_caller_takes_its_children_with_it(tmp_path):
+    import subprocess
+
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True)
+    try:
+        child = int(parent.stdout.readline())
+        assert alive(child)
+        parent.kill()  # SIGKILL: the group never gets to stop anyone
+        parent.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while alive(child) and time.monotonic() < deadline:  # SIGTERM from the kernel, then reaped by init
+            time.sleep(0.05)
+        assert not alive(child)
+    finally:
+        parent.kill()

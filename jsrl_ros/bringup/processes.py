@@ -3,20 +3,40 @@
 A node is stopped with SIGINT first (it finishes its callback and closes what it holds: the
 recorder its bag), then SIGTERM, then SIGKILL. The signals go to the node's whole process
 group, so nothing it started itself outlives it. Used by the embedded bringup, the benches
-and the tests; as a context manager it stops everything even when the caller fails.
+and the tests; as a context manager it stops everything even when the caller fails. Should the
+caller itself be killed (SIGKILL, no chance to stop anyone), each child gets SIGTERM from the
+kernel (Linux: ``PR_SET_PDEATHSIG``), so no node goes on driving a sim or an arm on its own.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Callable
 
 #: Seconds each signal is given before the next, stronger one: SIGINT, SIGTERM, SIGKILL.
 DEFAULT_GRACE_S = (15.0, 5.0, 5.0)
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+#: libc's prctl, looked up once here: the child calls it between fork and exec, where it must not load anything
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+
+def _terminated_with(parent: int) -> Callable[[], None] | None:
+    """A ``preexec_fn``: the child gets SIGTERM when ``parent`` dies, however it dies (Linux only)."""
+    if _PRCTL is None:
+        return None
+
+    def arm() -> None:
+        _PRCTL(PR_SET_PDEATHSIG, int(signal.SIGTERM))
+        if os.getppid() != parent:  # the parent died before the prctl: nobody would send it
+            os._exit(1)
+    return arm
 
 
 class ProcessGroup:
@@ -46,7 +66,8 @@ class ProcessGroup:
                 out = open(log_path, "wb")
                 self.logs.append(out)
             proc = subprocess.Popen(command, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+                                    stderr=subprocess.STDOUT, start_new_session=True,
+                                    preexec_fn=_terminated_with(os.getpid()))
         self.procs[name] = proc
         return proc
 
