@@ -24,10 +24,11 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import rclpy
 import yaml
@@ -368,16 +369,21 @@ class StopSignals:
 
     def __init__(self) -> None:
         self.first: str | None = None
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, self._stop)
+        self._install(self._stop)
 
     def _stop(self, signum: int, _frame: object) -> None:
         self.first = self.first or ("Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name)
         raise KeyboardInterrupt
 
     def noted_only(self) -> None:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda n, _f: print(f"{signal.Signals(n).name}: already stopping the graph"))
+        self._install(lambda n, _f: print(f"{signal.Signals(n).name}: already stopping the graph"))
+
+    @staticmethod
+    def _install(handler: Callable[[int, object], None]) -> None:
+        """On the main thread only (Python's rule): a caller running the bringup on another thread keeps its own."""
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, handler)
 
 
 def stop_reason(args: argparse.Namespace, monitor: Monitor, elapsed: float) -> str | None:
