@@ -11,7 +11,7 @@ import pytest
 PROGRAM = """
 import signal, sys, time
 signal.signal(signal.SIGINT, signal.SIG_IGN)  # what a shell's background job inherits
-from jsrl_ros.bringup.main import StopSignals
+from jsrl_ros.bringup.stop_signals import StopSignals
 stops = StopSignals()
 try:
     print("ready", flush=True)

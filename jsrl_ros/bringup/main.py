@@ -22,13 +22,11 @@ guide-step for ``--until-guide-step``) nor fake its progress.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import rclpy
 import yaml
@@ -44,6 +42,7 @@ from jsrl_learning.logging_utils import TensorBoardLogger
 from jsrl_ros.bringup.fleet_graphs import check_key_files, namespaced_sections
 from jsrl_ros.bringup.graph import GRAPHS, Graph, NodeSpec
 from jsrl_ros.bringup.processes import ProcessGroup
+from jsrl_ros.bringup.stop_signals import StopSignals
 from jsrl_ros.contract import topics
 from jsrl_ros.contract.conversions import MalformedMessage, named_vector_values
 from jsrl_ros.contract.names import EPISODE_SUMMARY_NAMES
@@ -355,35 +354,6 @@ def run(args: argparse.Namespace) -> int:
         monitor.destroy_node()
         rclpy.try_shutdown()
     return status
-
-
-class StopSignals:
-    """SIGINT and SIGTERM stop the graph: the first raises KeyboardInterrupt in the monitor's loop, which
-    stops the children in order; once stopping, more are only noted, so the stop is not cut short.
-
-    Installed here, not left to rclpy: rclpy's handler shut the context down, and the loop's next
-    spin_once raised ExternalShutdownException past the KeyboardInterrupt handler (a clean run exited
-    with 1). Nor to Python's default: a process started in the background by a shell inherits SIGINT
-    ignored, and Python then leaves it ignored, so Ctrl-C from a test or a supervisor did nothing.
-    """
-
-    def __init__(self) -> None:
-        self.first: str | None = None
-        self._install(self._stop)
-
-    def _stop(self, signum: int, _frame: object) -> None:
-        self.first = self.first or ("Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name)
-        raise KeyboardInterrupt
-
-    def noted_only(self) -> None:
-        self._install(lambda n, _f: print(f"{signal.Signals(n).name}: already stopping the graph"))
-
-    @staticmethod
-    def _install(handler: Callable[[int, object], None]) -> None:
-        """On the main thread only (Python's rule): a caller running the bringup on another thread keeps its own."""
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(signum, handler)
 
 
 def stop_reason(args: argparse.Namespace, monitor: Monitor, elapsed: float) -> str | None:
