@@ -29,6 +29,7 @@ import torch
 import jsrl_learning.envs  # noqa: F401  (registers the core's own gymnasium envs)
 from jsrl_learning.checkpoint import load_checkpoint, save_checkpoint
 from jsrl_learning.config import ConfigError, from_mapping, in_current_names, read_yaml, require, to_mapping
+from jsrl_learning.cpu_clock import CPUClock
 from jsrl_learning.curriculum import Curriculum, CurriculumConfig
 from jsrl_learning.datasets import DatasetError, load_dataset, locate_dataset
 from jsrl_learning.episode import Episode
@@ -154,6 +155,7 @@ class JSRLTrainer:
         self.env_steps = self.episodes = self.offline_updates_done = 0
         self.next_eval = config.eval_every_steps
         self.next_checkpoint = config.checkpoint_every_steps
+        self.cpu = CPUClock()  # this process's CPU per part: prepare, collect_and_learn, evaluate, checkpoint
 
     # ----- Algorithm 1 -------------------------------------------------------------------
 
@@ -182,24 +184,29 @@ class JSRLTrainer:
         """
         target = self.config.total_env_steps if until_env_steps is None else until_env_steps
         if self.curriculum is None:
-            self.prepare()
+            with self.cpu.part("prepare"):
+                self.prepare()
         while self.env_steps < target:
-            h = self.curriculum.guide_step_for_episode(self.rng)
-            episode = run_episode(self.env, self.guide, self._explore, h, self.config.max_episode_steps,
-                                  seed=self._seed(EPISODE_STREAM, self.episodes))
-            self.episodes += 1
-            self.env_steps += episode.length
-            self.learning.add(episode.to_batch(self.config.timeouts_terminal))
-            metrics = self.learning.update()
-            self._log_episode(episode, metrics)
+            with self.cpu.part("collect_and_learn"):
+                h = self.curriculum.guide_step_for_episode(self.rng)
+                episode = run_episode(self.env, self.guide, self._explore, h, self.config.max_episode_steps,
+                                      seed=self._seed(EPISODE_STREAM, self.episodes))
+                self.episodes += 1
+                self.env_steps += episode.length
+                self.learning.add(episode.to_batch(self.config.timeouts_terminal))
+                metrics = self.learning.update()
+                self._log_episode(episode, metrics)
             if self.env_steps >= self.next_eval:
-                self.evaluate_and_advance()
+                with self.cpu.part("evaluate"):
+                    self.evaluate_and_advance()
                 self.next_eval += self.config.eval_every_steps * (1 + (self.env_steps - self.next_eval)
                                                                   // self.config.eval_every_steps)
             if self.config.checkpoint_every_steps and self.env_steps >= self.next_checkpoint:
-                self.save()
+                with self.cpu.part("checkpoint"):
+                    self.save()
                 self.next_checkpoint = self.env_steps + self.config.checkpoint_every_steps
-        self.save()
+        with self.cpu.part("checkpoint"):
+            self.save()
 
     def evaluate_and_advance(self) -> dict[str, float]:
         """Score the combined policy (current h) and the explorer alone; advance the curriculum.

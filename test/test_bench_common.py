@@ -194,3 +194,13 @@ def test_worker_processes_keep_stdout_quiet(capfd):
 
 def test_seed_streams_are_distinct_and_stable():
     assert derive_seed(0, 1) == derive_seed(0, 1) != derive_seed(0, 2) != derive_seed(1, 1)
+
+
+def test_a_jobs_log_line_gives_collecting_and_learning_per_env_step_apart_from_evaluations():
+    from jsrl_bench.cli.bench_common import job_cost
+
+    online = {"wall_s": 900.4, "cpu_s": 880.0, "env_steps": 50_000,
+              "cpu_s_parts": {"prepare": 30.0, "collect_and_learn": 650.0, "evaluate": 190.0}}
+    assert job_cost(online) == "900 s, 880 CPU s; collecting and learning 650 CPU s = 13.0 ms per env step"
+    assert job_cost({"wall_s": 12.0, "cpu_s": 11.0}) == "12 s, 11 CPU s"  # a job that is not an online run
+    assert job_cost({"wall_s": 101.0}) == "101 s"  # a dataset job keeps no CPU clock

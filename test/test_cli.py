@@ -51,7 +51,7 @@ def test_train_writes_checkpoint_history_tensorboard_and_plot(trained: Path) -> 
     assert "curriculum/guide_step" in (trained / "history.csv").read_text().splitlines()[0]
 
 
-def test_resume_continues_the_run_and_its_history(trained: Path, tmp_path: Path) -> None:
+def test_resume_continues_the_run_and_its_history(trained: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
     out.mkdir()
     for name in ("checkpoint.pt", "history.jsonl"):
@@ -62,6 +62,8 @@ def test_resume_continues_the_run_and_its_history(trained: Path, tmp_path: Path)
     steps = [r["step"] for r in history(out)]
     assert steps == sorted(steps) and steps[-1] >= 1000
     assert len(steps) > len(history(trained))  # the earlier history was kept, not restarted
+    cpu_line = capsys.readouterr().out.splitlines()[-1]  # this process's share: a resumed run has no prepare part
+    assert cpu_line.startswith("CPU of this process: collect_and_learn ") and "prepare" not in cpu_line
 
 
 def test_evaluate_scores_the_checkpoint(trained: Path, capsys) -> None:

@@ -129,6 +129,21 @@ def test_evaluation_runs_every_eval_every_steps(tmp_path):
     assert eval_steps == [40, 80]
 
 
+def test_the_cpu_clock_keeps_collecting_and_learning_apart_from_evaluating(tmp_path):
+    import time
+
+    start = time.process_time()
+    trainer = JSRLTrainer(lock_config(tmp_path, total_env_steps=100, eval_every_steps=40))
+    trainer.train()
+    total = time.process_time() - start
+    parts = trainer.cpu.seconds
+    assert set(parts) == {"prepare", "collect_and_learn", "evaluate", "checkpoint"}
+    assert all(v >= 0.0 for v in parts.values()) and sum(parts.values()) <= total
+    no_eval = JSRLTrainer(lock_config(tmp_path, total_env_steps=30, eval_every_steps=40))
+    no_eval.train()
+    assert "evaluate" not in no_eval.cpu.seconds
+
+
 @pytest.mark.parametrize("guide_p", [1.0, 0.8])  # 0.8: the noisy guide's own RNG must resume too
 def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path, guide_p):
     config = lock_config(tmp_path, total_env_steps=200, curriculum={"window": 2}, eval_every_steps=16,

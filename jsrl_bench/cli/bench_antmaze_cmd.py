@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from jsrl_bench.cli.bench_common import add_sweep_arguments, open_sweep, print_result
+from jsrl_bench.cli.bench_common import add_sweep_arguments, job_cost, open_sweep, print_result
 
 HELP = "AntMaze: IQL+JSRL (curriculum, random) vs IQL fine-tuning from small offline datasets"
 
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
             what = f"{job.get('method', 'iql_offline'):<12} seed {job['seed']} score {100 * job['success']:.0f}"
             if job.get("final_guide_step"):
                 what += f" (guide + explorer at final h {job['final_guide_step']}: {100 * job['combined_success']:.0f})"
-        print(f"  {c['maze']}/{c['dataset_size']} {what}  ({job['wall_s']:.0f} s)", flush=True)
+        print(f"  {c['maze']}/{c['dataset_size']} {what}  ({job_cost(job)})", flush=True)
 
     result = run_antmaze_bench(cfg, sweep.out, sweep.work_dir, report, sweep.settings_extra, sweep.fresh,
                                sweep.merge)

@@ -87,6 +87,17 @@ def open_sweep(args: argparse.Namespace, bench: str, load_bench_config: Callable
     return Sweep(cfg, config_path, out, work_dir, args.fresh, tuple(args.merge))
 
 
+def job_cost(job: Mapping[str, Any]) -> str:
+    """A finished job's clocks for its log line; an online run's also give its collecting and learning
+    alone per env step (the part a speed budget per env step is about: evaluations excluded)."""
+    cost = f"{job['wall_s']:.0f} s" + (f", {job['cpu_s']:.0f} CPU s" if "cpu_s" in job else "")
+    parts = job.get("cpu_s_parts") or {}
+    if "collect_and_learn" in parts and job.get("env_steps"):
+        cost += (f"; collecting and learning {parts['collect_and_learn']:.0f} CPU s = "
+                 f"{1000 * parts['collect_and_learn'] / job['env_steps']:.1f} ms per env step")
+    return cost
+
+
 def print_result(result: Mapping[str, Any], out: Path, table: str, plots: str) -> None:
     """The table, the sweep's wall clock and its jobs' CPU time (reused jobs' included), how many jobs
     an earlier run had finished, and where the results and ``plots`` are."""

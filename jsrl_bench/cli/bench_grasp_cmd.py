@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from jsrl_bench.cli.bench_common import add_sweep_arguments, open_sweep, print_result
+from jsrl_bench.cli.bench_common import add_sweep_arguments, job_cost, open_sweep, print_result
 
 HELP = "grasping: QT-Opt+JSRL vs QT-Opt and BC from few demos, success on held-out objects"
 
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         combined = (f" (guide + explorer at final h {job['final_guide_step']}: {job['combined_success']:.2f})"
                     if job.get("final_guide_step") else "")
         print(f"  {c['task']}/{c['obs']}/{c['demos']} seed {job['seed']} {what:<12} success {job['success']:.2f}"
-              f"{combined}  ({job['wall_s']:.0f} s, {job['cpu_s']:.0f} CPU s)", flush=True)
+              f"{combined}  ({job_cost(job)})", flush=True)
 
     result = run_grasp_bench(cfg, sweep.out, sweep.work_dir, report, sweep.settings_extra, sweep.fresh,
                              sweep.merge)

@@ -96,16 +96,18 @@ def online_run(config: TrainConfig, final_eval_episodes: int, final_eval_seed: i
     same for every method and seed) twice: the explorer alone (h = 0: the deployable policy, ``success``)
     and the combined policy at the curriculum's final h (``combined_success``: what JSRL's own
     evaluations scored; the same policy when the final h is 0). Also the trainer's evaluation curve,
-    the curriculum's course, the counts and the job's clocks."""
+    the curriculum's course, the counts and the job's clocks (``cpu_s_parts``: the trainer's CPU per
+    part, so the cost of collecting and learning reads apart from the evaluations')."""
     start, cpu = time.perf_counter(), time.process_time()
     recorder = EvalRecorder()
     trainer = JSRLTrainer(config, callbacks=[recorder])
     trainer.train()
     greedy = lambda obs: trainer.learner.act(obs, explore=False)  # noqa: E731
-    final = evaluate(trainer.eval_env, trainer.guide, greedy, 0, final_eval_episodes, final_eval_seed)
     h = trainer.curriculum.guide_step
-    combined = final if h == 0 else evaluate(trainer.eval_env, trainer.guide, greedy, h, final_eval_episodes,
-                                             final_eval_seed)
+    with trainer.cpu.part("final_evaluation"):
+        final = evaluate(trainer.eval_env, trainer.guide, greedy, 0, final_eval_episodes, final_eval_seed)
+        combined = final if h == 0 else evaluate(trainer.eval_env, trainer.guide, greedy, h, final_eval_episodes,
+                                                 final_eval_seed)
     return {"success": final.success_rate, "mean_length": final.mean_length,
             "combined_success": combined.success_rate, "combined_mean_length": combined.mean_length,
             "final_guide_step": h,
@@ -116,7 +118,8 @@ def online_run(config: TrainConfig, final_eval_episodes: int, final_eval_seed: i
             "h1": trainer.h1, "guide_success_h1_rollouts": recorder.guide_success,
             "stages": trainer.curriculum.stages, "final_stage": trainer.curriculum.stage,
             "env_steps": trainer.env_steps, "episodes": trainer.episodes, "updates": trainer.learning.updates,
-            "wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu}
+            "wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu,
+            "cpu_s_parts": dict(trainer.cpu.seconds)}
 
 
 def init_worker() -> None:

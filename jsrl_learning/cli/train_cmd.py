@@ -43,5 +43,7 @@ def run(args: argparse.Namespace) -> int:
     summary = "no evaluation ran" if final is None else (
         f"last evaluation at {final['step']} env steps: explorer alone {final['eval/explorer_success_rate']:.2f}, "
         f"guide+explorer {final['eval/combined_success_rate']:.2f} at h={final['eval/guide_steps']:.0f}")
-    print(f"{summary}\ncheckpoint: {trainer.checkpoint_path}\nhistory: {history.csv_path}\nplot: {plot}")
+    cpu = ", ".join(f"{part} {seconds:.1f} s" for part, seconds in trainer.cpu.seconds.items())
+    print(f"{summary}\ncheckpoint: {trainer.checkpoint_path}\nhistory: {history.csv_path}\nplot: {plot}\n"
+          f"CPU of this process: {cpu}")
     return 0
