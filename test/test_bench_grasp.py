@@ -145,6 +145,10 @@ def test_shipped_configs_are_valid_and_share_one_learner():
     instance_50k = load_bench_config(default_config_path("grasp_50k_instance.yaml"))
     assert instance_50k.tasks == ["instance"] and {k: v for k, v in vars(instance_50k).items() if k not in (
         "tasks", "workers")} == {k: v for k, v in vars(mid).items() if k not in ("tasks", "workers")}
+    cost = load_bench_config(default_config_path("grasp_50k_cost.yaml"))  # the run's cost, measured apart
+    timing = ("seeds", "methods", "eval_every_steps", "eval_episodes", "final_eval_episodes", "workers")
+    assert cost.methods == ["qtopt"] and {k: v for k, v in vars(cost).items() if k not in timing} == {
+        k: v for k, v in vars(mid).items() if k not in timing}
 
 
 def test_a_failed_preparation_is_recorded_and_the_sweep_goes_on(tiny, tmp_path, monkeypatch, capsys):
