@@ -2,8 +2,8 @@
 joined by a virtual switch, DDS discovery through configured peers only.
 
 One scenario, phase by phase (each bringup costs tens of seconds of start-up on two cores, so the faults
-share one fleet): it trains across the namespaces; the learner is killed and restarted, and every
-episode arrives exactly once; the learner's link is pulled for 30 s and restored, and nothing is lost;
+share one fleet): it trains across the namespaces; the learner is killed and restarted after its
+lease, and every episode arrives exactly once; the learner's link is pulled for 30 s and restored, and nothing is lost;
 an actor is killed and the learner goes on with the other; an unknown actor's episodes are refused
 throughout. Checked from the journals on disk (the inbox's, fsynced, and each actor's acks) and the
 nodes' diagnostics, read by probes inside the namespaces. Every process has its keys (made in the
