@@ -2,8 +2,8 @@
 joined by a virtual switch, DDS discovery through configured peers only.
 
 One scenario, phase by phase (each bringup costs tens of seconds of start-up on two cores, so the faults
-share one fleet): it trains across the namespaces; the learner is killed and restarted after its
-lease, and every episode arrives exactly once; the learner's link is pulled for 30 s and restored, and nothing is lost;
+share one fleet): it trains across the namespaces; the learner is killed and restarted, and every
+episode arrives exactly once; the learner's link is pulled for 30 s and restored, and nothing is lost;
 an actor is killed and the learner goes on with the other; an unknown actor's episodes are refused
 throughout. Checked from the journals on disk (the inbox's, fsynced, and each actor's acks) and the
 nodes' diagnostics, read by probes inside the namespaces. Every process has its keys (made in the
@@ -37,9 +37,6 @@ IMPOSTOR_EPISODE = "episode_900000"  # what the impostor claims actor 1 recorded
 # does not, and Fast DDS then never re-matches the endpoints (eProsima/Fast-DDS#155, #457): a 20 s outage here
 # did that once in CI (session 8), with the actors never seeing the restarted learner's receiver again.
 OUTAGE_S = 30.0
-# The learner comes back once the actors' lease on its dead participants has run out. Restarted at once, it was
-# never heard from in 2 of 12 runs on a loaded machine (session 8): the actors never matched its new receiver.
-RESTART_AFTER_S = 25.0
 BOUND_S = 300.0  # generous: graph start-up and training on two loaded cores
 
 
@@ -125,7 +122,6 @@ def test_a_fleet_across_namespaces_trains_and_loses_nothing_through_restarts_out
     #    is acknowledged afterwards.
     NetnsLab.kill(fleet.procs["learner"])
     before_crash = {a: fleet.recorded(a) for a in ACTORS}
-    time.sleep(RESTART_AFTER_S)
     fleet.start_learner("learner_restarted")
     assert wait_until(lambda: _all_acked(fleet, before_crash), BOUND_S), fleet.logs()
 
