@@ -1,4 +1,6 @@
 """Algorithm 1 end to end on the combination lock with a tabular explorer (fast, exact)."""
+import time
+
 import numpy as np
 import pytest
 import yaml
@@ -130,8 +132,6 @@ def test_evaluation_runs_every_eval_every_steps(tmp_path):
 
 
 def test_the_cpu_clock_keeps_collecting_and_learning_apart_from_evaluating(tmp_path):
-    import time
-
     start = time.process_time()
     trainer = JSRLTrainer(lock_config(tmp_path, total_env_steps=100, eval_every_steps=40))
     trainer.train()
