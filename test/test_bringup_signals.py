@@ -13,13 +13,13 @@ import signal, sys, time
 signal.signal(signal.SIGINT, signal.SIG_IGN)  # what a shell's background job inherits
 from jsrl_ros.bringup.stop_signals import StopSignals
 stops = StopSignals()
-try:
-    print("ready", flush=True)
-    time.sleep(60)
-except KeyboardInterrupt:
-    stops.noted_only()
-    signal.raise_signal(signal.SIGINT)  # once stopping, another signal is only noted
-    print(f"stopped by {stops.first}", flush=True)
+print("ready", flush=True)
+deadline = time.monotonic() + 60
+while stops.first is None and time.monotonic() < deadline:  # the handler only notes it: the loop polls
+    time.sleep(0.01)
+stops.noted_only()
+signal.raise_signal(signal.SIGINT)  # once stopping, another signal is only noted
+print(f"stopped by {stops.first}", flush=True)
 """
 
 

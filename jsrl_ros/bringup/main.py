@@ -304,16 +304,20 @@ def run(args: argparse.Namespace) -> int:
         # Nodes report on `diagnostics` once constructed (subscribed, checkpoint announced): then the world may move.
         waiting = {spec.name for spec in graph.nodes if not (spec.paces or spec.terminal)}
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while not waiting <= set(monitor.counters) and not children.exited() and time.monotonic() < deadline:
+        while not waiting <= set(monitor.counters) and not children.exited() and not stop_signals.first \
+                and time.monotonic() < deadline:
             executor.spin_once(timeout_sec=0.2)
-        if not waiting <= set(monitor.counters) and not children.exited():
+        if not waiting <= set(monitor.counters) and not children.exited() and not stop_signals.first:
             raise ConfigError(f"nodes not up after {STARTUP_TIMEOUT_S:g} s: "
                               f"{', '.join(sorted(waiting - set(monitor.counters)))} (see {out / 'logs'})")
         for spec in graph.nodes:
-            if spec.paces and not children.exited():
+            if spec.paces and not children.exited() and not stop_signals.first:
                 launch(spec)
         next_progress = time.monotonic() + PROGRESS_EVERY_S
         while True:
+            if stop_signals.first:
+                print(f"\n{stop_signals.first}: stopping the graph")
+                break
             executor.spin_once(timeout_sec=0.2)
             now = time.monotonic()
             if now >= next_progress:
@@ -342,8 +346,6 @@ def run(args: argparse.Namespace) -> int:
             if reason:
                 print(f"stopping: {reason}")
                 break
-    except KeyboardInterrupt:
-        print(f"\n{stop_signals.first or 'Ctrl-C'}: stopping the graph")
     finally:
         stop_signals.noted_only()
         codes = children.stop()

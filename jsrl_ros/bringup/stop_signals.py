@@ -7,13 +7,17 @@ from typing import Callable
 
 
 class StopSignals:
-    """SIGINT and SIGTERM stop the graph: the first raises KeyboardInterrupt in the monitor's loop, which
-    stops the children in order; once stopping, more are only noted, so the stop is not cut short.
+    """SIGINT and SIGTERM stop the graph: the first is noted in ``first``, which the monitor's loop polls
+    between spins and then stops the children in order; once stopping, more are only noted, so the stop
+    is not cut short.
 
-    Installed here, not left to rclpy: rclpy's handler shut the context down, and the loop's next
-    spin_once raised ExternalShutdownException past the KeyboardInterrupt handler (a clean run exited
-    with 1). Nor to Python's default: a process started in the background by a shell inherits SIGINT
-    ignored, and Python then leaves it ignored, so Ctrl-C from a test or a supervisor did nothing.
+    The handler raises nothing. A KeyboardInterrupt raised from it lands wherever the main thread is,
+    and inside rclpy's ``take_message`` pybind11 turns it into a RuntimeError ("Unable to convert call
+    argument '0' to Python object") that escaped the loop's handler: a clean Ctrl-C exited with 1 (CI,
+    test_fleet_graph). Installed here, not left to rclpy: rclpy's handler shut the context down, and the
+    loop's next spin_once raised ExternalShutdownException. Nor to Python's default: a process started in
+    the background by a shell inherits SIGINT ignored, and Python then leaves it ignored, so Ctrl-C from
+    a test or a supervisor did nothing.
     """
 
     def __init__(self) -> None:
@@ -22,7 +26,6 @@ class StopSignals:
 
     def _stop(self, signum: int, _frame: object) -> None:
         self.first = self.first or ("Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name)
-        raise KeyboardInterrupt
 
     def noted_only(self) -> None:
         self._install(lambda n, _f: print(f"{signal.Signals(n).name}: already stopping the graph"))
