@@ -4,6 +4,8 @@
 ``intruder BAG ACTOR EPISODE``: sends BAG as episode EPISODE of actor ACTOR on /fleet/episodes once a
 second, signed with a key of its own (it has none of the fleet's): an unknown id, or an impostor using
 a known one. Whether it got in is read from the learner's journal and counters.
+``graph SECONDS TOPIC...``: a fresh participant's view of each topic after SECONDS of discovery: a line
+``TOPIC publishers [...] subscribers [...]`` (node names), for a failing test to say who matched whom.
 """
 from __future__ import annotations
 
@@ -34,6 +36,17 @@ def intruder(node: Node, bag: Path, actor: int, episode: str) -> None:
     rclpy.spin(node)
 
 
+def graph(node: Node, seconds: float, topics: list[str]) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        rclpy.spin_once(node, timeout_sec=0.1)
+    def names(endpoints: list) -> list[str]:
+        return sorted(f"{e.node_namespace.rstrip('/')}/{e.node_name}" for e in endpoints)
+    for topic in topics:
+        print(f"{topic} publishers {names(node.get_publishers_info_by_topic(topic))} "
+              f"subscribers {names(node.get_subscriptions_info_by_topic(topic))}", flush=True)
+
+
 def main() -> None:
     if sys.argv[1] == "diag":
         return diag_probe.main(sys.argv[2:])
@@ -41,8 +54,10 @@ def main() -> None:
     node = Node(f"fleet_probe_{sys.argv[1]}")
     if sys.argv[1] == "intruder":
         intruder(node, Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+    elif sys.argv[1] == "graph":
+        graph(node, float(sys.argv[2]), sys.argv[3:])
     else:
-        raise SystemExit(f"role must be diag or intruder, got {sys.argv[1]!r}")
+        raise SystemExit(f"role must be diag, intruder or graph, got {sys.argv[1]!r}")
 
 
 if __name__ == "__main__":

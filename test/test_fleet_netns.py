@@ -88,7 +88,31 @@ class Fleet:
         return diag_probe.latest_counters(self.lab.log(probe), [topic])[topic].get(node, {}).get(key, 0.0)
 
     def logs(self) -> str:
-        return "\n".join(f"--- {name} ---\n{self.lab.log(name)[-3000:]}" for name in self.procs)
+        """Each process's last output, then the summary (last, so that a CI log's tail shows it)."""
+        return "\n".join([*(f"--- {name} ---\n{self.lab.log(name)[-3000:]}" for name in self.procs), self.summary()])
+
+    def summary(self) -> str:
+        """Who is alive, each end's link counters, and who a fresh participant in each namespace sees on the
+        fleet's topics: what tells a discovery failure from a node that stopped."""
+        lines = ["--- summary ---", "exited: " + (", ".join(f"{name} {proc.returncode}" for name, proc in
+                                                            self.procs.items() if proc.poll() is not None) or "none")]
+        for actor in ACTORS:
+            topic = f"/actor_{actor}/diagnostics"
+            nodes = diag_probe.latest_counters(self.lab.log("diag_actors"), [topic])[topic]
+            lines.append(f"{topic}: episode_sender {nodes.get('episode_sender', {})}, "
+                         f"weights_receiver {nodes.get('weights_receiver', {}).get('completed')}")
+        nodes = diag_probe.latest_counters(self.lab.log("diag_learner"), ["/diagnostics"])["/diagnostics"]
+        lines.append(f"/diagnostics: episode_receiver {nodes.get('episode_receiver', {})}")
+        for host in self.lab.hosts:
+            name = f"graph_{host}_{time.monotonic_ns()}"
+            probe = self.lab.spawn(host, [sys.executable, FLEET_PROBE, "graph", "8", "/fleet/episodes", "/fleet/acks"],
+                                   name, self.env[host])
+            try:
+                probe.wait(60)
+            except subprocess.TimeoutExpired:
+                NetnsLab.kill(probe)
+            lines.append(f"seen from {host}: {self.lab.log(name).strip()}")
+        return "\n".join(lines)
 
 
 def _all_acked(fleet: Fleet, episodes: dict[int, set[str]]) -> bool:
