@@ -69,6 +69,23 @@ def test_episodes_arrive_once_and_unknown_actors_and_impostors_are_refused(ros, 
     assert receiver.counts["duplicate"] == 2 and len(paths) == 2
 
 
+
+def test_a_sender_blind_to_its_receiver_still_delivers_through_its_ack_timeout(ros, tmp_path: Path) -> None:
+    """Presence only hurries a re-send: with both presence signals stuck at 0 (Fast DDS 3.2.3 can leave the
+    matched count there while the receiver is matched, docs/fleet.md), every episode still arrives."""
+    actor, learner, keys = tmp_path / "actor1", tmp_path / "learner", tmp_path / "keys"
+    make_key_dir(keys, [1])
+    write_bag(actor / "episodes", 0)
+    blind = sender(ros, actor, 1, keys)
+    blind.count_subscribers = lambda topic: 0
+    blind.episodes_pub.get_subscription_count = lambda: 0
+    assert ros.spin_until(lambda: blind.outbox.sent == 1, 10.0)  # sent before any receiver exists: lost
+    receiver = ros.add(EpisodeReceiver(context=ros.context, parameter_overrides=overrides(
+        allowed_actors=[1], episode_dir=str(learner / "episodes"), journal=str(learner / "fleet" / "inbox.log"),
+        actor_keys=[f"1={keys / actor_key_name(1)}"])))
+    assert ros.spin_until(lambda: not blind.outbox.pending, 30.0)
+    assert receiver.counts["stored"] == 1 and blind.outbox.resent >= 1 and not blind.receiver_present
+
 def test_weights_reach_actors_late_joiners_included(ros, tmp_path: Path) -> None:
     checkpoint = tmp_path / "learner" / "explorer.pt"
     checkpoint.parent.mkdir()

@@ -3,8 +3,8 @@
 The actor's recorder announces each closed bag on ``jsrl/episode_bag``; this node puts the bag
 in the actor's :class:`~jsrl_ros.fleet.outbox.Outbox` (on disk until acknowledged) and publishes
 its frame on ``/fleet/episodes``. The learner's ``episode_receiver`` answers on ``/fleet/acks``.
-A frame is sent only while a receiver listens; when one appears (the learner came back) every
-pending episode is sent again, and an episode unacknowledged for ``ack_timeout`` is re-sent.
+An episode unacknowledged for ``ack_timeout`` is re-sent, whether or not a receiver is seen; when
+one appears in the ROS graph (the learner came back) every pending episode is sent again at once.
 At start, bags of ``episode_dir`` that were never sent (finished while this node was down) join
 the outbox. Frames are signed with this actor's secret ``key_file`` (required), and only acks
 signed with it count: a forged ack (which would make it drop an unsent episode) is dropped and
@@ -82,14 +82,18 @@ class EpisodeSender(CheckedNode):
         self.send_due()
 
     def send_due(self) -> None:
-        present = self.episodes_pub.get_subscription_count() > 0
+        # A receiver's presence only speeds up a re-send; it never gates one. The writer's matched count is
+        # kept by rmw from Fast DDS's matched-status callbacks, which 3.2.3 does not serialise
+        # (eProsima/Fast-DDS#6371, fixed in 3.2.5): an unmatch of a killed learner's reader racing the match
+        # of its successor's can leave the count at 0 while the new reader is matched, and a sender gated on
+        # it would never send again (docs/fleet.md, the restart bug). The ROS graph (discovery) is asked too.
+        present = (self.episodes_pub.get_subscription_count() > 0
+                   or self.count_subscribers(self.episodes_pub.topic_name) > 0)
         if present and not self.receiver_present:
             self.get_logger().info(f"a receiver listens on {topics.FLEET_EPISODES}: sending "
                                    f"{len(self.outbox.pending)} pending")
             self.outbox.resend_all()  # it may have restarted and missed what was in flight
         self.receiver_present = present
-        if not present:
-            return
         for name in self.outbox.due():
             frame = self.outbox.frame(name)
             if frame is None:
