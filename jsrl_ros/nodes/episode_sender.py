@@ -82,11 +82,10 @@ class EpisodeSender(CheckedNode):
         self.send_due()
 
     def send_due(self) -> None:
-        # A receiver's presence only speeds up a re-send; it never gates one. The writer's matched count is
-        # kept by rmw from Fast DDS's matched-status callbacks, which 3.2.3 does not serialise
-        # (eProsima/Fast-DDS#6371, fixed in 3.2.5): an unmatch of a killed learner's reader racing the match
-        # of its successor's can leave the count at 0 while the new reader is matched, and a sender gated on
-        # it would never send again (docs/fleet.md, the restart bug). The ROS graph (discovery) is asked too.
+        # A receiver's presence only hurries a re-send; it never gates one, since it can be wrong: rmw keeps the
+        # writer's matched count from Fast DDS's matched-status callbacks, which 3.2.3 does not serialise
+        # (eProsima/Fast-DDS#6371), so it can stay at 0 while a reader is matched, and a sender gated on it would
+        # go silent for good. Delivery then depends on DDS delivering, nothing else. The ROS graph is asked too.
         present = (self.episodes_pub.get_subscription_count() > 0
                    or self.count_subscribers(self.episodes_pub.topic_name) > 0)
         if present and not self.receiver_present:
