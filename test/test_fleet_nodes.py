@@ -29,6 +29,12 @@ def sender(ros, root: Path, actor: int, keys: Path, namespace: str = "") -> Epis
                                  parameter_overrides=params))
 
 
+def receiver_of_actor_1(ros, root: Path, keys: Path) -> EpisodeReceiver:
+    return ros.add(EpisodeReceiver(context=ros.context, parameter_overrides=overrides(
+        allowed_actors=[1], episode_dir=str(root / "episodes"), journal=str(root / "fleet" / "inbox.log"),
+        actor_keys=[f"1={keys / actor_key_name(1)}"])))
+
+
 def test_episodes_arrive_once_and_unknown_actors_and_impostors_are_refused(ros, tmp_path: Path) -> None:
     actor1, stranger, learner, keys = tmp_path / "actor1", tmp_path / "actor9", tmp_path / "learner", tmp_path / "keys"
     impostor = tmp_path / "impostor"  # claims actor 1's id, but has a key of its own
@@ -44,9 +50,7 @@ def test_episodes_arrive_once_and_unknown_actors_and_impostors_are_refused(ros, 
     probe.create_subscription(JointState, "/jsrl/episode_summary", lambda m: summaries.append(list(m.position)),
                               RELIABLE)
     announce = probe.create_publisher(String, "/actor_1/jsrl/episode_bag", RELIABLE)
-    receiver = ros.add(EpisodeReceiver(context=ros.context, parameter_overrides=overrides(
-        allowed_actors=[1], episode_dir=str(learner / "episodes"), journal=str(learner / "fleet" / "inbox.log"),
-        actor_keys=[f"1={keys / actor_key_name(1)}"])))
+    receiver = receiver_of_actor_1(ros, learner, keys)
     first, strange = sender(ros, actor1, 1, keys), sender(ros, stranger, 9, keys)
     fake = sender(ros, impostor, 1, impostor / "keys", namespace="impostor")
     assert ros.spin_until(lambda: len(paths) == 1 and receiver.counts["unknown_actor"] > 0
@@ -69,7 +73,6 @@ def test_episodes_arrive_once_and_unknown_actors_and_impostors_are_refused(ros, 
     assert receiver.counts["duplicate"] == 2 and len(paths) == 2
 
 
-
 def test_a_sender_blind_to_its_receiver_still_delivers_through_its_ack_timeout(ros, tmp_path: Path) -> None:
     """Presence only hurries a re-send: with both presence signals stuck at 0 (Fast DDS 3.2.3 can leave the
     matched count there while the receiver is matched, docs/fleet.md), every episode still arrives."""
@@ -80,11 +83,10 @@ def test_a_sender_blind_to_its_receiver_still_delivers_through_its_ack_timeout(r
     blind.count_subscribers = lambda topic: 0
     blind.episodes_pub.get_subscription_count = lambda: 0
     assert ros.spin_until(lambda: blind.outbox.sent == 1, 10.0)  # sent before any receiver exists: lost
-    receiver = ros.add(EpisodeReceiver(context=ros.context, parameter_overrides=overrides(
-        allowed_actors=[1], episode_dir=str(learner / "episodes"), journal=str(learner / "fleet" / "inbox.log"),
-        actor_keys=[f"1={keys / actor_key_name(1)}"])))
+    receiver = receiver_of_actor_1(ros, learner, keys)
     assert ros.spin_until(lambda: not blind.outbox.pending, 30.0)
     assert receiver.counts["stored"] == 1 and blind.outbox.resent >= 1 and not blind.receiver_present
+
 
 def test_weights_reach_actors_late_joiners_included(ros, tmp_path: Path) -> None:
     checkpoint = tmp_path / "learner" / "explorer.pt"
